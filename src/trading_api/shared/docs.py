@@ -1,0 +1,36 @@
+"""Swagger UI pages that work without internet.
+
+FastAPI's default docs page loads Swagger UI from a CDN. The assets shipped by the
+``fastapi-offline`` package are served from the app itself instead, relative to the
+request's ``root_path`` so the same page works mounted or standalone.
+"""
+
+from pathlib import Path
+
+import fastapi_offline
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+SWAGGER_ASSETS = Path(fastapi_offline.__file__).parent / "static"
+
+
+def add_offline_docs(
+    app: FastAPI, *, docs_path: str, openapi_path: str, title: str
+) -> None:
+    """Serve Swagger UI for ``openapi_path`` at ``docs_path`` with local assets."""
+    assets_path = f"{docs_path}-assets"
+    app.mount(assets_path, StaticFiles(directory=SWAGGER_ASSETS), name=assets_path)
+
+    async def swagger_ui(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "").rstrip("/")
+        return get_swagger_ui_html(
+            openapi_url=f"{root}{openapi_path}",
+            title=f"{title} - Swagger UI",
+            swagger_js_url=f"{root}{assets_path}/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}{assets_path}/swagger-ui.css",
+            swagger_favicon_url=f"{root}{assets_path}/favicon.png",
+        )
+
+    app.add_api_route(docs_path, swagger_ui, include_in_schema=False)

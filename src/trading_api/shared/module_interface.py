@@ -1,0 +1,145 @@
+"""The contract every feature module implements.
+
+A module is a self-contained FastAPI app: its own routes, its own WebSocket app, its
+own OpenAPI and AsyncAPI documents. The factory mounts it at ``/api/v1/<name>``.
+"""
+
+from __future__ import annotations
+
+import sys
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
+
+from trading_api.shared.docs import add_offline_docs
+from trading_api.shared.naming import package_for
+
+if TYPE_CHECKING:
+    from trading_api.shared.ws import WsApp, WsRouter
+
+API_PREFIX = "/api/v1"
+
+
+@dataclass(frozen=True)
+class ModuleInfo:
+    """What one mounted module looks like from outside."""
+
+    name: str
+    mount_path: str
+    version: str
+    has_websocket: bool
+
+
+class Module(ABC):
+    """Base class of every feature module.
+
+    Subclasses set ``name`` (kebab-case, equal to the package name with hyphens)
+    and ``description`` as class attributes, so the registry can validate a module
+    without instantiating it, and provide a service and REST routers.
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    version: ClassVar[str] = "1.0.0"
+
+    @property
+    def package(self) -> str:
+        """The module's Python package name (snake_case)."""
+        return package_for(self.name)
+
+    @property
+    def module_dir(self) -> Path:
+        """The directory of the module's package."""
+        module_file = sys.modules[type(self).__module__].__file__
+        assert module_file is not None
+        return Path(module_file).parent
+
+    @property
+    def mount_path(self) -> str:
+        """Where the factory mounts the module app."""
+        return f"{API_PREFIX}/{self.name}"
+
+    @property
+    @abstractmethod
+    def service(self) -> object:
+        """The module's domain service."""
+
+    @property
+    @abstractmethod
+    def api_routers(self) -> Sequence[APIRouter]:
+        """REST routers, with paths relative to the module's mount point."""
+
+    @property
+    def ws_routers(self) -> Sequence[WsRouter[Any, Any]]:
+        """WebSocket routes served at ``<mount>/ws``; none by default."""
+        return []
+
+    @property
+    def tags(self) -> list[dict[str, str]]:
+        """OpenAPI tags of the module: one tag named after the module."""
+        return [{"name": self.name, "description": self.description}]
+
+    async def on_startup(self) -> None:
+        """Start background work (simulations, feeds). Runs in the app lifespan."""
+
+    async def on_shutdown(self) -> None:
+        """Stop what :meth:`on_startup` started."""
+
+    def operation_id(self, route: APIRoute) -> str:
+        """Stable, readable operation id: ``<package>_<endpoint function>``."""
+        return f"{self.package}_{route.name}"
+
+    def create_app(self) -> tuple[FastAPI, WsApp | None]:
+        """Build the module's FastAPI app and, if it has WS routes, its WS app."""
+        ws_app = self._create_ws_app()
+
+        @asynccontextmanager
+        async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+            await self.on_startup()
+            try:
+                yield
+            finally:
+                if ws_app is not None:
+                    await ws_app.aclose()
+                await self.on_shutdown()
+
+        app = FastAPI(
+            title=f"Trading API: {self.name}",
+            description=self.description,
+            version=self.version,
+            openapi_tags=self.tags,
+            servers=[{"url": self.mount_path}],
+            docs_url=None,
+            redoc_url=None,
+            generate_unique_id_function=self.operation_id,
+            lifespan=lifespan,
+        )
+        add_offline_docs(
+            app, docs_path="/docs", openapi_path="/openapi.json", title=app.title
+        )
+        for router in self.api_routers:
+            app.include_router(router, tags=[self.name])
+        if ws_app is not None:
+            ws_app.install(app)
+        app.state.module = self
+        return app, ws_app
+
+    def _create_ws_app(self) -> WsApp | None:
+        routers = list(self.ws_routers)
+        if not routers:
+            return None
+        from trading_api.shared.ws import WsApp
+
+        return WsApp(
+            module_name=self.name,
+            routers=routers,
+            title=f"Trading API: {self.name} WebSocket",
+            version=self.version,
+            description=self.description,
+        )
