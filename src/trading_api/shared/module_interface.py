@@ -85,10 +85,10 @@ class Module(ABC):
         """OpenAPI tags of the module: one tag named after the module."""
         return [{"name": self.name, "description": self.description}]
 
-    async def on_startup(self) -> None:
+    async def on_startup(self) -> None:  # noqa: B027 - optional hook
         """Start background work (simulations, feeds). Runs in the app lifespan."""
 
-    async def on_shutdown(self) -> None:
+    async def on_shutdown(self) -> None:  # noqa: B027 - optional hook
         """Stop what :meth:`on_startup` started."""
 
     def operation_id(self, route: APIRoute) -> str:

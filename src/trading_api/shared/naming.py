@@ -24,7 +24,7 @@ def name_for(package: str) -> str:
 
 
 def class_name_for(name: str) -> str:
-    """Return the expected module class name: ``market-data`` -> ``MarketDataModule``."""
+    """Return the module class name: ``market-data`` -> ``MarketDataModule``."""
     return "".join(part.capitalize() for part in name.split("-")) + "Module"
 
 
@@ -33,7 +33,10 @@ def name_problem(name: str) -> str | None:
     if not name:
         return "module name is empty; use kebab-case such as 'market-data'"
     if "/" in name or "\\" in name or name.startswith("."):
-        return f"module name {name!r} looks like a path; give a bare name like 'market-data'"
+        return (
+            f"module name {name!r} looks like a path; "
+            "give a bare name like 'market-data'"
+        )
     if "_" in name and _NAME_RE.match(name.replace("_", "-")):
         return (
             f"module name {name!r} uses underscores; "
@@ -50,7 +53,9 @@ def name_problem(name: str) -> str | None:
         )
     package = package_for(name)
     if keyword.iskeyword(package) or keyword.issoftkeyword(package):
-        return f"module name {name!r} becomes the Python keyword {package!r}; pick another"
+        return (
+            f"module name {name!r} becomes the Python keyword {package!r}; pick another"
+        )
     if name in RESERVED_NAMES:
         return f"module name {name!r} is reserved by the project layout; pick another"
     return None

@@ -1,0 +1,159 @@
+"""The application factory: discovered modules in, one ASGI app out.
+
+``AppFactory().create_app(["broker"])`` mounts each enabled module's own FastAPI
+app at ``/api/v1/<name>`` and serves merged OpenAPI and AsyncAPI documents beside
+them. Building the app imports the enabled modules and nothing else; it writes no
+file and starts no process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI
+
+from trading_api import __version__
+from trading_api.shared.docs import add_offline_docs
+from trading_api.shared.module_interface import API_PREFIX, Module, ModuleInfo
+from trading_api.shared.module_registry import DEFAULT_MODULES_DIR, ModuleRegistry
+from trading_api.shared.openapi import merge_openapi
+
+if TYPE_CHECKING:
+    from trading_api.shared.ws import WsApp
+
+ALWAYS_ENABLED = "core"
+TITLE = "Trading API"
+
+
+class ModularFastAPI(FastAPI):
+    """A FastAPI app made of mounted module apps.
+
+    Attributes:
+        modules: The enabled modules, ``core`` first.
+        module_apps: Each module's FastAPI app by module name.
+        ws_apps: Each module's WebSocket app by module name (modules with WS only).
+    """
+
+    def __init__(self, modules: Sequence[Module], **kwargs: Any) -> None:
+        super().__init__(
+            title=TITLE,
+            version=__version__,
+            openapi_url=f"{API_PREFIX}/openapi.json",
+            docs_url=None,
+            redoc_url=None,
+            lifespan=_run_module_lifespans,
+            **kwargs,
+        )
+        self.modules = list(modules)
+        self.module_apps: dict[str, FastAPI] = {}
+        self.ws_apps: dict[str, WsApp] = {}
+        add_offline_docs(
+            self,
+            docs_path=f"{API_PREFIX}/docs",
+            openapi_path=f"{API_PREFIX}/openapi.json",
+            title=TITLE,
+        )
+        self.add_api_route(
+            f"{API_PREFIX}/ws/asyncapi.json",
+            self._asyncapi_route,
+            include_in_schema=False,
+        )
+        infos = [_info(module) for module in self.modules]
+        for module in self.modules:
+            module_app, ws_app = module.create_app()
+            module_app.state.modules = infos
+            self.module_apps[module.name] = module_app
+            if ws_app is not None:
+                self.ws_apps[module.name] = ws_app
+            self.mount(module.mount_path, module_app, name=module.name)
+
+    def openapi(self) -> dict[str, Any]:
+        """The merged OpenAPI document of every enabled module."""
+        if self.openapi_schema is None:
+            self.openapi_schema = merge_openapi(
+                {
+                    self._mount_path(name): app.openapi()
+                    for name, app in self.module_apps.items()
+                },
+                title=TITLE,
+                version=__version__,
+            )
+        return self.openapi_schema
+
+    def asyncapi(self) -> dict[str, Any]:
+        """The merged AsyncAPI document of every module with WebSocket routes."""
+        from trading_api.shared.ws.asyncapi import merge_asyncapi
+
+        return merge_asyncapi(
+            {
+                self._mount_path(name): ws.asyncapi()
+                for name, ws in self.ws_apps.items()
+            },
+            title=TITLE,
+            version=__version__,
+        )
+
+    async def _asyncapi_route(self) -> dict[str, Any]:
+        return self.asyncapi()
+
+    @staticmethod
+    def _mount_path(name: str) -> str:
+        return f"{API_PREFIX}/{name}"
+
+
+@asynccontextmanager
+async def _run_module_lifespans(app: FastAPI) -> AsyncIterator[None]:
+    # Starlette does not run the lifespan of mounted apps; run each module's here,
+    # and close them in reverse order.
+    assert isinstance(app, ModularFastAPI)
+    async with AsyncExitStack() as stack:
+        for module_app in app.module_apps.values():
+            await stack.enter_async_context(
+                module_app.router.lifespan_context(module_app)
+            )
+        yield
+
+
+def _info(module: Module) -> ModuleInfo:
+    return ModuleInfo(
+        name=module.name,
+        mount_path=module.mount_path,
+        version=module.version,
+        has_websocket=bool(module.ws_routers),
+    )
+
+
+class AppFactory:
+    """Builds :class:`ModularFastAPI` apps from the modules found in a folder."""
+
+    def __init__(self, modules_dir: Path = DEFAULT_MODULES_DIR) -> None:
+        self.modules_dir = modules_dir
+        self.registry = ModuleRegistry()
+
+    def create_app(
+        self, enabled_module_names: Sequence[str] | None = None
+    ) -> ModularFastAPI:
+        """Build an app serving ``enabled_module_names`` (None: every module).
+
+        ``core`` is always enabled. Only the enabled modules are imported.
+
+        Raises:
+            UnknownModuleError: a name is not a discovered module; lists the known.
+            ModuleDiscoveryError: a module breaks the convention or fails to import.
+        """
+        self.registry.clear()
+        self.registry.auto_discover(self.modules_dir)
+        names = self.resolve_names(enabled_module_names)
+        return ModularFastAPI([self.registry.create_module(name) for name in names])
+
+    def resolve_names(self, enabled_module_names: Sequence[str] | None) -> list[str]:
+        """The modules an app would serve, ``core`` first, in registry order."""
+        if enabled_module_names is None:
+            return self.registry.names
+        wanted = {name.strip() for name in enabled_module_names if name.strip()}
+        self.registry.check_known(sorted(wanted))
+        wanted.add(ALWAYS_ENABLED)
+        return [name for name in self.registry.names if name in wanted]

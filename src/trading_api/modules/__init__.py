@@ -1,0 +1,1 @@
+"""Feature modules, one package each, found by :class:`ModuleRegistry`."""

@@ -1,0 +1,37 @@
+"""Core REST routes: ``/health``, ``/versions``, ``/modules``."""
+
+from collections.abc import Sequence
+
+from fastapi import APIRouter, Request
+
+from trading_api.models.core import HealthStatus, MountedModule, VersionInfo
+from trading_api.shared.module_interface import ModuleInfo
+
+from .service import CoreService
+
+
+def _enabled_modules(request: Request) -> Sequence[ModuleInfo]:
+    # The factory stores the list of mounted modules on every module app.
+    modules: Sequence[ModuleInfo] = getattr(request.app.state, "modules", [])
+    return modules
+
+
+def create_router(service: CoreService) -> APIRouter:
+    """The core routes, bound to ``service``."""
+    router = APIRouter()
+
+    @router.get("/health", response_model=HealthStatus, summary="Liveness check")
+    async def health() -> HealthStatus:
+        return service.health()
+
+    @router.get("/versions", response_model=VersionInfo, summary="Versions in use")
+    async def versions(request: Request) -> VersionInfo:
+        return service.versions(_enabled_modules(request))
+
+    @router.get(
+        "/modules", response_model=list[MountedModule], summary="Enabled modules"
+    )
+    async def modules(request: Request) -> list[MountedModule]:
+        return service.modules(_enabled_modules(request))
+
+    return router

@@ -1,0 +1,65 @@
+"""Swagger UI pages load nothing from the internet."""
+
+import re
+import shutil
+import subprocess
+
+import httpx
+import pytest
+
+from trading_api.app_factory import AppFactory
+from trading_api.shared.testing import serve
+
+DOCS_PAGES = ["/api/v1/docs", "/api/v1/core/docs"]
+
+
+@pytest.mark.parametrize("page", DOCS_PAGES)
+def test_docs_page_uses_only_local_assets(page: str) -> None:
+    app = AppFactory().create_app([])
+    with serve(app) as base_url:
+        html = httpx.get(f"{base_url}{page}").text
+        assets = re.findall(r'(?:href|src)="([^"]+)"', html)
+        statuses = {
+            asset: httpx.get(f"{base_url}{asset}").status_code for asset in assets
+        }
+    assert not re.search(r"https?://", html)
+    assert len(assets) >= 3
+    assert set(statuses.values()) == {200}
+
+
+def chromium() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    return path
+
+
+@pytest.mark.parametrize("page", DOCS_PAGES)
+def test_docs_page_renders_operations_in_a_real_browser(page: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    browser = chromium()
+    app = AppFactory().create_app([])
+    with serve(app) as base_url:
+        result = subprocess.run(
+            [
+                browser,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                f"--user-data-dir={tmp_path}",
+                "--virtual-time-budget=5000",
+                "--dump-dom",
+                f"{base_url}{page}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    dom = result.stdout
+    assert "Unable to render" not in dom
+    assert "opblock" in dom
+    assert "/health" in dom

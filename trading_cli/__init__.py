@@ -1,0 +1,1 @@
+"""The ``trading`` command: the developer's workbench for the trading backend."""

@@ -1,0 +1,1 @@
+"""One file per command group; each imports heavy libraries inside its commands."""

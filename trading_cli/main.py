@@ -1,0 +1,98 @@
+"""The root ``trading`` command: global options, command groups, error boundary.
+
+Only the standard library, typer and ``trading_cli`` are imported here, so
+``trading --help`` stays fast; each command imports what it needs when it runs.
+"""
+
+import sys
+from dataclasses import dataclass
+
+import typer
+
+from trading_cli.commands import modules
+from trading_cli.errors import EXIT_FAILED, EXIT_USAGE, CliError
+from trading_cli.output import print_error
+
+app = typer.Typer(
+    name="trading",
+    help="The trading backend workbench: scaffold modules, run the dev server, "
+    "build and check specs and clients, test.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
+
+
+@dataclass
+class _Options:
+    debug: bool = False
+
+
+options = _Options()
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"trading {version('trading-workbench')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_version,
+        is_eager=True,
+        help="Print the version and exit.",
+    ),
+    debug: bool = typer.Option(
+        False, "--debug", help="Show the full traceback when a command fails."
+    ),
+) -> None:
+    """The trading backend workbench."""
+    options.debug = debug
+
+
+app.command("modules")(modules.modules_command)
+
+
+def run() -> None:
+    """Console-script entry point: run the CLI behind one error boundary.
+
+    Usage errors are click's (exit 2). Known failures print one line on stderr
+    and exit 1 (2 for bad input, 3 for merge conflicts); anything else says how
+    to see the traceback.
+    """
+    command = typer.main.get_command(app)
+    try:
+        command.main(prog_name="trading")
+    except Exception as exc:  # the one place that turns exceptions into exits
+        sys.exit(_report(exc))
+
+
+def _report(exc: Exception) -> int:
+    if options.debug:
+        import traceback
+
+        traceback.print_exception(exc)
+    if isinstance(exc, CliError):
+        print_error(str(exc))
+        return exc.exit_code
+    if type(exc).__module__.startswith("trading_api."):
+        from trading_api.shared.errors import TradingApiError, UnknownModuleError
+
+        if isinstance(exc, TradingApiError):
+            print_error(str(exc))
+            return EXIT_USAGE if isinstance(exc, UnknownModuleError) else EXIT_FAILED
+    print_error(
+        f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)"
+    )
+    return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    run()
