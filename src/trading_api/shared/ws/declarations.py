@@ -1,0 +1,198 @@
+"""Read the WS router declarations of a module's ``ws.py`` without importing it.
+
+A declaration is a module-level line
+``BarsRouter: TypeAlias = WsRouter[BarsSubscriptionRequest, Bar]``. For each, the
+reader resolves where the two model names come from (an import in ``ws.py``, or a
+definition in it) so the generated file can import them from ``ws_generated/``.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from trading_api.shared.errors import TradingApiError
+
+GENERATOR_VERSION = 1
+"""Bumped when the generated code changes shape, so old output reads as stale."""
+
+
+class WsDeclarationError(TradingApiError):
+    """A module's ``ws.py`` cannot be turned into router classes."""
+
+
+@dataclass(frozen=True)
+class Import:
+    """One import the generated file needs, spelled from ``ws_generated/``."""
+
+    module: str  # relative modules keep their leading dots
+    name: str | None = None  # None for ``import module``
+    asname: str | None = None
+
+    @property
+    def section(self) -> int:
+        """isort section: 0 stdlib, 1 third party, 2 first party, 3 relative."""
+        if self.module.startswith("."):
+            return 3
+        top = self.module.split(".")[0]
+        if top in sys.stdlib_module_names:
+            return 0
+        return 2 if top in ("trading_api", "trading_cli") else 1
+
+
+@dataclass(frozen=True)
+class RouterDeclaration:
+    """One ``XRouter: TypeAlias = WsRouter[Request, Data]`` line of ``ws.py``."""
+
+    alias: str
+    request: str  # the type expression as written, e.g. ``bars.Bar``
+    data: str
+    imports: tuple[Import, ...]
+
+    @property
+    def route(self) -> str:
+        """The route name derived from the alias (see :func:`route_for`)."""
+        return route_for(self.alias)
+
+    @property
+    def filename(self) -> str:
+        """``BrokerConnectionRouter`` -> ``broker_connection_router.py``."""
+        snake = re.sub(
+            r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", self.alias
+        )
+        return snake.lower() + ".py"
+
+    @property
+    def fingerprint(self) -> str:
+        """A short hash of everything the generated file is made from."""
+        imports = [[i.module, i.name, i.asname] for i in self.imports]
+        return digest([GENERATOR_VERSION, self.alias, self.request, self.data, imports])
+
+
+def digest(data: object) -> str:
+    """A 16-hex-digit hash of JSON-able ``data``."""
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def route_for(alias: str) -> str:
+    """The route of an alias: ``BrokerConnectionRouter`` -> ``broker-connection``."""
+    stem = alias.removesuffix("Router")
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "-", stem)
+    return words.lower()
+
+
+def read_declarations(module_dir: Path) -> list[RouterDeclaration]:
+    """Parse ``module_dir/ws.py`` and return its router declarations in order.
+
+    Raises:
+        WsDeclarationError: ``ws.py`` is missing or does not parse, or a
+            declaration cannot be generated; the message names the line.
+    """
+    where = f"module {module_dir.name!r}: ws.py"
+    path = module_dir / "ws.py"
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    except FileNotFoundError:
+        raise WsDeclarationError(f"{where} does not exist") from None
+    except SyntaxError as exc:
+        raise WsDeclarationError(f"{where} line {exc.lineno}: {exc.msg}") from None
+    bindings = _bindings(tree)
+    declarations = []
+    for node in tree.body:
+        if not _is_type_alias(node):
+            continue
+        assert isinstance(node, ast.AnnAssign)
+        try:
+            declarations.append(_declaration(node, bindings))
+        except WsDeclarationError as exc:
+            raise WsDeclarationError(f"{where} line {node.lineno}: {exc}") from None
+    return declarations
+
+
+def _is_type_alias(node: ast.stmt) -> bool:
+    if not isinstance(node, ast.AnnAssign) or not isinstance(node.target, ast.Name):
+        return False
+    annotation = node.annotation
+    name = annotation.attr if isinstance(annotation, ast.Attribute) else None
+    if isinstance(annotation, ast.Name):
+        name = annotation.id
+    return name == "TypeAlias"
+
+
+def _declaration(
+    node: ast.AnnAssign, bindings: dict[str, Import | None]
+) -> RouterDeclaration:
+    assert isinstance(node.target, ast.Name)
+    alias = node.target.id
+    value = node.value
+    base = value.value if isinstance(value, ast.Subscript) else None
+    base_name = base.attr if isinstance(base, ast.Attribute) else None
+    if isinstance(base, ast.Name):
+        base_name = base.id
+    if base_name != "WsRouter":
+        raise WsDeclarationError(
+            f"{alias} must be WsRouter[RequestModel, DataModel]; got "
+            f"{ast.unparse(value) if value else 'nothing'}"
+        )
+    assert isinstance(value, ast.Subscript)
+    args = value.slice.elts if isinstance(value.slice, ast.Tuple) else [value.slice]
+    if len(args) != 2:
+        raise WsDeclarationError(
+            f"{alias} needs two type arguments, WsRouter[RequestModel, DataModel]"
+        )
+    if not alias.endswith("Router") or alias == "Router":
+        raise WsDeclarationError(
+            f"{alias} must end with 'Router' (e.g. BarsRouter for route 'bars')"
+        )
+    imports = tuple(_import_for(arg, alias, bindings) for arg in args)
+    return RouterDeclaration(alias, ast.unparse(args[0]), ast.unparse(args[1]), imports)
+
+
+def _import_for(
+    arg: ast.expr, alias: str, bindings: dict[str, Import | None]
+) -> Import:
+    root = arg
+    while isinstance(root, ast.Attribute):
+        root = root.value
+    if not isinstance(root, ast.Name):
+        raise WsDeclarationError(
+            f"{alias}: type argument {ast.unparse(arg)!r} must be a model name"
+        )
+    if root.id not in bindings:
+        raise WsDeclarationError(
+            f"{alias}: {root.id!r} is neither imported nor defined in ws.py"
+        )
+    found = bindings[root.id]
+    # A model defined in ws.py itself is imported back from it.
+    return found if found is not None else Import("..ws", root.id)
+
+
+def _bindings(tree: ast.Module) -> dict[str, Import | None]:
+    """Top-level names of ``ws.py``: their import, or None when defined there."""
+    names: dict[str, Import | None] = {}
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom):
+            # One more dot: ws_generated/ sits one package below ws.py.
+            dots = "." * (node.level + 1) if node.level else ""
+            module = dots + (node.module or "")
+            for item in node.names:
+                bound = item.asname or item.name
+                names[bound] = Import(module, item.name, item.asname)
+        elif isinstance(node, ast.Import):
+            for item in node.names:
+                bound = item.asname or item.name.split(".")[0]
+                names[bound] = Import(item.name, None, item.asname)
+        elif isinstance(node, ast.ClassDef):
+            names[node.name] = None
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                if isinstance(target, ast.Name):
+                    names[target.id] = None
+    return names
