@@ -142,3 +142,27 @@ def test_same_component_name_with_different_schemas_is_an_error(
     app = AppFactory(modules_dir).create_app()
     with pytest.raises(SpecConflictError, match=r"components.schemas.Quote"):
         app.openapi()
+
+
+def test_middleware_added_to_the_root_app_sees_module_requests() -> None:
+    app = AppFactory().create_app([])
+
+    @app.middleware("http")
+    async def tag_response(request, call_next):  # type: ignore[no-untyped-def]
+        response = await call_next(request)
+        response.headers["x-root-middleware"] = "seen"
+        return response
+
+    with TestClient(app) as client:
+        response = client.get("/api/v1/core/health")
+    assert response.status_code == 200
+    assert response.headers["x-root-middleware"] == "seen"
+
+
+def test_module_routes_see_their_mount_point_as_root_path() -> None:
+    app = AppFactory().create_app([])
+    with TestClient(app) as client:
+        module_docs = client.get("/api/v1/core/docs").text
+        served_under_prefix = client.get("/api/v1/core/openapi.json").json()
+    assert "/api/v1/core/openapi.json" in module_docs
+    assert served_under_prefix["servers"] == [{"url": "/api/v1/core"}]

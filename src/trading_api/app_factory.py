@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
+from starlette.types import Receive, Scope, Send
 
 from trading_api import __version__
 from trading_api.shared.docs import add_offline_docs
@@ -69,6 +70,40 @@ class ModularFastAPI(FastAPI):
             if ws_app is not None:
                 self.ws_apps[module.name] = ws_app
             self.mount(module.mount_path, module_app, name=module.name)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Send module requests straight to the module app.
+
+        A request under ``/api/v1/<module>/`` goes to that module's app with the
+        scope a Starlette ``Mount`` would give it, skipping the root app's own
+        middleware and router: a mounted route then costs what a flat one does.
+        When middleware has been added to the root app, every request takes the
+        ordinary path so that middleware sees it.
+        """
+        module_app = self._module_app_for(scope)
+        if module_app is None:
+            await super().__call__(scope, receive, send)
+            return
+        root_path = scope.get("root_path", "")
+        child_scope = {
+            **scope,
+            "app_root_path": scope.get("app_root_path", root_path),
+            "root_path": f"{root_path}{self._mount_path(module_app.state.module.name)}",
+        }
+        await module_app(child_scope, receive, send)
+
+    def _module_app_for(self, scope: Scope) -> FastAPI | None:
+        if scope["type"] not in ("http", "websocket") or self.user_middleware:
+            return None
+        path: str = scope["path"]
+        root_path: str = scope.get("root_path", "")
+        if root_path and path.startswith(root_path):
+            path = path[len(root_path) :]
+        prefix, _, rest = path.partition(f"{API_PREFIX}/")
+        name, slash, _ = rest.partition("/")
+        if prefix or not slash:
+            return None
+        return self.module_apps.get(name)
 
     def openapi(self) -> dict[str, Any]:
         """The merged OpenAPI document of every enabled module."""

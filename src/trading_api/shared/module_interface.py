@@ -120,11 +120,12 @@ class Module(ABC):
             generate_unique_id_function=self.operation_id,
             lifespan=lifespan,
         )
+        for router in self.api_routers:
+            app.include_router(router, tags=[self.name])
+        # After the module's routes: routing is linear and the docs are rare.
         add_offline_docs(
             app, docs_path="/docs", openapi_path="/openapi.json", title=app.title
         )
-        for router in self.api_routers:
-            app.include_router(router, tags=[self.name])
         if ws_app is not None:
             ws_app.install(app)
         app.state.module = self
