@@ -272,7 +272,8 @@ def test_price_walk_is_deterministic_for_a_seed() -> None:
     paths = []
     for seed in (3, 3, 4):
         service = BrokerService(seed=seed)
-        for _ in range(50):
+        service.price("MSFT")
+        for _ in range(1_000):
             service.step(1.0)
         paths.append(service.price("MSFT"))
     assert paths[0] == paths[1] != paths[2]
