@@ -1,0 +1,97 @@
+"""Datafeed REST routes (TradingView UDF-style), relative to ``/api/v1/datafeed``.
+
+Times in requests are UNIX seconds as in TradingView's UDF; ``Bar.time`` in answers
+is UNIX milliseconds as in TradingView's ``Bar``. Domain errors become HTTP errors
+in :func:`install_error_handler` only: unknown symbol 404, broken rule 400.
+"""
+
+from typing import Annotated
+
+from fastapi import APIRouter, FastAPI, Path, Query, Request
+from fastapi.responses import JSONResponse
+
+from trading_api.models.bars import BarsHistory, Resolution
+from trading_api.models.common import error_responses
+from trading_api.models.datafeed import (
+    DatafeedConfiguration,
+    QuoteData,
+    QuotesRequest,
+    SearchSymbolResultItem,
+    SymbolInfo,
+)
+
+from .history import MAX_BARS
+from .service import DatafeedError, DatafeedService, UnknownSymbolError
+
+LATEST_TIME = 4_102_444_800  # 2100-01-01: later timestamps are certainly mistakes.
+Symbol = Annotated[str, Query(min_length=1, max_length=64, examples=["NASDAQ:AAPL"])]
+Timestamp = Annotated[int, Query(ge=0, le=LATEST_TIME, description="UNIX seconds")]
+Filter = Annotated[str, Query(max_length=32)]
+
+
+def create_router(service: DatafeedService) -> APIRouter:
+    """The datafeed REST routes, bound to ``service``."""
+    router = APIRouter()
+
+    @router.get("/config", response_model=DatafeedConfiguration, status_code=200)
+    async def get_config() -> DatafeedConfiguration:
+        """What the datafeed supports: resolutions, exchanges, symbol types."""
+        return service.configuration()
+
+    @router.get("/search", response_model=list[SearchSymbolResultItem], status_code=200)
+    async def search_symbols(
+        user_input: Annotated[str, Query(max_length=64)] = "",
+        exchange: Filter = "",
+        symbol_type: Filter = "",
+        max_results: Annotated[int, Query(ge=1, le=100)] = 30,
+    ) -> list[SearchSymbolResultItem]:
+        """Find symbols by name or description, optionally per exchange and type."""
+        return service.search(user_input, exchange, symbol_type, max_results)
+
+    @router.get(
+        "/resolve/{symbol}",
+        response_model=SymbolInfo,
+        status_code=200,
+        responses=error_responses(404),
+    )
+    async def resolve_symbol(
+        symbol: Annotated[str, Path(max_length=64, examples=["NASDAQ:AAPL"])],
+    ) -> SymbolInfo:
+        """Everything the chart needs about a symbol (ticker or bare name)."""
+        return service.resolve(symbol)
+
+    @router.get(
+        "/bars",
+        response_model=BarsHistory,
+        status_code=200,
+        responses=error_responses(400, 404),
+    )
+    async def get_bars(
+        symbol: Symbol,
+        resolution: Resolution,
+        from_time: Timestamp,
+        to_time: Timestamp,
+        count_back: Annotated[
+            int | None,
+            Query(ge=1, le=100_000, description=f"At most {MAX_BARS} are returned."),
+        ] = None,
+    ) -> BarsHistory:
+        """Bars opening in [from_time, to_time), or the last count_back before it."""
+        return service.bars(symbol, resolution, from_time, to_time, count_back)
+
+    @router.post("/quotes", response_model=list[QuoteData], status_code=200)
+    async def get_quotes(request: QuotesRequest) -> list[QuoteData]:
+        """Current quotes; an unknown symbol gets an entry with ``s: "error"``."""
+        return service.quotes(request.symbols)
+
+    return router
+
+
+def install_error_handler(app: FastAPI) -> None:
+    """Answer datafeed errors with 404 (unknown symbol) or 400 and the message."""
+
+    async def handle(_: Request, exc: Exception) -> JSONResponse:
+        status = 404 if isinstance(exc, UnknownSymbolError) else 400
+        return JSONResponse({"detail": str(exc)}, status_code=status)
+
+    app.add_exception_handler(DatafeedError, handle)
