@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import typer
 
-from trading_cli.commands import modules
+from trading_cli.commands import clients, modules
 from trading_cli.errors import EXIT_FAILED, EXIT_USAGE, CliError
 from trading_cli.output import print_error
 
@@ -58,6 +58,7 @@ def root(
 
 
 app.command("modules")(modules.modules_command)
+app.add_typer(clients.app, name="clients")
 
 
 def run() -> None:

@@ -1,0 +1,100 @@
+"""``trading clients build``: each module's typed Python client package.
+
+For every selected module this imports the module, builds its FastAPI app (no
+server, no lifespan), reads its operations and WebSocket routes and renders
+``modules/<pkg>/client_generated/``. Files are written only when their content
+changed; with ``check=True`` nothing is written and each stale file is reported
+with a unified diff.
+"""
+
+import difflib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from trading_cli.build.client_operations import describe_client
+from trading_cli.build.client_render import COMMAND, render_client_package
+from trading_cli.build.result import BuildResult
+from trading_cli.project import Project
+
+if TYPE_CHECKING:
+    from trading_api.shared.module_registry import ModuleRegistry
+
+CLIENT_DIR = "client_generated"
+
+
+def client_dir(package_dir: Path) -> Path:
+    """Where a module's generated client lives."""
+    return package_dir / CLIENT_DIR
+
+
+def build_clients(
+    project: Project, modules: Sequence[str] | None = None, *, check: bool = False
+) -> BuildResult:
+    """Generate (or with ``check`` compare) the client of each module.
+
+    ``modules`` limits the build to those modules (None: all). Every name is
+    checked before anything is written.
+
+    Raises:
+        UnknownModuleError: a name in ``modules`` is not a module.
+        TradingApiError: a module fails to load (its message names the fix).
+        CliError: an endpoint uses something a client cannot express.
+    """
+    registry = _registry(project)
+    names = _selected(registry, modules)
+    result = BuildResult()
+    for name in names:
+        package_dir = registry.entry(name).package_dir
+        spec = describe_client(registry.create_module(name))
+        files = render_client_package(spec)
+        out = client_dir(package_dir)
+        for filename, text in files.items():
+            result.record(out / filename, text, check=check, root=project.root)
+        _drop_leftovers(out, set(files), check=check, root=project.root, into=result)
+    return result
+
+
+def _registry(project: Project) -> "ModuleRegistry":
+    project.activate()
+    from trading_api.shared.module_registry import ModuleRegistry
+
+    registry = ModuleRegistry()
+    registry.auto_discover(project.modules_dir)
+    return registry
+
+
+def _selected(registry: "ModuleRegistry", modules: Sequence[str] | None) -> list[str]:
+    if modules is None:
+        return registry.names
+    wanted = set(modules)
+    registry.check_known(sorted(wanted))
+    return [name for name in registry.names if name in wanted]
+
+
+def _drop_leftovers(
+    out: Path, fresh: set[str], *, check: bool, root: Path, into: BuildResult
+) -> None:
+    """Remove generated files the generator no longer makes; keep any other file."""
+    from trading_api.shared.artifacts import header_line
+
+    header = header_line(COMMAND)
+    for path in sorted(out.glob("*.py")):
+        if path.name in fresh:
+            continue
+        text = path.read_text(encoding="utf-8")
+        if text.splitlines()[:1] != [header]:
+            continue
+        if check:
+            name = str(path.relative_to(root))
+            into.stale[path] = "".join(
+                difflib.unified_diff(
+                    text.splitlines(keepends=True),
+                    [],
+                    fromfile=f"a/{name} (committed)",
+                    tofile=f"b/{name} (removed)",
+                )
+            )
+        else:
+            path.unlink()
+            into.removed.append(path)
