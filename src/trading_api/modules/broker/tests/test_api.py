@@ -1,0 +1,257 @@
+"""Broker REST behaviour through the app factory, as a client sees it."""
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import schemathesis
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+
+from trading_api.app_factory import AppFactory
+from trading_api.modules.broker.service import BrokerService
+
+BASE = "/api/v1/broker"
+MARKET, LIMIT = 2, 1
+BUY, SELL = 1, -1
+FILLED, CANCELED, WORKING = 2, 1, 6
+
+
+@pytest.fixture
+def app() -> Any:
+    return AppFactory().create_app(["broker"])
+
+
+@pytest.fixture
+def broker(app: Any) -> BrokerService:
+    [module] = [m for m in app.modules if m.name == "broker"]
+    service: BrokerService = module.service
+    service.set_price("AAPL", 100.0)
+    return service
+
+
+@pytest.fixture
+def client(app: Any, broker: BrokerService) -> Iterator[TestClient]:
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def place(client: TestClient, account: str | None = None, **order: Any) -> Any:
+    body = {"symbol": "AAPL", "type": MARKET, "side": BUY, "qty": 10, **order}
+    params = {"accountId": account} if account else {}
+    return client.post(f"{BASE}/orders", json=body, params=params)
+
+
+def orders(client: TestClient, account: str = "DEMO-1") -> list[dict[str, Any]]:
+    result: list[dict[str, Any]] = client.get(
+        f"{BASE}/orders", params={"accountId": account}
+    ).json()
+    return result
+
+
+def test_place_market_order_returns_its_id_and_fills(client: TestClient) -> None:
+    response = place(client)
+    assert response.status_code == 201
+    [order] = orders(client)
+    assert order["id"] == response.json()["orderId"]
+    assert (order["status"], order["avgPrice"], order["filledQty"]) == (
+        FILLED,
+        100.0,
+        10,
+    )
+
+
+def test_wire_fields_use_tradingview_camel_case(client: TestClient) -> None:
+    place(client, type=LIMIT, limitPrice=90.0, takeProfit=95.0)
+    order = orders(client)[0]
+    assert {
+        "limitPrice",
+        "stopPrice",
+        "takeProfit",
+        "parentId",
+        "updateTime",
+    } <= order.keys()
+
+
+@pytest.mark.parametrize(
+    ("order", "field"),
+    [
+        ({"qty": 0}, "qty"),
+        ({"qty": -3}, "qty"),
+        ({"type": 9}, "type"),
+        ({"side": 0}, "side"),
+    ],
+)
+def test_invalid_order_is_a_validation_error_naming_the_field(
+    client: TestClient, order: dict[str, Any], field: str
+) -> None:
+    response = place(client, **order)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"][-1] == field
+
+
+def test_limit_order_without_price_is_a_validation_error(client: TestClient) -> None:
+    response = place(client, type=LIMIT)
+    assert response.status_code == 422 and "limitPrice is required" in response.text
+
+
+def test_bracket_on_the_wrong_side_is_a_bad_request(client: TestClient) -> None:
+    response = place(client, takeProfit=90.0)
+    assert response.status_code == 400 and "takeProfit" in response.json()["detail"]
+
+
+def test_order_beyond_margin_is_rejected_with_its_id(client: TestClient) -> None:
+    response = place(client, qty=5_000)
+    assert (
+        response.status_code == 400
+        and "insufficient margin" in response.json()["detail"]
+    )
+    assert orders(client)[0]["status"] == 5
+
+
+def test_cancel_filled_order_is_conflict(client: TestClient) -> None:
+    order_id = place(client).json()["orderId"]
+    response = client.delete(f"{BASE}/orders/{order_id}")
+    assert response.status_code == 409 and "filled" in response.json()["detail"]
+
+
+def test_cancel_working_order_returns_it_cancelled(client: TestClient) -> None:
+    order_id = place(client, type=LIMIT, limitPrice=90.0).json()["orderId"]
+    assert client.delete(f"{BASE}/orders/{order_id}").json()["status"] == CANCELED
+
+
+def test_unknown_order_is_not_found(client: TestClient) -> None:
+    assert client.delete(f"{BASE}/orders/999").status_code == 404
+    assert client.put(f"{BASE}/orders/999", json={"qty": 1}).status_code == 404
+
+
+def test_modify_moves_a_working_limit(client: TestClient) -> None:
+    order_id = place(client, type=LIMIT, limitPrice=90.0).json()["orderId"]
+    response = client.put(f"{BASE}/orders/{order_id}", json={"limitPrice": 95.0})
+    assert (response.status_code, response.json()["limitPrice"]) == (200, 95.0)
+
+
+def test_resting_order_placed_over_rest_fills_when_the_price_crosses(
+    client: TestClient, broker: BrokerService
+) -> None:
+    place(client, type=LIMIT, limitPrice=95.0)
+    broker.set_price("AAPL", 94.0)
+    assert orders(client)[0]["status"] == FILLED
+
+
+def test_partial_close_then_full_close(client: TestClient) -> None:
+    place(client)
+    partial = client.delete(f"{BASE}/positions/AAPL", params={"amount": 4})
+    assert partial.status_code == 200 and "orderId" in partial.json()
+    assert client.get(f"{BASE}/positions").json()[0]["qty"] == 6
+    client.delete(f"{BASE}/positions/AAPL")
+    assert client.get(f"{BASE}/positions").json() == []
+
+
+def test_close_more_than_held_is_a_bad_request(client: TestClient) -> None:
+    place(client)
+    assert (
+        client.delete(f"{BASE}/positions/AAPL", params={"amount": 11}).status_code
+        == 400
+    )
+
+
+def test_unknown_position_is_not_found(client: TestClient) -> None:
+    assert client.delete(f"{BASE}/positions/AAPL").status_code == 404
+    assert client.put(f"{BASE}/positions/AAPL/brackets", json={}).status_code == 404
+
+
+def test_position_brackets_are_set_and_reported(client: TestClient) -> None:
+    place(client)
+    response = client.put(
+        f"{BASE}/positions/AAPL/brackets", json={"takeProfit": 110, "stopLoss": 95}
+    )
+    assert (response.json()["takeProfit"], response.json()["stopLoss"]) == (110, 95)
+    legs = [o for o in orders(client) if o["parentId"] == "AAPL"]
+    assert sorted((o["type"], o["status"]) for o in legs) == [
+        (1, WORKING),
+        (3, WORKING),
+    ]
+
+
+def test_executions_and_account_reflect_a_round_trip(
+    client: TestClient, broker: BrokerService
+) -> None:
+    place(client)
+    broker.set_price("AAPL", 103.0)
+    place(client, side=SELL)
+    fills = client.get(f"{BASE}/executions/AAPL").json()
+    account = client.get(f"{BASE}/account").json()
+    assert [(f["price"], f["side"]) for f in fills] == [(100.0, BUY), (103.0, SELL)]
+    assert (account["id"], account["balance"], account["realizedPl"]) == (
+        "DEMO-1",
+        100_030.0,
+        30.0,
+    )
+
+
+def test_accounts_are_independent(client: TestClient) -> None:
+    order_id = place(client, account="ALICE").json()["orderId"]
+    assert orders(client, "BOB") == []
+    assert (
+        client.delete(
+            f"{BASE}/orders/{order_id}", params={"accountId": "BOB"}
+        ).status_code
+        == 404
+    )
+
+
+def test_invalid_account_id_is_a_validation_error(client: TestClient) -> None:
+    assert (
+        client.get(f"{BASE}/orders", params={"accountId": "no spaces"}).status_code
+        == 422
+    )
+
+
+def test_leverage_info_set_and_preview(client: TestClient) -> None:
+    params = {"symbol": "AAPL", "orderType": MARKET, "side": BUY}
+    assert client.put(
+        f"{BASE}/leverage/set", json={**params, "leverage": 5}
+    ).json() == {"leverage": 5}
+    info = client.get(f"{BASE}/leverage/info", params=params).json()
+    preview = client.post(
+        f"{BASE}/leverage/preview", json={**params, "leverage": 50}
+    ).json()
+    assert (info["leverage"], info["max"]) == (5, 100)
+    assert preview["warnings"] and not preview["errors"]
+
+
+def test_leverage_out_of_range_is_a_bad_request(client: TestClient) -> None:
+    body = {"symbol": "AAPL", "orderType": MARKET, "side": BUY, "leverage": 500}
+    assert client.put(f"{BASE}/leverage/set", json=body).status_code == 400
+
+
+def test_preview_shows_cost_without_placing(client: TestClient) -> None:
+    body = {"symbol": "AAPL", "type": MARKET, "side": BUY, "qty": 10}
+    preview = client.post(f"{BASE}/orders/preview", json=body).json()
+    rows = {r["title"]: r["value"] for r in preview["sections"][0]["rows"]}
+    assert rows["Estimated value"] == "1000.00 USD" and orders(client) == []
+
+
+def test_error_responses_are_declared_in_openapi(client: TestClient) -> None:
+    paths = client.get(f"{BASE}/openapi.json").json()["paths"]
+    assert {"404", "409"} <= paths["/orders/{order_id}"]["delete"]["responses"].keys()
+    assert paths["/orders"]["post"]["operationId"] == "broker_place_order"
+
+
+def test_broker_only_app_has_no_datafeed_paths(client: TestClient) -> None:
+    merged = client.get("/api/v1/openapi.json").json()["paths"]
+    assert f"{BASE}/orders" in merged
+    assert not any(p.startswith("/api/v1/datafeed") for p in merged)
+
+
+fuzzed = schemathesis.openapi.from_asgi(
+    f"{BASE}/openapi.json", AppFactory().create_app(["broker"])
+)
+
+
+@fuzzed.parametrize()
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+def test_no_input_produces_a_server_error(case: schemathesis.Case) -> None:
+    case.call_and_validate(checks=[not_a_server_error])
