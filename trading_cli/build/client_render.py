@@ -10,7 +10,7 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
-from trading_cli.build.client_operations import ClientSpec, Operation, Param
+from trading_cli.build.client_operations import ClientSpec, Operation, Param, WsRoute
 from trading_cli.build.client_source import (
     INDENT,
     Group,
@@ -133,8 +133,8 @@ def _render_class(spec: ClientSpec, flavour: _Flavour, types: TypeSource) -> str
     if spec.description:
         lines += [spec.description, ""]
     lines += [
-        "Build it from the server's root URL, e.g.",
-        f'``{flavour.class_name}(base_url="http://127.0.0.1:8000")``. A non-2xx',
+        "Build it from the server's root URL, e.g. "
+        f'``{flavour.class_name}(base_url="http://127.0.0.1:8000")``. A non-2xx '
         "answer raises :class:`ApiError` with its status and detail.",
     ]
     members = [
@@ -271,60 +271,53 @@ def _keyword_args(op: Operation) -> list[str | Group]:
 def _render_subscribe(spec: ClientSpec, flavour: _Flavour, types: TypeSource) -> str:
     imports = types.imports
     stream = imports.add(
-        "collections.abc", "AsyncGenerator" if flavour.is_async else "Generator"
+        RUNTIME, "AsyncSubscription" if flavour.is_async else "Subscription"
     )
-    literal = imports.add("typing", "Literal")
-    tail = ", None]" if flavour.is_async else ", None, None]"
-    routes = list(spec.ws_routes)
     doc = docstring(_subscribe_doc(spec, flavour), indent=_BODY)
     call = f"{_BODY}return self._subscribe(route, request, WS_ROUTES)"
-    if len(routes) == 1:
-        ws = routes[0]
-        signature = bracketed(
-            "def subscribe(",
-            [
-                "self",
-                f"route: {literal}[{python_literal(ws.route)}]",
-                f"request: {types(ws.request_model)}",
-            ],
-            f") -> {stream}[{types(ws.data_model)}{tail}:",
-            indent=INDENT,
-        )
+    if len(spec.ws_routes) == 1:
+        ws = spec.ws_routes[0]
+        signature = _subscribe_signature(ws, stream, types, ":")
         return "\n".join([signature, doc, call])
     overload = imports.add("typing", "overload")
-    base_model = imports.add("pydantic", "BaseModel")
     parts = []
-    for ws in routes:
-        stub = bracketed(
-            "def subscribe(",
-            [
-                "self",
-                f"route: {literal}[{python_literal(ws.route)}]",
-                f"request: {types(ws.request_model)}",
-            ],
-            f") -> {stream}[{types(ws.data_model)}{tail}: ...",
-            indent=INDENT,
-        )
+    for ws in spec.ws_routes:
+        stub = _subscribe_signature(ws, stream, types, ": ...")
         parts += [f"{INDENT}@{overload}", stub, ""]
+    base_model = imports.add("pydantic", "BaseModel")
     signature = bracketed(
         "def subscribe(",
         ["self", "route: str", f"request: {base_model}"],
-        f") -> {stream}[{base_model}{tail}:",
+        f") -> {stream}[{base_model}]:",
         indent=INDENT,
     )
     return "\n".join([*parts, signature, doc, call])
 
 
+def _subscribe_signature(ws: WsRoute, stream: str, types: TypeSource, end: str) -> str:
+    literal = types.imports.add("typing", "Literal")
+    return bracketed(
+        "def subscribe(",
+        [
+            "self",
+            f"route: {literal}[{python_literal(ws.route)}]",
+            f"request: {types(ws.request_model)}",
+        ],
+        f") -> {stream}[{types(ws.data_model)}]{end}",
+        indent=INDENT,
+    )
+
+
 def _subscribe_doc(spec: ClientSpec, flavour: _Flavour) -> str:
-    loop = "async for" if flavour.is_async else "for"
+    for_, with_ = ("async for", "async with") if flavour.is_async else ("for", "with")
     lines = [
-        "Stream the updates of one WebSocket subscription, as typed models.",
+        "Subscribe to a WebSocket route; iterate the result for typed updates.",
         "",
-        f"``{loop} update in client.subscribe(route, request): ...``",
-        "",
-        f"Each subscription has its own connection to ``{spec.mount_path}/ws``; "
-        "leaving the loop closes it and the server releases the topic. A refused "
-        "subscription raises :class:`SubscriptionError`.",
+        f"``{for_} update in client.subscribe(route, request)`` opens a connection "
+        f"to ``{spec.mount_path}/ws`` and closes it when the loop ends. "
+        f"``{with_} client.subscribe(route, request) as updates:`` returns once the "
+        "server confirmed the subscription, so nothing you do next is missed. "
+        "A refused subscription raises :class:`SubscriptionError`.",
         "",
         "Routes (request -> update):",
         "",

@@ -208,6 +208,8 @@ def _wrap(lines: list[str], width: int) -> list[str]:
             out.append(line)
             continue
         lead = line[: len(line) - len(line.lstrip())]
+        if line.lstrip().startswith(("- ", "* ")):
+            lead += "  "  # continue a list item under its text
         out.extend(
             textwrap.wrap(
                 line,

@@ -1,33 +1,56 @@
-"""What every generated client shares: HTTP plumbing, errors, WebSocket streams.
+"""What every generated client shares: HTTP plumbing, the error type, subscribe.
 
 ``trading clients build`` writes, per module, ``client_generated/`` with a sync
 class (a :class:`ModuleClient`) and an async class (an :class:`AsyncModuleClient`).
 The generated classes only name the mount path and declare one typed method per
-operation; the requests, the error mapping and the WebSocket subscription protocol
-live here once, so generated files stay small and readable.
+operation; the requests, the error mapping and the WebSocket subscriptions (see
+:mod:`trading_api.shared.client_subscription`) live here once, so generated files
+stay small and readable.
 
 A client is built from the server's root URL and adds the module's mount path::
 
     with DatafeedClient(base_url="http://127.0.0.1:8000") as client:
-        history = client.bars(symbol="AAPL", resolution=Resolution.DAY_1, ...)
+        info = client.resolve_symbol("AAPL")
 
     async with AsyncDatafeedClient(base_url="http://127.0.0.1:8000") as client:
         async for bar in client.subscribe("bars", BarsSubscriptionRequest(...)):
             ...
+
+Values go on the wire as the server reads them: models by alias with only the
+fields that were set, enums as their values. A non-2xx answer raises
+:class:`ApiError`; a network failure raises httpx's or websockets' own error.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncGenerator, Generator, Mapping
+from collections.abc import Mapping
 from functools import lru_cache
-from types import NoneType, TracebackType
+from types import NoneType
 from typing import Any, ClassVar, Self, TypeVar, cast
 from urllib.parse import quote, urlsplit
 
 import httpx
 from pydantic import BaseModel, TypeAdapter
 from pydantic_core import to_jsonable_python
+
+from trading_api.shared.client_subscription import (
+    AsyncSubscription,
+    Subscription,
+    SubscriptionError,
+    SubscriptionStream,
+)
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "ApiError",
+    "AsyncModuleClient",
+    "AsyncSubscription",
+    "ModuleClient",
+    "Subscription",
+    "SubscriptionError",
+    "WsRoutes",
+    "path_value",
+]
 
 T = TypeVar("T")
 
@@ -74,22 +97,6 @@ class ApiError(Exception):
         )
 
 
-class SubscriptionError(Exception):
-    """The server refused a subscription or rejected a message of the stream.
-
-    Attributes:
-        route: The WebSocket route, e.g. ``"bars"``.
-        reason: The server's message, which says what was wrong.
-        detail: The server's structured detail (validation errors), if any.
-    """
-
-    def __init__(self, route: str, reason: str, detail: Any = None) -> None:
-        self.route = route
-        self.reason = reason
-        self.detail = detail
-        super().__init__(f"{route}: {reason}")
-
-
 def path_value(value: Any, *, keep_slashes: bool = False) -> str:
     """Encode one path parameter (``NASDAQ:AAPL`` -> ``NASDAQ%3AAAPL``)."""
     text = _wire_scalar(value)
@@ -134,11 +141,20 @@ def _query(params: Mapping[str, Any] | None) -> list[QueryPair]:
     return pairs
 
 
-def _headers(headers: Mapping[str, Any] | None) -> dict[str, str]:
+def _request(
+    params: Mapping[str, Any] | None,
+    headers: Mapping[str, Any] | None,
+    body: Any,
+) -> dict[str, Any]:
+    """The httpx keyword arguments of one call."""
     return {
-        name: _wire_scalar(value)
-        for name, value in (headers or {}).items()
-        if value is not None
+        "params": _query(params),
+        "headers": {
+            name: _wire_scalar(value)
+            for name, value in (headers or {}).items()
+            if value is not None
+        },
+        "json": None if body is None else _wire(body),
     }
 
 
@@ -173,49 +189,17 @@ def _ws_url(root: str, mount_path: str) -> str:
     return f"{'wss' if scheme == 'https' else 'ws'}://{rest}{mount_path}/ws"
 
 
-class _Stream:
-    """The client side of one subscription on its own WebSocket connection.
-
-    One connection per subscription keeps streams independent: leaving the loop
-    closes the connection, and the server releases the topic.
-    """
-
-    def __init__(self, route: str, request: BaseModel, routes: WsRoutes) -> None:
-        if route not in routes:
-            known = ", ".join(sorted(routes)) or "(none)"
-            raise ValueError(f"unknown WebSocket route {route!r}; known: {known}")
-        request_model, self.data_model = routes[route]
-        if not isinstance(request, request_model):
-            raise TypeError(
-                f"route {route!r} takes a {request_model.__name__}, "
-                f"got {type(request).__name__}"
-            )
-        self.route = route
-        self.topic = ""
-        self.subscribe_frame = json.dumps(
-            {"type": f"{route}.subscribe", "payload": _wire(request)}
+def _stream(route: str, request: BaseModel, routes: WsRoutes) -> SubscriptionStream:
+    if route not in routes:
+        known = ", ".join(sorted(routes)) or "(none)"
+        raise ValueError(f"unknown WebSocket route {route!r}; known: {known}")
+    request_model, data_model = routes[route]
+    if not isinstance(request, request_model):
+        raise TypeError(
+            f"route {route!r} takes a {request_model.__name__}, "
+            f"got {type(request).__name__}"
         )
-
-    def accept(self, frame: str | bytes) -> BaseModel | None:
-        """Handle one server frame; return the data of an update of our topic."""
-        message = json.loads(frame)
-        kind, payload = message.get("type"), message.get("payload") or {}
-        if kind == f"{self.route}.update" and payload.get("topic") == self.topic:
-            return self.data_model.model_validate(payload.get("payload"))
-        if kind == f"{self.route}.subscribe.response":
-            if payload.get("status") != "ok":
-                raise SubscriptionError(self.route, str(payload.get("message")))
-            self.topic = str(payload.get("topic"))
-        elif kind == "error":
-            raise SubscriptionError(
-                self.route, str(payload.get("message")), payload.get("detail")
-            )
-        return None
-
-    @property
-    def subscribed(self) -> bool:
-        """Whether the server confirmed the subscription."""
-        return bool(self.topic)
+    return SubscriptionStream(route, _wire(request), data_model)
 
 
 class ModuleClient:
@@ -242,7 +226,7 @@ class ModuleClient:
         """
         self.base_url = _root_url(base_url)
         self.timeout = timeout
-        self._ws_headers = dict(headers or {})
+        self.ws_headers = dict(headers or {})
         self._http = httpx.Client(
             base_url=self.base_url + self.mount_path,
             timeout=timeout,
@@ -253,12 +237,7 @@ class ModuleClient:
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     def close(self) -> None:
@@ -275,32 +254,19 @@ class ModuleClient:
         headers: Mapping[str, Any] | None = None,
         body: Any = None,
     ) -> T:
-        response = self._http.request(
-            method,
-            path,
-            params=_query(params),
-            headers=_headers(headers),
-            json=None if body is None else _wire(body),
-        )
+        request = _request(params, headers, body)
+        response = self._http.request(method, path, **request)
         return _decode(response, returns)
 
     def _subscribe(
         self, route: str, request: BaseModel, routes: WsRoutes
-    ) -> Generator[Any, None, None]:
-        from websockets.sync.client import connect
-
-        stream = _Stream(route, request, routes)
-        url = _ws_url(self.base_url, self.mount_path)
-        with connect(
-            url, open_timeout=self.timeout, additional_headers=self._ws_headers
-        ) as websocket:
-            websocket.send(stream.subscribe_frame)
-            while not stream.subscribed:
-                stream.accept(websocket.recv(timeout=self.timeout))
-            for frame in websocket:
-                data = stream.accept(frame)
-                if data is not None:
-                    yield data
+    ) -> Subscription[Any]:
+        return Subscription(
+            _ws_url(self.base_url, self.mount_path),
+            _stream(route, request, routes),
+            timeout=self.timeout,
+            headers=self.ws_headers,
+        )
 
 
 class AsyncModuleClient:
@@ -327,7 +293,7 @@ class AsyncModuleClient:
         """
         self.base_url = _root_url(base_url)
         self.timeout = timeout
-        self._ws_headers = dict(headers or {})
+        self.ws_headers = dict(headers or {})
         self._http = httpx.AsyncClient(
             base_url=self.base_url + self.mount_path,
             timeout=timeout,
@@ -338,12 +304,7 @@ class AsyncModuleClient:
     async def __aenter__(self) -> Self:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
     async def aclose(self) -> None:
@@ -360,32 +321,16 @@ class AsyncModuleClient:
         headers: Mapping[str, Any] | None = None,
         body: Any = None,
     ) -> T:
-        response = await self._http.request(
-            method,
-            path,
-            params=_query(params),
-            headers=_headers(headers),
-            json=None if body is None else _wire(body),
-        )
+        request = _request(params, headers, body)
+        response = await self._http.request(method, path, **request)
         return _decode(response, returns)
 
-    async def _subscribe(
+    def _subscribe(
         self, route: str, request: BaseModel, routes: WsRoutes
-    ) -> AsyncGenerator[Any, None]:
-        import asyncio
-
-        from websockets.asyncio.client import connect
-
-        stream = _Stream(route, request, routes)
-        url = _ws_url(self.base_url, self.mount_path)
-        async with connect(
-            url, open_timeout=self.timeout, additional_headers=self._ws_headers
-        ) as websocket:
-            await websocket.send(stream.subscribe_frame)
-            async with asyncio.timeout(self.timeout):
-                while not stream.subscribed:
-                    stream.accept(await websocket.recv())
-            async for frame in websocket:
-                data = stream.accept(frame)
-                if data is not None:
-                    yield data
+    ) -> AsyncSubscription[Any]:
+        return AsyncSubscription(
+            _ws_url(self.base_url, self.mount_path),
+            _stream(route, request, routes),
+            timeout=self.timeout,
+            headers=self.ws_headers,
+        )

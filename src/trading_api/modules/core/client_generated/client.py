@@ -11,8 +11,8 @@ class CoreClient(ModuleClient):
     Server health, versions and the modules this process serves.
 
     Build it from the server's root URL, e.g.
-    ``CoreClient(base_url="http://127.0.0.1:8000")``. A non-2xx
-    answer raises :class:`ApiError` with its status and detail.
+    ``CoreClient(base_url="http://127.0.0.1:8000")``. A non-2xx answer raises
+    :class:`ApiError` with its status and detail.
     """
 
     mount_path = "/api/v1/core"
@@ -45,8 +45,8 @@ class AsyncCoreClient(AsyncModuleClient):
     Server health, versions and the modules this process serves.
 
     Build it from the server's root URL, e.g.
-    ``AsyncCoreClient(base_url="http://127.0.0.1:8000")``. A non-2xx
-    answer raises :class:`ApiError` with its status and detail.
+    ``AsyncCoreClient(base_url="http://127.0.0.1:8000")``. A non-2xx answer raises
+    :class:`ApiError` with its status and detail.
     """
 
     mount_path = "/api/v1/core"

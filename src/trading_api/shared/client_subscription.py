@@ -1,0 +1,231 @@
+"""WebSocket subscriptions of generated clients: one connection per subscription.
+
+The protocol (see :mod:`trading_api.shared.ws.messages`): the client sends
+``{"type": "<route>.subscribe", "payload": <request>}``; the server answers
+``<route>.subscribe.response`` ``{status, message, topic}`` and then pushes
+``<route>.update`` ``{topic, seq, payload}``. One connection per subscription keeps
+streams independent: closing it makes the server release the topic.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
+
+from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from websockets.asyncio.client import ClientConnection as AsyncConnection
+    from websockets.sync.client import ClientConnection as SyncConnection
+
+TData_co = TypeVar("TData_co", bound=BaseModel, covariant=True)
+
+
+class SubscriptionError(Exception):
+    """The server refused a subscription or rejected a message of the stream.
+
+    Attributes:
+        route: The WebSocket route, e.g. ``"bars"``.
+        reason: The server's message, which says what was wrong.
+        detail: The server's structured detail (validation errors), if any.
+    """
+
+    def __init__(self, route: str, reason: str, detail: Any = None) -> None:
+        self.route = route
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"{route}: {reason}")
+
+
+class SubscriptionStream:
+    """The protocol state of one subscription: what it sends, what it keeps."""
+
+    def __init__(self, route: str, payload: Any, data_model: type[BaseModel]) -> None:
+        self.route = route
+        self.data_model = data_model
+        self.topic = ""
+        self.subscribe_frame = json.dumps(
+            {"type": f"{route}.subscribe", "payload": payload}
+        )
+
+    def accept(self, frame: str | bytes) -> Any:
+        """Handle one server frame; return the data of an update of our topic."""
+        message = json.loads(frame)
+        kind, payload = message.get("type"), message.get("payload") or {}
+        if kind == f"{self.route}.update" and payload.get("topic") == self.topic:
+            return self.data_model.model_validate(payload.get("payload"))
+        if kind == f"{self.route}.subscribe.response":
+            if payload.get("status") != "ok":
+                raise SubscriptionError(self.route, str(payload.get("message")))
+            self.topic = str(payload.get("topic"))
+        elif kind == "error":
+            raise SubscriptionError(
+                self.route, str(payload.get("message")), payload.get("detail")
+            )
+        return None
+
+
+class Subscription(Generic[TData_co]):
+    """One WebSocket subscription on its own connection, for sync code.
+
+    Iterate it directly (``for order in client.subscribe(...)``): the connection
+    opens on the first item and closes when the loop ends. Or enter it first
+    (``with client.subscribe(...) as orders:``) to know the server confirmed the
+    subscription before acting, e.g. placing the order whose fill you wait for.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        stream: SubscriptionStream,
+        *,
+        timeout: float,
+        headers: Mapping[str, str],
+    ) -> None:
+        self._url = url
+        self._stream = stream
+        self._timeout = timeout
+        self._headers = headers
+        self._websocket: SyncConnection | None = None
+
+    @property
+    def topic(self) -> str:
+        """The topic the server confirmed (empty before that)."""
+        return self._stream.topic
+
+    def open(self) -> None:
+        """Connect, subscribe and wait for the server's confirmation.
+
+        Raises:
+            SubscriptionError: the server refused the subscription.
+            TimeoutError: no confirmation within the client's timeout.
+        """
+        from websockets.sync.client import connect
+
+        if self._websocket is not None:
+            return
+        self._websocket = connect(
+            self._url, open_timeout=self._timeout, additional_headers=self._headers
+        )
+        try:
+            self._websocket.send(self._stream.subscribe_frame)
+            while not self._stream.topic:
+                self._stream.accept(self._websocket.recv(timeout=self._timeout))
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Close the connection; the server releases the topic."""
+        websocket, self._websocket = self._websocket, None
+        if websocket is not None:
+            websocket.close()
+
+    def __enter__(self) -> Self:
+        self.open()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __iter__(self) -> Iterator[TData_co]:
+        return self._updates()
+
+    def _updates(self) -> Generator[TData_co, None, None]:
+        owned = self._websocket is None  # not entered: the loop owns the connection
+        try:
+            self.open()
+            assert self._websocket is not None
+            for frame in self._websocket:
+                data = self._stream.accept(frame)
+                if data is not None:
+                    yield data
+        finally:
+            if owned:
+                self.close()
+
+
+class AsyncSubscription(Generic[TData_co]):
+    """One WebSocket subscription on its own connection, for async code.
+
+    Iterate it directly (``async for bar in client.subscribe(...)``): the
+    connection opens on the first item and closes when the loop ends. Or enter it
+    first (``async with client.subscribe(...) as orders:``) to know the server
+    confirmed the subscription before acting.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        stream: SubscriptionStream,
+        *,
+        timeout: float,
+        headers: Mapping[str, str],
+    ) -> None:
+        self._url = url
+        self._stream = stream
+        self._timeout = timeout
+        self._headers = headers
+        self._websocket: AsyncConnection | None = None
+
+    @property
+    def topic(self) -> str:
+        """The topic the server confirmed (empty before that)."""
+        return self._stream.topic
+
+    async def open(self) -> None:
+        """Connect, subscribe and wait for the server's confirmation.
+
+        Raises:
+            SubscriptionError: the server refused the subscription.
+            TimeoutError: no confirmation within the client's timeout.
+        """
+        import asyncio
+
+        from websockets.asyncio.client import connect
+
+        if self._websocket is not None:
+            return
+        self._websocket = await connect(
+            self._url, open_timeout=self._timeout, additional_headers=self._headers
+        )
+        try:
+            await self._websocket.send(self._stream.subscribe_frame)
+            async with asyncio.timeout(self._timeout):
+                while not self._stream.topic:
+                    self._stream.accept(await self._websocket.recv())
+        except BaseException:
+            await self.aclose()
+            raise
+
+    async def aclose(self) -> None:
+        """Close the connection; the server releases the topic."""
+        websocket, self._websocket = self._websocket, None
+        if websocket is not None:
+            await websocket.close()
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    def __aiter__(self) -> AsyncIterator[TData_co]:
+        return self._updates()
+
+    async def _updates(self) -> AsyncGenerator[TData_co, None]:
+        # Not entered: the loop owns the connection. Leaving an `async for` early
+        # finalizes this generator (asyncio's asyncgen hooks), which closes it.
+        owned = self._websocket is None
+        try:
+            await self.open()
+            assert self._websocket is not None
+            async for frame in self._websocket:
+                data = self._stream.accept(frame)
+                if data is not None:
+                    yield data
+        finally:
+            if owned:
+                await self.aclose()
