@@ -151,7 +151,7 @@ def _render_router(declaration: RouterDeclaration) -> str:
         FINGERPRINT_PREFIX + d.fingerprint,
         f'"""WebSocket route ``{d.route}``, generated from ws.py."""',
         "",
-        *_render_imports([*d.imports, _WS_ROUTER]),
+        *_render_imports([*d.imports, _WS_ROUTER], _first_party(d)),
         "",
         "",
         _class_line(d),
@@ -194,13 +194,21 @@ def _render_init(declarations: list[RouterDeclaration]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _render_imports(imports: list[Import]) -> list[str]:
+def _first_party(declaration: RouterDeclaration) -> frozenset[str]:
+    # Like ruff: the project's packages and the one the file itself lives in.
+    own = (declaration.package or "").split(".")[0]
+    return frozenset({"trading_api", "trading_cli", own} - {""})
+
+
+def _render_imports(imports: list[Import], first_party: frozenset[str]) -> list[str]:
     """Import lines grouped and ordered as ruff's isort rules expect."""
     sections: dict[int, list[str]] = {}
     plain = sorted({i for i in imports if i.name is None}, key=_module_key)
     for item in plain:
         alias = f" as {item.asname}" if item.asname else ""
-        sections.setdefault(item.section, []).append(f"import {item.module}{alias}")
+        sections.setdefault(item.section(first_party), []).append(
+            f"import {item.module}{alias}"
+        )
     by_module: dict[str, set[str]] = {}
     for item in imports:
         if item.name is not None:
@@ -208,7 +216,7 @@ def _render_imports(imports: list[Import]) -> list[str]:
             by_module.setdefault(item.module, set()).add(spelled)
     for module in sorted(by_module, key=lambda m: _module_key(Import(m))):
         line = _from_import(module, sorted(by_module[module], key=_member_key))
-        sections.setdefault(Import(module).section, []).append(line)
+        sections.setdefault(Import(module).section(first_party), []).append(line)
     out: list[str] = []
     for section in sorted(sections):
         out += [*([""] if out else []), *sections[section]]

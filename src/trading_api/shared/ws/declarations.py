@@ -3,13 +3,15 @@
 A declaration is a module-level line
 ``BarsRouter: TypeAlias = WsRouter[BarsSubscriptionRequest, Bar]``. For each, the
 reader resolves where the two model names come from (an import in ``ws.py``, or a
-definition in it) so the generated file can import them from ``ws_generated/``.
+definition in it) so the generated file can import them from ``ws_generated/``:
+relative imports are made absolute from the module's package.
 """
 
 from __future__ import annotations
 
 import ast
 import hashlib
+import importlib.util
 import json
 import re
 import sys
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from trading_api.shared.errors import TradingApiError
+from trading_api.shared.naming import name_for
 
 GENERATOR_VERSION = 1
 """Bumped when the generated code changes shape, so old output reads as stale."""
@@ -34,15 +37,14 @@ class Import:
     name: str | None = None  # None for ``import module``
     asname: str | None = None
 
-    @property
-    def section(self) -> int:
+    def section(self, first_party: frozenset[str]) -> int:
         """isort section: 0 stdlib, 1 third party, 2 first party, 3 relative."""
         if self.module.startswith("."):
             return 3
         top = self.module.split(".")[0]
         if top in sys.stdlib_module_names:
             return 0
-        return 2 if top in ("trading_api", "trading_cli") else 1
+        return 2 if top in first_party else 1
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,7 @@ class RouterDeclaration:
     request: str  # the type expression as written, e.g. ``bars.Bar``
     data: str
     imports: tuple[Import, ...]
+    package: str | None  # the module's dotted package, when it is one
 
     @property
     def route(self) -> str:
@@ -94,7 +97,7 @@ def read_declarations(module_dir: Path) -> list[RouterDeclaration]:
         WsDeclarationError: ``ws.py`` is missing or does not parse, or a
             declaration cannot be generated; the message names the line.
     """
-    where = f"module {module_dir.name!r}: ws.py"
+    where = f"module {name_for(module_dir.name)!r}: ws.py"
     path = module_dir / "ws.py"
     try:
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
@@ -102,14 +105,19 @@ def read_declarations(module_dir: Path) -> list[RouterDeclaration]:
         raise WsDeclarationError(f"{where} does not exist") from None
     except SyntaxError as exc:
         raise WsDeclarationError(f"{where} line {exc.lineno}: {exc.msg}") from None
-    bindings = _bindings(tree)
+    package = _package_of(module_dir)
+    try:
+        bindings = _bindings(tree, package)
+    except WsDeclarationError as exc:
+        raise WsDeclarationError(f"{where} {exc}") from None
+    ws_module = f"{package}.ws" if package else "..ws"
     declarations = []
     for node in tree.body:
         if not _is_type_alias(node):
             continue
         assert isinstance(node, ast.AnnAssign)
         try:
-            declarations.append(_declaration(node, bindings))
+            declarations.append(_declaration(node, bindings, ws_module))
         except WsDeclarationError as exc:
             raise WsDeclarationError(f"{where} line {node.lineno}: {exc}") from None
     return declarations
@@ -126,7 +134,7 @@ def _is_type_alias(node: ast.stmt) -> bool:
 
 
 def _declaration(
-    node: ast.AnnAssign, bindings: dict[str, Import | None]
+    node: ast.AnnAssign, bindings: dict[str, Import | None], ws_module: str
 ) -> RouterDeclaration:
     assert isinstance(node.target, ast.Name)
     alias = node.target.id
@@ -150,12 +158,14 @@ def _declaration(
         raise WsDeclarationError(
             f"{alias} must end with 'Router' (e.g. BarsRouter for route 'bars')"
         )
-    imports = tuple(_import_for(arg, alias, bindings) for arg in args)
-    return RouterDeclaration(alias, ast.unparse(args[0]), ast.unparse(args[1]), imports)
+    imports = tuple(_import_for(arg, alias, bindings, ws_module) for arg in args)
+    package = ws_module.removesuffix(".ws") if ws_module != "..ws" else None
+    request, data = ast.unparse(args[0]), ast.unparse(args[1])
+    return RouterDeclaration(alias, request, data, imports, package)
 
 
 def _import_for(
-    arg: ast.expr, alias: str, bindings: dict[str, Import | None]
+    arg: ast.expr, alias: str, bindings: dict[str, Import | None], ws_module: str
 ) -> Import:
     root = arg
     while isinstance(root, ast.Attribute):
@@ -170,17 +180,43 @@ def _import_for(
         )
     found = bindings[root.id]
     # A model defined in ws.py itself is imported back from it.
-    return found if found is not None else Import("..ws", root.id)
+    return found if found is not None else Import(ws_module, root.id)
 
 
-def _bindings(tree: ast.Module) -> dict[str, Import | None]:
+def _package_of(module_dir: Path) -> str | None:
+    """The dotted package of ``module_dir``, or None if it is not a package."""
+    parts: list[str] = []
+    folder = module_dir.resolve()
+    while (folder / "__init__.py").is_file():
+        parts.insert(0, folder.name)
+        folder = folder.parent
+    return ".".join(parts) or None
+
+
+def _absolute(node: ast.ImportFrom, package: str | None) -> str:
+    """Where an import in ``ws.py`` points, spelled for ``ws_generated/``.
+
+    Relative imports become absolute when the package is known (the project's
+    lint rules ban relative imports from parent packages); otherwise they get one
+    more dot, since ws_generated/ sits one package below ws.py.
+    """
+    relative = "." * node.level + (node.module or "")
+    if not node.level:
+        return relative
+    if package is None:
+        return "." + relative
+    try:
+        return importlib.util.resolve_name(relative, package)
+    except ImportError as exc:
+        raise WsDeclarationError(f"line {node.lineno}: {exc}") from None
+
+
+def _bindings(tree: ast.Module, package: str | None) -> dict[str, Import | None]:
     """Top-level names of ``ws.py``: their import, or None when defined there."""
     names: dict[str, Import | None] = {}
     for node in tree.body:
         if isinstance(node, ast.ImportFrom):
-            # One more dot: ws_generated/ sits one package below ws.py.
-            dots = "." * (node.level + 1) if node.level else ""
-            module = dots + (node.module or "")
+            module = _absolute(node, package)
             for item in node.names:
                 bound = item.asname or item.name
                 names[bound] = Import(module, item.name, item.asname)
