@@ -1,0 +1,177 @@
+"""AsyncAPI 3.0 documents: per module, merged, accepted by the official parser."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from typing import Annotated, Any, Literal
+
+import httpx
+import pytest
+from pydantic import BaseModel, Field
+
+from trading_api.shared.errors import SpecConflictError
+from trading_api.shared.ws import WsApp, WsRouter
+from trading_api.shared.ws.asyncapi import merge_asyncapi, validate_asyncapi
+from trading_api.shared.ws.asyncapi_validation import find_parser_root
+
+from .conftest import Server, Tick
+
+
+@pytest.fixture(scope="module")
+def parser() -> None:
+    """Require the official parser; in CI its absence is a failure, not a skip."""
+    if shutil.which("node") and find_parser_root() is not None:
+        return
+    message = "AsyncAPI parser missing: run `npm ci --ignore-scripts` at the repo root"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+class Cat(BaseModel):
+    kind: Literal["cat"] = "cat"
+    lives: int
+
+
+class Dog(BaseModel):
+    kind: Literal["dog"] = "dog"
+
+
+class PetRequest(BaseModel):
+    owner: str
+    window: tuple[int, int] | None = None
+
+
+class PetUpdate(BaseModel):
+    pet: Annotated[Cat | Dog, Field(discriminator="kind")]
+
+
+class PetsRouter(WsRouter[PetRequest, PetUpdate]):
+    route = "pets"
+    request_model = PetRequest
+    data_model = PetUpdate
+
+
+def pets_app(name: str = "zoo") -> WsApp:
+    return WsApp(name, [PetsRouter(object())], title="Zoo WS", version="2.0.0")  # type: ignore[arg-type]
+
+
+def refs(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        found = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+        return found + [r for value in node.values() for r in refs(value)]
+    if isinstance(node, list):
+        return [r for item in node for r in refs(item)]
+    return []
+
+
+def test_module_document_passes_the_official_parser(
+    server: Server, parser: None
+) -> None:
+    document = httpx.get(server.base + "/ws/asyncapi.json").json()
+
+    assert document["asyncapi"] == "3.0.0"
+    assert validate_asyncapi(document, include_warnings=True) == []
+
+
+def test_merged_document_passes_the_official_parser(
+    server: Server, parser: None
+) -> None:
+    documents = {
+        "/api/v1/ticker": server.ws_app.asyncapi(),
+        "/api/v1/zoo": pets_app().asyncapi(),
+    }
+
+    merged = merge_asyncapi(documents, title="Trading API", version="1.0.0")
+
+    assert validate_asyncapi(merged, include_warnings=True) == []
+    assert {"ticker.ticks", "zoo.pets", "ticker._control"} <= set(merged["channels"])
+    assert merged["servers"]["zoo"]["pathname"] == "/api/v1/zoo"
+
+
+def test_document_describes_each_route_from_its_models(server: Server) -> None:
+    document = server.ws_app.asyncapi()
+
+    subscribe = document["operations"]["ticks.subscribe"]
+    message = document["components"]["messages"]["ticks.subscribe"]
+    update = document["components"]["messages"]["ticks.update"]["payload"]
+    schemas = document["components"]["schemas"]
+    assert subscribe["action"] == "receive"
+    assert subscribe["reply"]["messages"] == [
+        {"$ref": "#/channels/ticks/messages/ticks.subscribe.response"}
+    ]
+    assert document["operations"]["ticks.update"]["action"] == "send"
+    assert message["payload"]["properties"]["type"]["const"] == "ticks.subscribe"
+    assert message["payload"]["properties"]["payload"] == {
+        "$ref": "#/components/schemas/TickRequest"
+    }
+    update_payload = update["properties"]["payload"]["properties"]
+    assert update_payload["payload"] == {"$ref": "#/components/schemas/Tick"}
+    assert update_payload["seq"]["type"] == "integer"
+    assert schemas["Tick"]["properties"].keys() == Tick.model_fields.keys()
+    assert all(r.startswith("#/") and "$defs" not in r for r in refs(document))
+
+
+def test_merge_refuses_one_schema_name_with_two_meanings() -> None:
+    class Tick(BaseModel):  # same name as the ticker's, different fields
+        price: float
+
+    class OtherRouter(WsRouter[PetRequest, Tick]):
+        route = "other"
+        request_model = PetRequest
+        data_model = Tick
+
+    other = WsApp("other", [OtherRouter(object())], title="o", version="1")  # type: ignore[arg-type]
+    from .conftest import TickModule
+
+    _, ticker = TickModule().create_app()
+    assert ticker is not None
+
+    with pytest.raises(SpecConflictError, match="'Tick' differs"):
+        merge_asyncapi(
+            {"/api/v1/ticker": ticker.asyncapi(), "/api/v1/other": other.asyncapi()},
+            title="t",
+            version="1",
+        )
+
+
+def test_merge_shares_identical_schemas_across_modules() -> None:
+    merged = merge_asyncapi(
+        {
+            "/api/v1/zoo": pets_app().asyncapi(),
+            "/api/v1/zoo2": pets_app("zoo2").asyncapi(),
+        },
+        title="t",
+        version="1",
+    )
+
+    assert "PetUpdate" in merged["components"]["schemas"]
+    assert {"zoo.pets", "zoo2.pets"} <= set(merged["channels"])
+
+
+def test_html_page_renders_on_the_server_without_external_assets(
+    server: Server,
+) -> None:
+    page = httpx.get(server.base + "/ws/asyncapi")
+
+    assert page.headers["content-type"].startswith("text/html")
+    assert "ticks.subscribe" in page.text
+    assert "TickRequest" in page.text
+    assert "<script" not in page.text
+    assert "https://" not in page.text
+
+
+def test_stats_is_in_openapi_and_docs_are_not(server: Server) -> None:
+    paths = httpx.get(server.base + "/openapi.json").json()["paths"]
+
+    assert "/ws/stats" in paths
+    assert "/ws/asyncapi.json" not in paths
+    assert "/ws/asyncapi" not in paths
+
+
+def test_document_is_json_stable() -> None:
+    first = json.dumps(pets_app().asyncapi(), sort_keys=True)
+
+    assert json.dumps(pets_app().asyncapi(), sort_keys=True) == first
