@@ -51,6 +51,8 @@ class BrokerModule(Module):
             )
         ]
         self._task: asyncio.Task[None] | None = None
+        self.simulation_interval = 1.0
+        """Seconds between simulation steps; 0 disables them (tests step by hand)."""
 
     @property
     def service(self) -> BrokerService:
@@ -74,8 +76,10 @@ class BrokerModule(Module):
         return app, ws_app
 
     async def on_startup(self) -> None:
-        """Start stepping the simulation."""
-        self._task = asyncio.create_task(self._service.run(), name="broker-simulation")
+        """Start stepping the simulation, unless ``simulation_interval`` is 0."""
+        if self.simulation_interval > 0:
+            run = self._service.run(self.simulation_interval)
+            self._task = asyncio.create_task(run, name="broker-simulation")
 
     async def on_shutdown(self) -> None:
         """Stop the simulation."""

@@ -25,7 +25,9 @@ def app() -> Any:
 
 @pytest.fixture
 def broker(app: Any) -> BrokerService:
+    """The app's broker, stepped only by the test, AAPL at 100."""
     [module] = [m for m in app.modules if m.name == "broker"]
+    module.simulation_interval = 0
     service: BrokerService = module.service
     service.set_price("AAPL", 100.0)
     return service
