@@ -134,7 +134,7 @@ def is_plain_type(annotation: Any) -> bool:
     origin = typing.get_origin(annotation)
     if origin is None:
         return isinstance(annotation, type)
-    return isinstance(origin, type) and origin is not type
+    return isinstance(origin, type) and origin not in (type, types.UnionType)
 
 
 def _literal(value: Any) -> str:
