@@ -105,9 +105,11 @@ class Subscription(Generic[TData_co]):
 
         if self._websocket is not None:
             return
+        # Entered like a context manager: the form every websockets version
+        # supports without a deprecation warning.
         self._websocket = connect(
             self._url, open_timeout=self._timeout, additional_headers=self._headers
-        )
+        ).__enter__()
         try:
             self._websocket.send(self._stream.subscribe_frame)
             while not self._stream.topic:
