@@ -1,0 +1,272 @@
+"""``trading specs build``: WS routers, per-module and merged OpenAPI/AsyncAPI.
+
+Everything is rendered in memory from the project's code, validated (OpenAPI with
+openapi-spec-validator, AsyncAPI with the official parser), and only then written,
+file by file and only where the content changed. With ``check=True`` nothing is
+written: each stale file is reported with a unified diff.
+"""
+
+import difflib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from trading_cli.build.result import BuildResult
+from trading_cli.build.validators import (
+    ASYNCAPI_MISSING,
+    AsyncApiParser,
+    BatchValidator,
+    OpenApiValidator,
+    asyncapi_required,
+)
+from trading_cli.errors import CliError
+from trading_cli.project import Project
+
+if TYPE_CHECKING:
+    from trading_api.shared.module_registry import ModuleRegistry
+
+COMMAND = "trading specs build"
+GENERATED_KEY = "x-generated-by"
+"""The root key that heads a generated JSON document (JSON has no comments)."""
+SPECS_DIR = "specs_generated"
+OPENAPI = "openapi"
+ASYNCAPI = "asyncapi"
+
+
+@dataclass
+class SpecsBuildResult(BuildResult):
+    """A :class:`BuildResult` with notes for the user (a skipped validation)."""
+
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SpecDocuments:
+    """Every document of the project, as plain dicts (not yet headed).
+
+    Attributes:
+        openapi: Each module's OpenAPI document, by module name.
+        asyncapi: The AsyncAPI document of each module with WS routes.
+        merged_openapi: The merged OpenAPI document of every module.
+        merged_asyncapi: The merged AsyncAPI document of every module.
+    """
+
+    openapi: dict[str, dict[str, Any]]
+    asyncapi: dict[str, dict[str, Any]]
+    merged_openapi: dict[str, Any]
+    merged_asyncapi: dict[str, Any]
+
+
+def module_spec_path(project: Project, name: str, kind: str) -> Path:
+    """``modules/<pkg>/specs_generated/<name>_<kind>.json`` (kind: openapi/asyncapi)."""
+    package = name.replace("-", "_")
+    return project.modules_dir / package / SPECS_DIR / f"{name}_{kind}.json"
+
+
+def merged_spec_path(project: Project, kind: str) -> Path:
+    """``src/trading_api/specs_generated/<kind>.json`` (kind: openapi/asyncapi)."""
+    return project.package_dir / SPECS_DIR / f"{kind}.json"
+
+
+def spec_text(document: dict[str, Any]) -> str:
+    """The committed form of a document: headed, canonical JSON."""
+    from trading_api.shared.artifacts import canonical_json, header_line
+
+    header = header_line(COMMAND, comment="").strip()
+    return canonical_json({**document, GENERATED_KEY: header})
+
+
+def build_specs(
+    project: Project, modules: Sequence[str] | None = None, *, check: bool = False
+) -> BuildResult:
+    """Generate (or with ``check`` compare) WS routers and specs.
+
+    ``modules`` limits the WS routers and per-module documents to those modules
+    (None: all); the merged documents always cover every module.
+
+    Raises:
+        UnknownModuleError: a name in ``modules`` is not a module.
+        CliError: a document is invalid, or the AsyncAPI parser is missing in CI.
+        TradingApiError: a module fails to load or its ``ws.py`` is broken.
+    """
+    validators = _Validators(AsyncApiParser(project.root), OpenApiValidator())
+    try:
+        return _build(project, modules, check, validators)
+    finally:
+        validators.close()
+
+
+def render_documents(project: Project) -> SpecDocuments:
+    """Build every module's app and return all documents, unvalidated."""
+    project.activate()
+    from trading_api.app_factory import AppFactory
+
+    app = AppFactory(project.modules_dir).create_app()
+    return SpecDocuments(
+        openapi={name: module.openapi() for name, module in app.module_apps.items()},
+        asyncapi={name: ws.asyncapi() for name, ws in app.ws_apps.items()},
+        merged_openapi=app.openapi(),
+        merged_asyncapi=app.asyncapi(),
+    )
+
+
+def _build(
+    project: Project,
+    modules: Sequence[str] | None,
+    check: bool,
+    validators: "_Validators",
+) -> SpecsBuildResult:
+    registry = _registry(project)
+    selected = _selected(registry, modules)
+    result = SpecsBuildResult()
+    for name in selected:
+        _ws_routers(project, registry.entry(name).package_dir, check, result)
+    if check and result.stale:
+        result.notes.append(
+            "specs not compared: their modules cannot load with stale WS routers"
+        )
+        return result
+    documents = render_documents(project)
+    files = _spec_files(project, selected, documents)
+    _validate(project, documents, validators, result)
+    for path, text in files.items():
+        if text is None:
+            _remove(path, check, project.root, result)
+        else:
+            result.record(path, text, check=check, root=project.root)
+    return result
+
+
+def _registry(project: Project) -> "ModuleRegistry":
+    project.activate()
+    from trading_api.shared.module_registry import ModuleRegistry
+
+    registry = ModuleRegistry()
+    registry.auto_discover(project.modules_dir)
+    return registry
+
+
+def _selected(registry: "ModuleRegistry", modules: Sequence[str] | None) -> list[str]:
+    if modules is None:
+        return registry.names
+    registry.check_known(list(modules))
+    return [name for name in registry.names if name in set(modules)]
+
+
+def _ws_routers(
+    project: Project, module_dir: Path, check: bool, result: BuildResult
+) -> None:
+    """Render ``ws_generated/`` of a module with ``ws.py``; drop orphaned files."""
+    if not (module_dir / "ws.py").is_file():
+        return
+    from trading_api.shared.ws.codegen import HEADER, render_ws_routers
+
+    files = render_ws_routers(module_dir)
+    for path, text in sorted(files.items()):
+        result.record(path, text, check=check, root=project.root)
+    for path in sorted((module_dir / "ws_generated").glob("*.py")):
+        if path not in files and _first_line(path) == HEADER:
+            _remove(path, check, project.root, result)
+
+
+def _spec_files(
+    project: Project, selected: list[str], documents: SpecDocuments
+) -> dict[Path, str | None]:
+    """Each spec file and its text; None for a file that must go."""
+    files: dict[Path, str | None] = {}
+    for name in selected:
+        files[module_spec_path(project, name, OPENAPI)] = spec_text(
+            documents.openapi[name]
+        )
+        asyncapi = documents.asyncapi.get(name)
+        files[module_spec_path(project, name, ASYNCAPI)] = (
+            None if asyncapi is None else spec_text(asyncapi)
+        )
+    files[merged_spec_path(project, OPENAPI)] = spec_text(documents.merged_openapi)
+    files[merged_spec_path(project, ASYNCAPI)] = spec_text(documents.merged_asyncapi)
+    return files
+
+
+@dataclass
+class _Validators:
+    """Both validator processes, started before the build imports anything."""
+
+    asyncapi: AsyncApiParser
+    openapi: OpenApiValidator
+
+    def close(self) -> None:
+        self.asyncapi.close()
+        self.openapi.close()
+
+
+def _validate(
+    project: Project,
+    documents: SpecDocuments,
+    validators: _Validators,
+    result: SpecsBuildResult,
+) -> None:
+    """Raise on the first invalid document, naming its file and its problems."""
+    openapi = {
+        **{
+            module_spec_path(project, n, OPENAPI): d
+            for n, d in documents.openapi.items()
+        },
+        merged_spec_path(project, OPENAPI): documents.merged_openapi,
+    }
+    asyncapi = {
+        **{
+            module_spec_path(project, n, ASYNCAPI): d
+            for n, d in documents.asyncapi.items()
+        },
+        merged_spec_path(project, ASYNCAPI): documents.merged_asyncapi,
+    }
+    batches: list[tuple[str, BatchValidator, dict[Path, dict[str, Any]]]] = [
+        ("OpenAPI", validators.openapi, openapi)
+    ]
+    if validators.asyncapi.available:
+        batches.append(("AsyncAPI", validators.asyncapi, asyncapi))
+    elif asyncapi_required():
+        raise CliError(ASYNCAPI_MISSING.replace("validation skipped", "CI needs it"))
+    else:
+        result.notes.append(ASYNCAPI_MISSING)
+    for kind, validator, batch in batches:
+        problems = validator.validate(list(batch.values()))
+        for path, found in zip(batch, problems, strict=True):
+            _raise_if_invalid(project, path, kind, found)
+
+
+def _raise_if_invalid(
+    project: Project, path: Path, kind: str, problems: list[str]
+) -> None:
+    if not problems:
+        return
+    shown = "; ".join(problems[:3])
+    more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+    raise CliError(
+        f"the generated {path.relative_to(project.root)} is not valid {kind}: "
+        f"{shown}{more}; fix the models or routes it is built from"
+    )
+
+
+def _remove(path: Path, check: bool, root: Path, result: BuildResult) -> None:
+    if not path.exists():
+        return
+    if not check:
+        path.unlink()
+        result.removed.append(path)
+        return
+    name = str(path.relative_to(root))
+    result.stale[path] = "".join(
+        difflib.unified_diff(
+            path.read_text(encoding="utf-8").splitlines(keepends=True),
+            [],
+            fromfile=f"a/{name} (committed)",
+            tofile=f"b/{name} (no longer generated)",
+        )
+    )
+
+
+def _first_line(path: Path) -> str:
+    with path.open(encoding="utf-8") as handle:
+        return handle.readline().rstrip("\n")
