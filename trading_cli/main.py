@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import typer
 
-from trading_cli.commands import clients, modules, specs
+from trading_cli.commands import boundaries, clients, modules, specs
 from trading_cli.errors import EXIT_FAILED, EXIT_USAGE, CliError
 from trading_cli.output import print_error
 
@@ -60,6 +60,7 @@ def root(
 app.command("modules")(modules.modules_command)
 app.add_typer(clients.app, name="clients")
 app.add_typer(specs.app, name="specs")
+app.command("boundaries")(boundaries.boundaries_command)
 
 
 def run() -> None:
