@@ -1,0 +1,1 @@
+"""What ``trading test`` runs: module test selection and the CI steps."""
