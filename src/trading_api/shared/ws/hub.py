@@ -97,7 +97,12 @@ class Hub:
         return conn
 
     async def disconnect(self, conn: Connection) -> None:
-        """Release every topic ``conn`` holds and stop its writer."""
+        """Release every topic ``conn`` holds and stop its writer.
+
+        Safe to call twice (at shutdown and again when its endpoint returns).
+        """
+        if conn not in self._connections:
+            return
         for topic in conn.topics:
             self._release(conn, topic)
         conn.topics.clear()
