@@ -19,6 +19,7 @@ from trading_api.models.broker import (
     OrderType,
     ParentType,
     Position,
+    PreOrder,
     Side,
 )
 from trading_api.modules.broker.accounting import Account, Holding, money
@@ -82,6 +83,25 @@ class TradingEngine:
             for order in working:
                 self.try_fill(account, order, arriving=False)
             self.push_equity(account)
+
+    def new_order(self, account: Account, pre: PreOrder) -> Order:
+        """Record a WORKING order for ``pre`` (prices its type does not use dropped)."""
+        priced = pre.type in (OrderType.LIMIT, OrderType.STOP_LIMIT)
+        stopped = pre.type in (OrderType.STOP, OrderType.STOP_LIMIT)
+        order = Order(
+            id=self.next_order_id(),
+            symbol=pre.symbol,
+            type=pre.type,
+            side=pre.side,
+            qty=pre.qty,
+            status=OrderStatus.WORKING,
+            limit_price=pre.limit_price if priced else None,
+            stop_price=pre.stop_price if stopped else None,
+            take_profit=pre.take_profit,
+            stop_loss=pre.stop_loss,
+        )
+        self.register(account, order)
+        return order
 
     def new_leg(
         self,

@@ -42,17 +42,16 @@ from trading_api.models.broker import (
     ParentType,
     Position,
     PreOrder,
-    PreviewRow,
-    PreviewSection,
     Side,
 )
-from trading_api.modules.broker.accounting import Account, money
+from trading_api.modules.broker.accounting import Account, Holding, money
 from trading_api.modules.broker.engine import OPEN, TradingEngine
 from trading_api.modules.broker.errors import (
     ConflictError,
     OrderRejectedError,
     RuleViolationError,
 )
+from trading_api.modules.broker.preview import leverage_preview, order_preview
 from trading_api.modules.broker.rules import (
     LEVERAGE_MAX,
     LEVERAGE_MIN,
@@ -66,7 +65,6 @@ from trading_api.modules.broker.rules import (
 from trading_api.modules.broker.streams import Publish
 
 STARTING_BALANCE = 100_000.0
-HIGH_LEVERAGE = 20.0
 
 
 class BrokerService:
@@ -124,7 +122,7 @@ class BrokerService:
         check_brackets(
             pre.side, reference, pre.take_profit, pre.stop_loss, "the entry price"
         )
-        order = self._new_order(account, pre)
+        order = self._engine.new_order(account, pre)
         problem = self._engine.margin_problem(
             account, pre.symbol, pre.side, pre.qty, reference
         )
@@ -140,28 +138,11 @@ class BrokerService:
             raise OrderRejectedError(order.id, order.message or "rejected")
         return order.id
 
-    def _new_order(self, account: Account, pre: PreOrder) -> Order:
-        priced = pre.type in (OrderType.LIMIT, OrderType.STOP_LIMIT)
-        stopped = pre.type in (OrderType.STOP, OrderType.STOP_LIMIT)
-        order = Order(
-            id=self._engine.next_order_id(),
-            symbol=pre.symbol,
-            type=pre.type,
-            side=pre.side,
-            qty=pre.qty,
-            status=OrderStatus.WORKING,
-            limit_price=pre.limit_price if priced else None,
-            stop_price=pre.stop_price if stopped else None,
-            take_profit=pre.take_profit,
-            stop_loss=pre.stop_loss,
-        )
-        self._engine.register(account, order)
-        return order
-
     def preview_order(self, account_id: str, pre: PreOrder) -> OrderPreviewResult:
         """What placing ``pre`` would cost and whether it would be accepted."""
-        account = self._engine.account(account_id)
-        price = self._engine.reference_price(
+        engine = self._engine
+        account = engine.account(account_id)
+        price = engine.reference_price(
             pre.type, pre.limit_price, pre.stop_price, pre.symbol
         )
         errors = []
@@ -171,32 +152,16 @@ class BrokerService:
             )
         except RuleViolationError as exc:
             errors.append(str(exc))
-        problem = self._engine.margin_problem(
-            account, pre.symbol, pre.side, pre.qty, price
-        )
+        problem = engine.margin_problem(account, pre.symbol, pre.side, pre.qty, price)
         if problem:
             errors.append(problem)
-        value = money(pre.qty * price)
-        margin = money(value / self._engine.leverage(account, pre.symbol))
-        available = self._engine.available_funds(account)
-        warnings = []
-        if not problem and margin > available / 2:
-            warnings.append("this order uses more than half of the available funds")
-        rows = [
-            ("Symbol", pre.symbol),
-            ("Side", pre.side.name.lower()),
-            ("Type", pre.type.name.lower()),
-            ("Quantity", f"{pre.qty:g}"),
-            ("Estimated price", f"{price:.2f}"),
-            ("Estimated value", f"{value:.2f} USD"),
-            ("Required margin", f"{margin:.2f} USD"),
-            ("Commission", "0.00 USD"),
-            ("Available funds", f"{available:.2f} USD"),
-        ]
-        section = PreviewSection(
-            header="Order", rows=[PreviewRow(title=t, value=v) for t, v in rows]
+        return order_preview(
+            pre,
+            price=price,
+            leverage=engine.leverage(account, pre.symbol),
+            available=engine.available_funds(account),
+            errors=errors,
         )
-        return OrderPreviewResult(sections=[section], warnings=warnings, errors=errors)
 
     def modify_order(
         self, account_id: str, order_id: str, changes: OrderModification
@@ -343,20 +308,32 @@ class BrokerService:
             side, price, brackets.take_profit, brackets.stop_loss, "the current price"
         )
         legs = account.brackets.setdefault(holding.symbol, {})
-        for kind, value in (("tp", brackets.take_profit), ("sl", brackets.stop_loss)):
-            existing = account.orders.get(legs.get(kind, ""))
-            if existing is not None and value is None:
-                self._engine.cancel(account, existing)
-                del legs[kind]
-            elif existing is not None and value is not None:
-                set_leg_price(existing, value)
-                self._engine.push_order(account, existing)
-            elif value is not None:
-                legs[kind] = self._engine.new_leg(
-                    account, holding, kind, value, ParentType.POSITION
-                ).id
+        self._set_leg(account, holding, legs, "tp", brackets.take_profit)
+        self._set_leg(account, holding, legs, "sl", brackets.stop_loss)
         self._engine.push_position(account, holding.symbol)
         return self._engine.position(account, holding)
+
+    def _set_leg(
+        self,
+        account: Account,
+        holding: Holding,
+        legs: dict[str, str],
+        kind: str,
+        price: float | None,
+    ) -> None:
+        """Create, move or (price None) cancel one bracket leg of a position."""
+        existing = account.orders.get(legs.get(kind, ""))
+        if existing is not None and price is None:
+            self._engine.cancel(account, existing)
+            del legs[kind]
+        elif existing is not None and price is not None:
+            set_leg_price(existing, price)
+            self._engine.push_order(account, existing)
+        elif price is not None:
+            leg = self._engine.new_leg(
+                account, holding, kind, price, ParentType.POSITION
+            )
+            legs[kind] = leg.id
 
     # -- account and leverage -------------------------------------------------
 
@@ -396,17 +373,7 @@ class BrokerService:
     ) -> LeveragePreviewResult:
         """What setting a leverage would mean, with errors instead of exceptions."""
         self._engine.account(account_id)
-        problem = leverage_problem(params.leverage)
-        if problem:
-            return LeveragePreviewResult(errors=[problem])
-        margin = money(1000 / params.leverage)
-        warnings = []
-        if params.leverage > HIGH_LEVERAGE:
-            warnings.append(
-                f"leverage above {HIGH_LEVERAGE:g} magnifies losses as much as gains"
-            )
-        info = f"margin per 1000.00 USD of exposure: {margin:.2f} USD"
-        return LeveragePreviewResult(infos=[info], warnings=warnings)
+        return leverage_preview(params.leverage)
 
     def set_leverage(
         self, account_id: str, params: LeverageSetParams
