@@ -24,7 +24,12 @@ print("served", len(app.modules), "modules")
 def snapshot(root: Path) -> dict[str, tuple[int, int]]:
     state = {}
     for folder, dirs, files in os.walk(root):
-        dirs[:] = [d for d in dirs if d not in {".git", "__pycache__", "node_modules"}]
+        # Tool caches (.git, .mypy_cache, ...) change under other tools' feet.
+        dirs[:] = [
+            d
+            for d in dirs
+            if not d.startswith(".") and d not in {"__pycache__", "node_modules"}
+        ]
         for name in files:
             path = Path(folder, name)
             stat = path.stat()
