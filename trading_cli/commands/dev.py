@@ -1,0 +1,179 @@
+"""``trading dev``: serve the modules, reload on every save, regenerate on the way."""
+
+import contextlib
+import errno
+import socket
+import time
+
+import typer
+
+from trading_cli.errors import CliError, UsageError
+from trading_cli.project import Project, find_project
+
+BACKLOG = 2048
+
+
+def dev_command(
+    modules: str | None = typer.Option(
+        None,
+        "--modules",
+        "-m",
+        metavar="A,B",
+        help="Serve only these modules (a comma list); core is always served. "
+        "Default: every module.",
+    ),
+    host: str = typer.Option(
+        "127.0.0.1",
+        "--host",
+        help="Address to listen on. The default keeps the server private to this "
+        "machine; 0.0.0.0 opens it to the network.",
+    ),
+    port: int = typer.Option(
+        8000,
+        "--port",
+        min=0,
+        max=65535,
+        help="Port to listen on; 0 picks a free one (printed when ready).",
+    ),
+    reload: bool = typer.Option(
+        True,
+        "--reload/--no-reload",
+        help="Watch src/trading_api/ and templates/ and reload on every save "
+        "(default), or just serve.",
+    ),
+) -> None:
+    """Run the dev server with hot reload.
+
+    On each save: regenerate the WS routers of the modules you touched, start a
+    fresh server on the same socket (no refused connections), stop the old one,
+    then rebuild those modules' specs and clients. One line per reload says what
+    changed, what was regenerated and how long it took from save to serving. A
+    syntax or import error is printed with file:line; the server answers 503 with
+    the error until the next good save. Ctrl-C stops everything.
+    """
+    started = time.time()
+    project = find_project()
+    names = parse_modules(modules)
+    listener = listen(host, port)
+    url = _url(listener)
+    try:
+        if reload:
+            _run_loop(project, listener, url, names)
+        else:
+            _serve_once(project, listener, url, names, started)
+    finally:
+        listener.close()
+
+
+def parse_modules(value: str | None) -> list[str] | None:
+    """``"broker, datafeed"`` -> ``["broker", "datafeed"]``; empty -> None (all)."""
+    if value is None:
+        return None
+    names = list(dict.fromkeys(name.strip() for name in value.split(",")))
+    names = [name for name in names if name]
+    return names or None
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port``, inheritable by the server processes.
+
+    Raises:
+        UsageError: ``host`` is not an address of this machine.
+        CliError: the port is taken or not allowed.
+    """
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as exc:
+        raise UsageError(
+            f"--host {host!r} is not a usable address ({exc.strerror}); "
+            "use an IP address such as 127.0.0.1"
+        ) from None
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+        sock.listen(BACKLOG)
+    except OSError as exc:
+        sock.close()
+        raise _bind_error(host, port, exc) from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def _bind_error(host: str, port: int, exc: OSError) -> CliError:
+    if exc.errno == errno.EADDRINUSE:
+        return CliError(
+            f"port {port} on {host} is already in use; stop what uses it or pick "
+            "another with --port (0 picks a free one)"
+        )
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return UsageError(
+            f"--host {host} is not an address of this machine; use 127.0.0.1"
+        )
+    if exc.errno == errno.EACCES:
+        return CliError(f"port {port} needs privileges; use a port above 1023")
+    return CliError(f"cannot listen on {host}:{port}: {exc.strerror}")
+
+
+def _url(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
+
+
+def _emit(text: str, error: bool) -> None:
+    typer.echo(text, err=error)
+
+
+def _run_loop(
+    project: Project, listener: socket.socket, url: str, names: list[str] | None
+) -> None:
+    import asyncio
+
+    from trading_cli.dev.supervisor import DevLoop
+
+    project.activate()
+    _emit(f"trading dev: starting on {url}, watching {_watched(project)}", False)
+    code = asyncio.run(DevLoop(project, listener, url, names, _emit).run())
+    if code:
+        raise typer.Exit(code)
+    _emit("trading dev: stopped", False)
+
+
+def _watched(project: Project) -> str:
+    folders = [project.package_dir, project.templates_dir]
+    return " and ".join(
+        str(folder.relative_to(project.root)) for folder in folders if folder.is_dir()
+    )
+
+
+def _serve_once(
+    project: Project,
+    listener: socket.socket,
+    url: str,
+    names: list[str] | None,
+    started: float,
+) -> None:
+    from trading_cli.dev import report
+    from trading_cli.dev.failure import describe_failure
+    from trading_cli.dev.server import DevApp, load_app, run_server
+
+    loaded = load_app(project, names, None)
+    if loaded.failure is not None:
+        if loaded.unknown_module:
+            raise UsageError(
+                loaded.failure.summary.removeprefix("UnknownModuleError: ")
+            )
+        raise CliError(f"the app failed to load:\n{loaded.failure.block}")
+    app = DevApp(loaded.app, None, lambda exc: describe_failure(exc, project.root))
+
+    def ready() -> None:
+        if app.failure is None:
+            _emit(report.ready_line(url, loaded.modules, time.time() - started), False)
+
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: a clean stop
+        run_server(app, listener, ready, exit_on_failure=True)
+    if app.failure is not None:
+        raise CliError(f"the app failed to start:\n{app.failure.block}")

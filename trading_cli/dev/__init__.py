@@ -1,0 +1,34 @@
+"""``trading dev``: the dev server with its own watcher, reloader and generators.
+
+Processes, and why:
+
+* ``trading dev`` itself (:mod:`~trading_cli.dev.supervisor`) holds the listening
+  socket, watches ``src/trading_api/`` and ``templates/`` with watchfiles and decides
+  what each burst of edits needs (:mod:`~trading_cli.dev.changes`). It never imports
+  the project's code, so nothing it does is based on stale modules.
+* A zygote (:mod:`~trading_cli.dev.zygote`) has fastapi, pydantic and uvicorn
+  imported and forks, per reload, a server that regenerates the touched modules' WS
+  routers, imports the project fresh and accepts on the shared socket
+  (:mod:`~trading_cli.dev.server`); then a build of their specs and clients
+  (:mod:`~trading_cli.dev.builder`), off the critical path.
+* The old server stops accepting as soon as the new one is up, so clients never
+  see a refused connection, and a reload costs a fork and the project's imports
+  rather than a cold Python start.
+"""
+
+from trading_cli.dev.changes import (
+    ChangeClassifier,
+    ChangeSet,
+    ContentIndex,
+    WatchFilter,
+)
+from trading_cli.dev.loop_guard import LoopGuard, Verdict
+
+__all__ = [
+    "ChangeClassifier",
+    "ChangeSet",
+    "ContentIndex",
+    "LoopGuard",
+    "Verdict",
+    "WatchFilter",
+]

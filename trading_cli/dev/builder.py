@@ -1,0 +1,65 @@
+"""Rebuilding specs and clients after a reload, off the critical path.
+
+Runs in a process forked by the zygote once the new server is up, so it imports
+the project's code as it is on disk now (the long-lived ``trading dev`` process
+never imports it). Everything it writes lands in ``*_generated/`` folders, which
+the watcher ignores, and only when the content changed.
+"""
+
+import os
+import socket
+import time
+from collections.abc import Sequence
+
+from trading_cli.dev import channel
+from trading_cli.dev.failure import describe_failure
+from trading_cli.errors import CliError
+from trading_cli.project import Project
+
+
+def build_artifacts(project: Project, modules: Sequence[str] | None) -> list[str]:
+    """Run ``trading specs build`` and ``trading clients build`` for ``modules``
+    (None: all); return the files written or removed, relative to the root."""
+    from trading_cli.build.specs import build_specs
+
+    result = build_specs(project, modules)
+    try:
+        from trading_cli.build.clients import build_clients
+    except ImportError:  # not part of this checkout of the CLI yet
+        pass
+    else:
+        result.merge(build_clients(project, modules))
+    changed = sorted({*result.written, *result.removed})
+    return [str(path.relative_to(project.root)) for path in changed]
+
+
+def build_order(
+    project: Project, channel_end: socket.socket, order: channel.Message
+) -> None:
+    """Carry out a ``build`` order in a forked process; report ``built``."""
+    os.nice(10)  # servers first: a build must not slow a reload down
+    start = time.perf_counter()
+    written: list[str] = []
+    error = None
+    try:
+        written = build_artifacts(project, order["modules"])
+    except CliError as exc:
+        error = str(exc)
+    except Exception as exc:
+        from trading_api.shared.errors import TradingApiError
+
+        if isinstance(exc, TradingApiError):
+            error = str(exc)
+        else:
+            error = describe_failure(exc, project.root).summary
+    channel.send(
+        channel_end,
+        {
+            "op": "built",
+            "id": order["id"],
+            "modules": order["modules"],
+            "written": written,
+            "error": error,
+            "seconds": time.perf_counter() - start,
+        },
+    )

@@ -1,0 +1,265 @@
+"""One dev server: regenerate WS routers, build the app, serve it.
+
+In the dev loop this runs in a process forked by the zygote, on the listening
+socket that ``trading dev`` holds for its whole life: a reload never refuses a
+connection, the next server simply starts accepting on the same socket before the
+old one stops. With ``--no-reload`` it runs in the ``trading dev`` process itself.
+
+An app that fails to load (a syntax error, a failing import, a start-up hook that
+raises) is not fatal in the dev loop: the server answers every request with 503
+and the error, so a client sees why instead of a hung or refused connection, and
+the next good save replaces it.
+"""
+
+import asyncio
+import json
+import logging
+import os
+import socket
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from trading_cli.dev import channel
+from trading_cli.dev.failure import Failure, describe_failure
+from trading_cli.project import Project
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+PARENT_POLL_SECONDS = 0.5
+GRACEFUL_SHUTDOWN_SECONDS = 2
+
+
+@dataclass
+class LoadedApp:
+    """The outcome of loading the project's app.
+
+    Attributes:
+        app: The app, or None when loading failed.
+        modules: The modules it serves (what was asked for when it failed).
+        written: WS router files regenerated on the way, relative to the root.
+        failure: Why loading failed.
+        unknown_module: The failure is a module name that does not exist.
+    """
+
+    app: "ASGIApp | None"
+    modules: list[str]
+    written: list[str] = field(default_factory=list)
+    failure: Failure | None = None
+    unknown_module: bool = False
+
+
+def load_app(
+    project: Project, modules: Sequence[str] | None, codegen: Sequence[str] | None
+) -> LoadedApp:
+    """Regenerate the WS routers of ``codegen`` (None: every served module), then
+    build the app serving ``modules`` (None: all). Never raises for the project's
+    own errors: they come back in :attr:`LoadedApp.failure`."""
+    project.activate()
+    written: list[Path] = []
+    names = list(modules or [])
+    try:
+        from trading_api.app_factory import AppFactory
+        from trading_api.shared.ws.codegen import write_ws_routers
+
+        factory = AppFactory(project.modules_dir)
+        factory.registry.auto_discover(project.modules_dir)
+        names = factory.resolve_names(modules)
+        for name in names if codegen is None else [n for n in codegen if n in names]:
+            package_dir = factory.registry.entry(name).package_dir
+            if (package_dir / "ws.py").is_file():
+                written += write_ws_routers(package_dir)
+        app = factory.create_app(modules)
+    except Exception as exc:
+        from trading_api.shared.errors import UnknownModuleError
+
+        return LoadedApp(
+            app=None,
+            modules=names,
+            written=_relative(written, project.root),
+            failure=describe_failure(exc, project.root),
+            unknown_module=isinstance(exc, UnknownModuleError),
+        )
+    return LoadedApp(
+        app=app,
+        modules=[module.name for module in app.modules],
+        written=_relative(written, project.root),
+    )
+
+
+def _relative(paths: list[Path], root: Path) -> list[str]:
+    return [str(path.relative_to(root)) for path in paths]
+
+
+class DevApp:
+    """What a dev server serves: the project's app, or the reason it failed.
+
+    The app's lifespan runs inside this wrapper, so a start-up hook that raises
+    becomes a :class:`Failure` like an import error, instead of a dead server.
+    """
+
+    def __init__(
+        self,
+        app: "ASGIApp | None",
+        failure: Failure | None,
+        describe: Callable[[BaseException], Failure],
+    ) -> None:
+        self.app = app
+        self.failure = failure
+        self.describe = describe
+
+    async def __call__(self, scope: "Scope", receive: "Receive", send: "Send") -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(scope, receive, send)
+        elif self.app is None or self.failure is not None:
+            await self._refuse(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    async def _lifespan(self, scope: "Scope", receive: "Receive", send: "Send") -> None:
+        if self.app is None or self.failure is not None:
+            await _idle_lifespan(receive, send, started=False)
+            return
+        started = False
+
+        async def guarded_send(message: "Message") -> None:
+            nonlocal started
+            if message["type"] == "lifespan.startup.failed":
+                return  # reported as this server's failure instead
+            started = started or message["type"] == "lifespan.startup.complete"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, guarded_send)
+        except Exception as exc:
+            if started:
+                raise
+            self.failure = self.describe(exc)
+            await _idle_lifespan(receive, send, started=True)
+
+    async def _refuse(self, scope: "Scope", receive: "Receive", send: "Send") -> None:
+        summary = self.failure.summary if self.failure else "no app"
+        if scope["type"] == "websocket":
+            await receive()  # websocket.connect
+            await send(
+                {"type": "websocket.close", "code": 1011, "reason": summary[:120]}
+            )
+            return
+        if scope["type"] != "http":
+            return
+        body = json.dumps(
+            {
+                "detail": f"the app failed to load ({summary}); "
+                "fix it and save: trading dev reloads",
+                "error": self.failure.block if self.failure else "",
+            }
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 503,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+async def _idle_lifespan(receive: "Receive", send: "Send", *, started: bool) -> None:
+    """Answer the rest of a lifespan conversation for an app with nothing to run."""
+    if not started:
+        await receive()  # lifespan.startup
+    await send({"type": "lifespan.startup.complete"})
+    await receive()  # lifespan.shutdown
+    await send({"type": "lifespan.shutdown.complete"})
+
+
+def run_server(
+    app: DevApp,
+    listener: socket.socket,
+    on_started: Callable[[], None],
+    *,
+    exit_on_failure: bool = False,
+    watch_parent: bool = False,
+) -> None:
+    """Serve ``app`` on ``listener`` until SIGINT or SIGTERM.
+
+    ``on_started`` runs once the app's start-up is done and the server accepts.
+    A stop signal makes the server stop accepting at once (the next server is
+    already accepting on the same socket), then finish its requests.
+
+    Args:
+        exit_on_failure: Stop right after start-up if the app failed.
+        watch_parent: Stop when the parent process dies (forked servers).
+    """
+    import uvicorn
+
+    class DevServer(uvicorn.Server):
+        loop: asyncio.AbstractEventLoop | None = None
+
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            self.loop = asyncio.get_running_loop()
+            if watch_parent:
+                self.watchdog = asyncio.create_task(self._watch_parent(os.getppid()))
+            if exit_on_failure and app.failure is not None:
+                self.should_exit = True
+            on_started()
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            super().handle_exit(sig, frame)
+            if self.loop is not None:
+                self.loop.call_soon_threadsafe(self._stop_accepting)
+
+        def _stop_accepting(self) -> None:
+            for server in getattr(self, "servers", []):
+                server.close()
+
+        async def _watch_parent(self, parent: int) -> None:
+            while os.getppid() == parent:
+                await asyncio.sleep(PARENT_POLL_SECONDS)
+            self.should_exit = True
+
+    config = uvicorn.Config(
+        app,
+        lifespan="on",
+        ws="websockets-sansio",
+        log_level="info",
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+    )
+    # Keep the access log; silence start/stop chatter, repeated on every reload.
+    logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
+    DevServer(config).run(sockets=[listener])
+
+
+def serve_order(
+    project: Project,
+    channel_end: socket.socket,
+    listener: socket.socket,
+    order: channel.Message,
+) -> None:
+    """Carry out a ``serve`` order in a forked process; report ``serving``."""
+    loaded = load_app(project, order["modules"], order["codegen"])
+    app = DevApp(
+        loaded.app, loaded.failure, lambda exc: describe_failure(exc, project.root)
+    )
+
+    def report() -> None:
+        channel.send(
+            channel_end,
+            {
+                "op": "serving",
+                "id": order["id"],
+                "pid": os.getpid(),
+                "modules": loaded.modules,
+                "written": loaded.written,
+                "failure": app.failure.to_message() if app.failure else None,
+                "unknown_module": loaded.unknown_module,
+            },
+        )
+
+    run_server(app, listener, report, watch_parent=True)

@@ -1,0 +1,390 @@
+"""The dev loop: watch the project, swap in a fresh server, rebuild generated files.
+
+``trading dev`` holds the listening socket and a zygote process (see
+:mod:`trading_cli.dev.zygote`). On a burst of edits it works out which modules
+they touch, asks the zygote for a new server (which regenerates those modules' WS
+routers, imports the code fresh and starts accepting on the shared socket), stops
+the old server once the new one is up, then asks for a build of the specs and
+clients of those modules. This process never imports the project's code, so it
+never serves or generates from stale modules.
+"""
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from trading_cli.dev import channel, report
+from trading_cli.dev.build_queue import BuildQueue
+from trading_cli.dev.changes import (
+    ChangeClassifier,
+    ChangeSet,
+    ContentIndex,
+    WatchFilter,
+)
+from trading_cli.dev.loop_guard import LoopGuard, Verdict
+from trading_cli.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from trading_cli.project import Project
+
+Emit = Callable[[str, bool], None]
+"""Print one message; the flag says it is an error (stderr)."""
+
+STEP_MS = 30
+"""A burst ends after this long without a new event: a `git checkout` of many
+files, or an editor's write-then-rename, is one reload."""
+DEBOUNCE_MS = 1600
+"""A burst that goes on changing is cut after this long."""
+QUIT_SECONDS = 8.0
+"""How long the zygote may take to stop its servers before it is killed."""
+OLDEST_SAVE_SECONDS = 2.0
+"""A file time older than this before detection is not the save (``cp -p``)."""
+
+
+@dataclass
+class Reload:
+    """A server asked for and not yet serving."""
+
+    id: int
+    changes: ChangeSet | None  # None: the first start
+    saved_at: float  # wall clock of the earliest save
+    build: tuple[str, ...] | None
+
+
+class DevLoop:
+    """Runs ``trading dev`` until Ctrl-C, SIGTERM or a fatal error."""
+
+    def __init__(
+        self,
+        project: Project,
+        listener: socket.socket,
+        url: str,
+        modules: list[str] | None,
+        emit: Emit,
+        guard: LoopGuard | None = None,
+    ) -> None:
+        self.project = project
+        self.listener = listener
+        self.url = url
+        self.modules = modules
+        self.served = None if modules is None else frozenset({"core", *modules})
+        self.emit = emit
+        self.guard = guard or LoopGuard()
+        self.started_at = time.time()
+        roots = [project.package_dir]
+        if project.templates_dir.is_dir():
+            roots.append(project.templates_dir)
+        self.filter = WatchFilter(roots)
+        self.index = ContentIndex(self.filter)
+        self.classifier = ChangeClassifier(project)
+        self.exit_code = EXIT_OK
+        self._next_id = 0
+        self._pending: dict[int, Reload] = {}
+        self._serving_id: int | None = None  # the server accepting now
+        self._latest_id = 0  # the newest server that came up
+        self._serving_ok = False
+        self.builds = BuildQueue()
+        self._channel: socket.socket | None = None
+        self._zygote: subprocess.Popen[bytes] | None = None
+
+    async def run(self) -> int:
+        """Serve and reload until stopped; return the exit code."""
+        loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        self._watch_stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            loop.add_signal_handler(sig, self._stop.set)
+        tasks = []
+        try:
+            self._spawn_zygote()
+            tasks.append(asyncio.create_task(self._read_channel()))
+            # Orders queue until the zygote and its spawner are ready for them.
+            self._start_server(Reload(0, None, self.started_at, self._first_build()))
+            self.index.scan()
+            tasks.append(asyncio.create_task(self._watch()))
+            await self._stop.wait()
+        finally:
+            self._watch_stop.set()
+            await self._quit_zygote()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+                loop.remove_signal_handler(sig)
+        return self.exit_code
+
+    def _first_build(self) -> tuple[str, ...] | None:
+        return None if self.served is None else tuple(sorted(self.served))
+
+    # The zygote and its channel.
+
+    def _spawn_zygote(self) -> None:
+        ours, theirs = channel.channel_pair()
+        ours.setblocking(False)
+        fds = (theirs.fileno(), self.listener.fileno())
+        self._zygote = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "trading_cli.dev.zygote",
+                str(self.project.root),
+                *map(str, fds),
+            ],
+            pass_fds=fds,
+            stdin=subprocess.DEVNULL,
+            # Its own process group: Ctrl-C reaches only us, and we stop the
+            # servers in order instead of every process dying at once.
+            process_group=0,
+        )
+        theirs.close()
+        self._channel = ours
+
+    def _send(self, message: channel.Message) -> None:
+        if self._channel is None:
+            return
+        with contextlib.suppress(OSError):
+            channel.send(self._channel, message)
+
+    async def _read_channel(self) -> None:
+        assert self._channel is not None
+        loop = asyncio.get_running_loop()
+        while True:
+            data = await loop.sock_recv(self._channel, channel.MAX_MESSAGE)
+            if not data:
+                if not self._stop.is_set():
+                    self._fail(
+                        "the dev server's zygote process died; restart trading dev"
+                    )
+                return
+            try:
+                self._dispatch(channel.decode(data))
+            except Exception as exc:  # keep the loop alive whatever a message holds
+                self.emit(f"error: trading dev: {type(exc).__name__}: {exc}", True)
+
+    async def _quit_zygote(self) -> None:
+        zygote = self._zygote
+        if zygote is None:
+            return
+        self._send({"op": "quit"})
+        deadline = time.monotonic() + QUIT_SECONDS
+        while zygote.poll() is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        if zygote.poll() is None:
+            # It leads its own group and is not reaped: the group id is its own.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(zygote.pid, signal.SIGKILL)
+            zygote.wait()
+        if self._channel is not None:
+            self._channel.close()
+            self._channel = None
+
+    def _fail(self, message: str, code: int = EXIT_FAILED) -> None:
+        self.emit(f"error: {message}", True)
+        self.exit_code = code
+        self._stop.set()
+
+    # Messages from the zygote and its children.
+
+    def _dispatch(self, message: channel.Message) -> None:
+        op = message["op"]
+        if op == "serving":
+            self._on_serving(message)
+        elif op == "built":
+            self._on_built(message)
+        elif op == "exited":
+            self._on_exited(message)
+
+    def _on_serving(self, message: channel.Message) -> None:
+        now = time.time()
+        server_id = message["id"]
+        self.guard.reload_finished(server_id, now)
+        reload = self._pending.pop(server_id, None)
+        if reload is None or server_id < self._latest_id:
+            self._send({"op": "stop", "id": server_id})  # a newer one serves
+            return
+        if self._serving_id is not None:
+            self._send({"op": "stop", "id": self._serving_id})
+        self._serving_id = self._latest_id = server_id
+        failure = message["failure"]
+        self._serving_ok = not failure
+        self.builds.owe(reload.build)
+        if failure and reload.changes is None and message["unknown_module"]:
+            summary = failure["summary"].removeprefix("UnknownModuleError: ")
+            self._fail(summary, EXIT_USAGE)
+        elif failure:
+            self.emit(
+                report.failure_block(
+                    "the app failed to load; it answers 503 until you save a fix:",
+                    failure["block"],
+                ),
+                True,
+            )
+        elif reload.changes is None:
+            seconds = now - reload.saved_at
+            self.emit(report.ready_line(self.url, message["modules"], seconds), False)
+        else:
+            self.emit(self._reload_line(reload, message["written"], now), False)
+        self._maybe_build()
+
+    def _reload_line(self, reload: Reload, written: list[str], now: float) -> str:
+        assert reload.changes is not None
+        return report.reload_line(
+            [self._relative(path) for path in reload.changes.files],
+            self._affected(reload.changes),
+            written,
+            now - reload.saved_at,
+        )
+
+    def _on_built(self, message: channel.Message) -> None:
+        running = self.builds.running
+        if running is not None and running.id == message["id"] and running.cancelled:
+            return  # stopped half-way on purpose; its modules are owed again
+        modules, seconds = message["modules"], message["seconds"]
+        if message["error"]:
+            self.emit(report.build_failed_line(modules, message["error"]), True)
+        elif message["written"]:
+            self.emit(report.built_line(modules, message["written"], seconds), False)
+
+    def _on_exited(self, message: channel.Message) -> None:
+        if message["kind"] == "build":
+            self.builds.finished(message["id"])
+            self._maybe_build()
+            return
+        if self._stop.is_set():
+            return
+        code = message["code"]
+        if message["id"] == self._serving_id:
+            self._serving_id = None
+            self._serving_ok = False
+            self.emit(
+                f"error: the server exited (code {code}); "
+                "save a change to start it again",
+                True,
+            )
+        elif self._pending.pop(message["id"], None) is not None:
+            self.guard.reload_finished(message["id"], time.time())
+            self.emit(
+                f"error: the new server exited (code {code}) before serving; "
+                "the previous one keeps serving until you save a fix",
+                True,
+            )
+            self._maybe_build()
+
+    # Changes.
+
+    async def _watch(self) -> None:
+        from watchfiles import awatch
+
+        async for batch in awatch(
+            *self.filter.roots,
+            watch_filter=self.filter,
+            debounce=DEBOUNCE_MS,
+            step=STEP_MS,
+            stop_event=self._watch_stop,
+            ignore_permission_denied=True,
+        ):
+            try:
+                self._on_changes(Path(path) for _, path in batch)
+            except Exception as exc:  # a bad burst must not end the watching
+                self.emit(f"error: trading dev: {type(exc).__name__}: {exc}", True)
+
+    def _on_changes(self, paths: Iterable[Path]) -> None:
+        detected = time.time()
+        files = self.index.update(paths)
+        if not files:
+            return
+        changes = self.classifier.classify(files)
+        if changes.templates:
+            self.emit(
+                report.templates_line([self._relative(p) for p in changes.templates]),
+                False,
+            )
+        plan = changes.plan(self.served, self.classifier.module_names())
+        if not plan.reload:
+            self.builds.owe(plan.build)
+            self._maybe_build()
+            return
+        times = {path: _changed_at(path, detected) for path in changes.files}
+        verdict = self.guard.judge(times, detected)
+        if verdict is Verdict.PAUSE and self.guard.culprit is not None:
+            self.emit(
+                report.loop_line(
+                    Path(self._relative(self.guard.culprit)),
+                    self.guard.streak,
+                    self.guard.window,
+                ),
+                True,
+            )
+        if verdict is not Verdict.RELOAD:
+            return
+        if changes.everything:  # the zygote imported the old shared code
+            self._send({"op": "restart"})
+        reload = Reload(0, changes, min(times.values()), plan.build)
+        self._start_server(reload, plan.codegen)
+
+    def _start_server(
+        self, reload: Reload, codegen: tuple[str, ...] | None = None
+    ) -> None:
+        cancelled = self.builds.cancel()  # it would describe code that changed
+        if cancelled is not None:
+            self._send({"op": "stop", "id": cancelled})
+        reload.id = self._new_id()
+        self._pending[reload.id] = reload
+        self.guard.reload_started(reload.id, time.time())
+        self._send(
+            {
+                "op": "serve",
+                "id": reload.id,
+                "modules": self.modules,
+                "codegen": None if codegen is None else list(codegen),
+            }
+        )
+
+    def _maybe_build(self) -> None:
+        """Start the owed build once the newest server is up and well."""
+        if self.builds.running or not self.builds.owed or self._pending:
+            return
+        if not self._serving_ok:
+            return
+        build_id = self._new_id()
+        modules = self.builds.start(build_id)
+        self._send(
+            {
+                "op": "build",
+                "id": build_id,
+                "modules": None if modules is None else list(modules),
+            }
+        )
+
+    def _new_id(self) -> int:
+        self._next_id += 1
+        return self._next_id
+
+    def _affected(self, changes: ChangeSet) -> list[str] | None:
+        if changes.everything or changes.modules_moved:
+            return None
+        modules = (
+            changes.modules if self.served is None else changes.modules & self.served
+        )
+        return sorted(modules)
+
+    def _relative(self, path: Path) -> str:
+        try:
+            return str(path.relative_to(self.project.package_dir))
+        except ValueError:
+            return str(path.relative_to(self.project.root))
+
+
+def _changed_at(path: Path, detected: float) -> float:
+    """When ``path`` was saved: its mtime, unless it is gone or implausibly old."""
+    try:
+        mtime = path.stat().st_mtime
+    except OSError:
+        return detected
+    return mtime if detected - OLDEST_SAVE_SECONDS <= mtime <= detected else detected
