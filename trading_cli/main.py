@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import typer
 
-from trading_cli.commands import boundaries, clients, modules, specs, test
+from trading_cli.commands import boundaries, clients, dev, modules, specs, test
 from trading_cli.errors import EXIT_FAILED, EXIT_USAGE, CliError
 from trading_cli.output import print_error
 
@@ -62,6 +62,7 @@ app.add_typer(clients.app, name="clients")
 app.add_typer(specs.app, name="specs")
 app.command("boundaries")(boundaries.boundaries_command)
 app.command("test", cls=test.PytestArgsCommand)(test.test_command)
+app.command("dev")(dev.dev_command)
 
 
 def run() -> None:
