@@ -2,7 +2,7 @@
 //
 // Usage: node asyncapi_parser.mjs <project root> < documents.json
 // Input: a JSON array of documents. Output: a JSON array with, for each document,
-// its error diagnostics as [{code, message, path}].
+// its errors as ["<path>: <message> (<rule>)", ...].
 //
 // The parser compiles the whole AsyncAPI JSON Schema again for every document
 // (Spectral keeps its ajv instances per document), about 170 ms each. Sharing one
@@ -46,7 +46,7 @@ for (const document of JSON.parse(input)) {
   results.push(
     diagnostics
       .filter((d) => d.severity === 0)
-      .map((d) => ({ code: String(d.code), message: d.message, path: d.path.join(".") })),
+      .map((d) => `${d.path.join(".") || "/"}: ${d.message} (${d.code})`),
   );
 }
 process.stdout.write(JSON.stringify(results));

@@ -77,7 +77,7 @@ class AsyncApiParser(BatchValidator):
 
     def __init__(self, project_root: Path) -> None:
         node = shutil.which("node")
-        root = _parser_root(project_root)
+        root = _parser_root(project_root.resolve())
         if node is None or root is None:
             super().__init__(None)
         else:
@@ -104,7 +104,8 @@ def openapi_problems(document: dict[str, Any]) -> list[str]:
 
     validator = get_validator_cls(document)(document)
     return [
-        f"{'.'.join(map(str, error.absolute_path)) or '/'}: {error.message}"
+        f"{'.'.join(map(str, error.absolute_path)) or '/'}: "
+        + str(error.message).split("\n", 1)[0]
         for error in validator.iter_errors()
     ]
 
