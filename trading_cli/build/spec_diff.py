@@ -42,6 +42,7 @@ COMPATIBLE_RULES = {
     "request-enum-widened": "a request value accepts new choices",
     "response-enum-narrowed": "a response value takes fewer choices",
     "added-ws-route": "a new WebSocket route",
+    "compatible-type-change": "a type changed in a way existing clients handle",
 }
 MERGED_OPENAPI = "src/trading_api/specs_generated/openapi.json"
 MERGED_ASYNCAPI = "src/trading_api/specs_generated/asyncapi.json"
@@ -341,8 +342,12 @@ class _Pair:
             before, after = old_types, new_types
         else:
             before, after = new_types, old_types
-        if not all(_accepts(after, kind) for kind in before):
-            shown = f"{'|'.join(sorted(old_types))} -> {'|'.join(sorted(new_types))}"
+        if old_types == new_types:
+            return
+        shown = f"{'|'.join(sorted(old_types))} -> {'|'.join(sorted(new_types))}"
+        if all(_accepts(after, kind) for kind in before):
+            self.add("compatible-type-change", f"{label}: {shown}")
+        else:
             self.add("type-changed", f"{label}: {shown}")
 
     def _object(

@@ -1,0 +1,348 @@
+"""``trading specs diff``: breaking changes since a git ref, and the allow file."""
+
+import copy
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from trading_cli.build.spec_diff import SpecChange, compare_asyncapi, compare_openapi
+
+ROOT = Path(__file__).resolve().parents[1]
+CORE_API = Path("src/trading_api/modules/core/api.py")
+IGNORED = shutil.ignore_patterns(
+    "__pycache__", ".git", "node_modules", ".mypy_cache", ".ruff_cache"
+)
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "Dev",
+    "GIT_AUTHOR_EMAIL": "dev@example.com",
+    "GIT_COMMITTER_NAME": "Dev",
+    "GIT_COMMITTER_EMAIL": "dev@example.com",
+}
+VERSIONS_ROUTE = (
+    '    @router.get("/versions", response_model=VersionInfo, '
+    'summary="Versions in use")\n'
+    "    async def versions(request: Request) -> VersionInfo:\n"
+    "        return service.versions(_enabled_modules(request))\n"
+)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A git repository holding a copy of the project, everything committed."""
+    root = tmp_path / "project"
+    root.mkdir()
+    shutil.copy2(ROOT / "pyproject.toml", root / "pyproject.toml")
+    shutil.copytree(ROOT / "src", root / "src", ignore=IGNORED)
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", ".")
+    git(root, "commit", "-q", "-m", "start")
+    return root
+
+
+def git(root: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=root, check=True, env={**os.environ, **GIT_ENV})
+
+
+def trading(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "trading_cli.main", *args],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+
+
+def remove_versions_route(project: Path) -> None:
+    api = project / CORE_API
+    source = api.read_text()
+    assert VERSIONS_ROUTE in source
+    api.write_text(source.replace(VERSIONS_ROUTE, ""))
+
+
+def test_unchanged_api_reports_no_change(project: Path) -> None:
+    result = trading(project, "specs", "diff")
+    assert result.returncode == 0, result.stderr
+    assert "no API changes since HEAD" in result.stdout
+
+
+def test_removed_route_is_breaking_until_the_allow_file_accepts_it(
+    project: Path,
+) -> None:
+    remove_versions_route(project)
+
+    refused = trading(project, "specs", "diff")
+    (project / "specs-allow.yaml").write_text(
+        "allow:\n"
+        "  - path: /api/v1/core/versions\n"
+        "    rule: removed-path\n"
+        "    reason: versions moved to /health\n"
+    )
+    accepted = trading(project, "specs", "diff")
+
+    assert refused.returncode == 1
+    assert "BREAKING\tremoved-path\t/api/v1/core/versions" in refused.stdout
+    assert "specs-allow.yaml" in refused.stderr
+    assert accepted.returncode == 0, accepted.stderr
+    assert "allowed\tremoved-path\t/api/v1/core/versions" in accepted.stdout
+
+
+def test_added_route_is_compatible(project: Path) -> None:
+    api = project / CORE_API
+    api.write_text(
+        api.read_text().replace(
+            "    return router\n",
+            '    @router.get("/ping")\n'
+            "    async def ping() -> dict[str, str]:\n"
+            '        return {"pong": "yes"}\n\n'
+            "    return router\n",
+        )
+    )
+    result = trading(project, "specs", "diff")
+    assert result.returncode == 0, result.stderr
+    assert "compatible\tadded-path\t/api/v1/core/ping" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("allow_file", "problem"),
+    [
+        ("allow:\n  - path: /x\n    rule: removed-thing\n    reason: r\n", "not a"),
+        ("allow:\n  - path: /x\n    rule: removed-path\n", "'reason'"),
+        ("allow: [unclosed\n", "not valid YAML"),
+    ],
+)
+def test_invalid_allow_file_is_a_usage_error(
+    project: Path, allow_file: str, problem: str
+) -> None:
+    (project / "specs-allow.yaml").write_text(allow_file)
+    result = trading(project, "specs", "diff")
+    assert result.returncode == 2
+    assert problem in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_unknown_base_is_a_usage_error(project: Path) -> None:
+    result = trading(project, "specs", "diff", "--base", "no-such-ref")
+    assert result.returncode == 2
+    assert "'no-such-ref' is not a commit" in result.stderr
+
+
+# The rules themselves, on small documents shaped like FastAPI's output.
+
+
+def openapi(
+    request: dict[str, Any], response: dict[str, Any], parameters: list[Any]
+) -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "paths": {
+            "/orders": {
+                "post": {
+                    "parameters": parameters,
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/Order"}
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": {
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/Placed"}
+                                }
+                            }
+                        }
+                    },
+                }
+            }
+        },
+        "components": {"schemas": {"Order": request, "Placed": response}},
+    }
+
+
+ORDER = {
+    "type": "object",
+    "title": "Order",
+    "required": ["qty"],
+    "properties": {
+        "qty": {"type": "integer"},
+        "side": {"$ref": "#/components/schemas/Side"},
+        "note": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+    },
+}
+PLACED = {
+    "type": "object",
+    "title": "Placed",
+    "required": ["id", "status"],
+    "properties": {
+        "id": {"type": "string"},
+        "status": {"type": "string", "enum": ["working", "filled"]},
+    },
+}
+DRY_RUN = {"name": "dry_run", "in": "query", "required": False, "schema": {}}
+
+
+def base_document() -> dict[str, Any]:
+    document = openapi(copy.deepcopy(ORDER), copy.deepcopy(PLACED), [DRY_RUN])
+    side = {"type": "string", "enum": ["buy", "sell"], "title": "Side"}
+    document["components"]["schemas"]["Side"] = side
+    return document
+
+
+def changed(edit: str) -> dict[str, Any]:
+    document = base_document()
+    schemas = document["components"]["schemas"]
+    operation = document["paths"]["/orders"]["post"]
+    if edit == "qty-to-string":
+        schemas["Order"]["properties"]["qty"] = {"type": "string"}
+    elif edit == "qty-to-number":
+        schemas["Order"]["properties"]["qty"] = {"type": "number"}
+    elif edit == "note-required":
+        schemas["Order"]["required"].append("note")
+    elif edit == "new-required-field":
+        schemas["Order"]["properties"]["account"] = {"type": "string"}
+        schemas["Order"]["required"].append("account")
+    elif edit == "new-optional-field":
+        schemas["Order"]["properties"]["tag"] = {"type": "string"}
+    elif edit == "side-loses-sell":
+        schemas["Side"]["enum"] = ["buy"]
+    elif edit == "side-gains-short":
+        schemas["Side"]["enum"] = ["buy", "sell", "short"]
+    elif edit == "status-gains-cancelled":
+        schemas["Placed"]["properties"]["status"]["enum"].append("cancelled")
+    elif edit == "status-drops-filled":
+        schemas["Placed"]["properties"]["status"]["enum"] = ["working"]
+    elif edit == "response-drops-id":
+        del schemas["Placed"]["properties"]["id"]
+    elif edit == "response-id-nullable":
+        schemas["Placed"]["properties"]["id"] = {
+            "anyOf": [{"type": "string"}, {"type": "null"}]
+        }
+    elif edit == "dry-run-required":
+        operation["parameters"] = [{**DRY_RUN, "required": True}]
+    elif edit == "new-required-parameter":
+        operation["parameters"].append(
+            {"name": "account", "in": "query", "required": True}
+        )
+    elif edit == "no-200":
+        operation["responses"] = {"201": operation["responses"]["200"]}
+    elif edit == "no-post":
+        document["paths"]["/orders"] = {"get": operation}
+    return document
+
+
+@pytest.mark.parametrize(
+    ("edit", "rule", "detail"),
+    [
+        ("qty-to-string", "type-changed", "body.qty: integer -> string"),
+        ("note-required", "optional-to-required", "body.note"),
+        ("new-required-field", "added-required-request-property", "body.account"),
+        (
+            "side-loses-sell",
+            "request-enum-narrowed",
+            'body.side: no longer accepts "sell"',
+        ),
+        ("status-gains-cancelled", "response-enum-widened", "response 200 body.status"),
+        ("response-drops-id", "removed-response-property", "response 200 body.id"),
+        (
+            "response-id-nullable",
+            "type-changed",
+            "response 200 body.id: string -> null|string",
+        ),
+        ("dry-run-required", "optional-to-required", "query parameter dry_run"),
+        (
+            "new-required-parameter",
+            "added-required-parameter",
+            "query parameter account",
+        ),
+        ("no-200", "removed-success-response", "response 200"),
+        ("no-post", "removed-operation", "operation removed"),
+    ],
+)
+def test_breaking_change_is_named_by_its_rule(
+    edit: str, rule: str, detail: str
+) -> None:
+    changes = compare_openapi(base_document(), changed(edit))
+    breaking = [c for c in changes if c.breaking]
+    assert [c.rule for c in breaking] == [rule], changes
+    assert breaking[0].detail.startswith(detail)
+
+
+@pytest.mark.parametrize(
+    "edit",
+    ["qty-to-number", "new-optional-field", "side-gains-short", "status-drops-filled"],
+)
+def test_compatible_change_is_not_breaking(edit: str) -> None:
+    changes = compare_openapi(base_document(), changed(edit))
+    assert changes
+    assert not [c for c in changes if c.breaking]
+
+
+def asyncapi(update_fields: dict[str, Any]) -> dict[str, Any]:
+    ref = "#/channels/feed.bars"
+    return {
+        "channels": {
+            "feed.bars": {
+                "messages": {
+                    "bars.update": {"$ref": "#/components/messages/feed.bars.update"}
+                }
+            }
+        },
+        "operations": {
+            "feed.bars.update": {
+                "action": "send",
+                "channel": {"$ref": ref},
+                "messages": [{"$ref": f"{ref}/messages/bars.update"}],
+            }
+        },
+        "components": {
+            "messages": {
+                "feed.bars.update": {
+                    "payload": {
+                        "type": "object",
+                        "properties": {"payload": {"$ref": "#/components/schemas/Bar"}},
+                    }
+                }
+            },
+            "schemas": {"Bar": {"type": "object", "properties": update_fields}},
+        },
+    }
+
+
+def test_ws_changes_name_the_message_field() -> None:
+    old = asyncapi({"close": {"type": "number"}, "volume": {"type": "integer"}})
+    new = asyncapi({"close": {"type": "string"}})
+
+    changes = compare_asyncapi(old, new)
+
+    assert (
+        SpecChange(
+            "retyped-message-field",
+            "WS feed.bars",
+            "bars.update.payload.close: number -> string",
+        )
+        in changes
+    )
+    assert (
+        SpecChange(
+            "removed-message-field", "WS feed.bars", "bars.update.payload.volume"
+        )
+        in changes
+    )
+
+
+def test_removed_ws_route_is_breaking() -> None:
+    old = asyncapi({})
+    new = {**old, "channels": {}}
+    assert compare_asyncapi(old, new) == [
+        SpecChange("removed-ws-route", "WS feed.bars", "route removed")
+    ]
