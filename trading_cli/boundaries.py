@@ -84,8 +84,10 @@ def check_boundaries(project: Project) -> BoundaryReport:
     """Check every boundary rule on the project's ``trading_api``."""
     project.activate()
     import grimp
+    from importlinter import configuration
     from importlinter.contracts.forbidden import ForbiddenContract
 
+    configuration.configure()  # what `importlinter.api` does on import
     graph = grimp.build_graph(ROOT, include_external_packages=True, cache_dir=None)
     # Discovery by the registry's convention (a package under modules/) without
     # importing trading_api, which would load FastAPI for nothing.

@@ -1,0 +1,161 @@
+"""``trading boundaries``: imports that cross module boundaries, with file:line."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = Path("src/trading_api")
+IGNORED = shutil.ignore_patterns(
+    "__pycache__", ".git", "node_modules", ".mypy_cache", ".ruff_cache"
+)
+NEW_MODULE = '''"""A module added by a developer."""
+
+from trading_api.modules.core.service import CoreService
+from trading_api.shared.module_interface import Module
+
+
+class RiskModule(Module):
+    name = "risk"
+
+    @property
+    def service(self) -> CoreService:
+        return CoreService()
+
+    @property
+    def api_routers(self) -> list[object]:
+        return []
+'''
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A copy of the project's sources to plant imports in."""
+    root = tmp_path / "project"
+    root.mkdir()
+    shutil.copy2(ROOT / "pyproject.toml", root / "pyproject.toml")
+    shutil.copytree(ROOT / "src", root / "src", ignore=IGNORED)
+    return root
+
+
+def trading(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "trading_cli.main", *args],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+
+
+def plant(project: Path, relative: str, line: str) -> int:
+    """Append an import to a file; return its line number."""
+    path = project / PACKAGE / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = path.read_text() if path.exists() else ""
+    text = text if not text or text.endswith("\n") else text + "\n"
+    path.write_text(text + line + "\n")
+    return text.count("\n") + 1
+
+
+def test_the_project_keeps_its_boundaries() -> None:
+    result = trading(ROOT, "boundaries")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "boundaries ok" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("relative", "line", "importer", "imported", "rule"),
+    [
+        (
+            "modules/core/service.py",
+            "from trading_api.modules.datafeed import service as _feed",
+            "trading_api.modules.core.service",
+            "trading_api.modules.datafeed.service",
+            "module-imports",
+        ),
+        (
+            "modules/broker/api.py",
+            "import trading_api.app_factory",
+            "trading_api.modules.broker.api",
+            "trading_api.app_factory",
+            "module-imports",
+        ),
+        (
+            "modules/datafeed/ws_generated/extra_router.py",
+            "from trading_api.modules.broker.errors import *  # noqa",
+            "trading_api.modules.datafeed.ws_generated.extra_router",
+            "trading_api.modules.broker.errors",
+            "module-imports",
+        ),
+        (
+            "shared/naming.py",
+            "import trading_api.modules.core.api",
+            "trading_api.shared.naming",
+            "trading_api.modules.core.api",
+            "shared-imports-no-module",
+        ),
+        (
+            "models/core.py",
+            "from trading_cli.errors import CliError",
+            "trading_api.models.core",
+            "trading_cli",
+            "api-imports-no-cli",
+        ),
+    ],
+)
+def test_planted_import_is_reported_at_its_line(
+    project: Path, relative: str, line: str, importer: str, imported: str, rule: str
+) -> None:
+    number = plant(project, relative, line)
+
+    result = trading(project, "boundaries")
+
+    assert result.returncode == 1
+    expected = f"src/trading_api/{relative}:{number}: {importer} imports {imported} "
+    assert [row for row in result.stdout.splitlines() if row.startswith(expected)]
+    assert f"[{rule}:" in result.stdout
+    assert "1 import(s) cross a module boundary" in result.stderr
+
+
+def test_a_new_module_is_covered_without_configuration(project: Path) -> None:
+    plant(project, "modules/risk/__init__.py", NEW_MODULE)
+
+    result = trading(project, "boundaries", "--json")
+
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    assert "risk" in report["modules"]
+    assert report["ok"] is False
+    assert report["violations"] == [
+        {
+            "file": "src/trading_api/modules/risk/__init__.py",
+            "line": 3,
+            "importer": "trading_api.modules.risk",
+            "imported": "trading_api.modules.core.service",
+            "rule": "module-imports",
+            "explanation": "a module imports only trading_api.shared, "
+            "trading_api.models and itself",
+        }
+    ]
+
+
+def test_type_checking_imports_count_too(project: Path) -> None:
+    number = plant(
+        project,
+        "modules/core/api.py",
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n"
+        "    from trading_api.modules.broker.service import BrokerService",
+    )
+
+    result = trading(project, "boundaries")
+
+    assert result.returncode == 1
+    assert f"modules/core/api.py:{number + 2}: " in result.stdout
