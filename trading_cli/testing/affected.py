@@ -47,7 +47,8 @@ def affected_modules(project: Project, base: str | None) -> AffectedModules:
     ]
     if outside:
         touched |= _importers(project, packages, outside)
-    modules = [package.replace("_", "-") for package in sorted(touched)]
+    names = sorted(package.replace("_", "-") for package in touched)
+    modules = sorted(names, key=lambda name: name != "core")  # the registry's order
     return AffectedModules(base=base or ref, changed=changed, modules=modules)
 
 
