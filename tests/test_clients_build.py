@@ -164,6 +164,49 @@ def test_build_removes_its_own_leftovers_but_keeps_hand_written_files(
     assert (folder / "notes.py").read_text() == "# my own notes\n"
 
 
+COOKIE_MODULE = """
+from fastapi import APIRouter, Cookie
+
+from trading_api.shared.module_interface import Module
+
+router = APIRouter()
+
+
+@router.get("/whoami")
+async def whoami(session: str | None = Cookie(default=None)) -> str:
+    return session or ""
+
+
+class CrumbsModule(Module):
+    name = "crumbs"
+
+    @property
+    def service(self) -> object:
+        return object()
+
+    @property
+    def api_routers(self) -> list[APIRouter]:
+        return [router]
+"""
+
+
+def test_an_endpoint_no_client_can_express_fails_in_one_line_writing_nothing(
+    project: Path,
+) -> None:
+    add_ping_route(project)  # core's client is stale, and must stay so
+    package = project / "src/trading_api/modules/crumbs"
+    package.mkdir()
+    (package / "__init__.py").write_text(COOKIE_MODULE)
+    before = client_files(project)
+
+    result = trading(project, "clients", "build")
+
+    assert result.returncode == 1
+    [line] = result.stderr.strip().splitlines()
+    assert "module 'crumbs'" in line and "cookie" in line
+    assert client_files(project) == before
+
+
 GADGETS_INIT = '''
 """A module whose routes use every kind of parameter a client has to carry."""
 

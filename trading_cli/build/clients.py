@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from trading_cli.build.client_operations import describe_client
 from trading_cli.build.client_render import COMMAND, render_client_package
 from trading_cli.build.result import BuildResult
+from trading_cli.errors import CliError
 from trading_cli.project import Project
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ def build_clients(
     """Generate (or with ``check`` compare) the client of each module.
 
     ``modules`` limits the build to those modules (None: all). Every name is
-    checked before anything is written.
+    checked and every client rendered before anything is written.
 
     Raises:
         UnknownModuleError: a name in ``modules`` is not a module.
@@ -42,13 +43,18 @@ def build_clients(
         CliError: an endpoint uses something a client cannot express.
     """
     registry = _registry(project)
-    names = _selected(registry, modules)
+    rendered: dict[Path, dict[str, str]] = {}
+    for name in _selected(registry, modules):
+        module = registry.create_module(name)
+        try:
+            files = render_client_package(describe_client(module))
+        except CliError as exc:
+            raise CliError(f"client of module {name!r}: {exc}") from exc
+        rendered[client_dir(registry.entry(name).package_dir)] = files
+    # Everything rendered before anything is written: a module that cannot be
+    # rendered leaves every client as it was.
     result = BuildResult()
-    for name in names:
-        package_dir = registry.entry(name).package_dir
-        spec = describe_client(registry.create_module(name))
-        files = render_client_package(spec)
-        out = client_dir(package_dir)
+    for out, files in rendered.items():
         for filename, text in files.items():
             result.record(out / filename, text, check=check, root=project.root)
         _drop_leftovers(out, set(files), check=check, root=project.root, into=result)
