@@ -237,7 +237,7 @@ class DevLoop:
         return report.reload_line(
             [self._relative(path) for path in reload.changes.files],
             self._affected(reload.changes),
-            written,
+            [self._relative(self.project.root / path) for path in written],
             now - reload.saved_at,
         )
 
@@ -249,7 +249,10 @@ class DevLoop:
         if message["error"]:
             self.emit(report.build_failed_line(modules, message["error"]), True)
         elif message["written"]:
-            self.emit(report.built_line(modules, message["written"], seconds), False)
+            written = [
+                self._relative(self.project.root / p) for p in message["written"]
+            ]
+            self.emit(report.built_line(modules, written, seconds), False)
 
     def _on_exited(self, message: channel.Message) -> None:
         if message["kind"] == "build":

@@ -1,0 +1,550 @@
+"""`trading dev`: a real dev server in a copy of the project, edited while it runs.
+
+Each test starts `python -m trading_cli.main dev --port 0` in a temporary copy of
+the project that holds `core` and small modules of its own (the real modules are
+left out so the tests do not move with them), edits files the way an editor
+would, and checks what a user sees: the responses, the files written, the lines
+printed and the processes left behind.
+"""
+
+import asyncio
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+import trading_api
+from trading_api.shared.ws.testing import WsTestClient
+
+PROJECT_ROOT = Path(trading_api.__file__).resolve().parents[2]
+TIMEOUT = 60.0
+
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="the dev loop forks; Linux only"
+)
+
+GREETING_MODEL = """
+from pydantic import BaseModel
+
+
+class Greeting(BaseModel):
+    text: str
+"""
+
+DEMO = {
+    "__init__.py": """
+        from typing import Any
+
+        from fastapi import APIRouter
+
+        from trading_api.shared.module_interface import Module
+        from trading_api.shared.ws import WsRouter
+
+        from . import ws_generated
+        from .api import router
+        from .service import DemoService
+
+
+        class DemoModule(Module):
+            name = "demo"
+            description = "A module the dev loop tests edit."
+
+            def __init__(self) -> None:
+                self._service = DemoService()
+
+            @property
+            def service(self) -> DemoService:
+                return self._service
+
+            @property
+            def api_routers(self) -> list[APIRouter]:
+                return [router]
+
+            @property
+            def ws_routers(self) -> list[WsRouter[Any, Any]]:
+                return [
+                    getattr(ws_generated, name)(self._service)
+                    for name in ws_generated.__all__
+                ]
+        """,
+    "service.py": """
+        from pydantic import BaseModel
+
+        from trading_api.shared.ws import Publish
+
+
+        class TickRequest(BaseModel):
+            symbol: str
+
+
+        class Tick(BaseModel):
+            symbol: str
+            price: float
+
+
+        class DemoService:
+            async def create_topic(self, topic: str, publish: Publish) -> None:
+                publish(Tick(symbol=topic, price=1.5))
+
+            async def remove_topic(self, topic: str) -> None:
+                pass
+        """,
+    "ws.py": """
+        from typing import TypeAlias
+
+        from trading_api.shared.ws import WsRouter
+
+        from .service import Tick, TickRequest
+
+        EchoRouter: TypeAlias = WsRouter[TickRequest, Tick]
+        """,
+    "api.py": """
+        from fastapi import APIRouter
+
+        from trading_api.models.greeting import Greeting
+
+        router = APIRouter()
+
+
+        @router.get("/greeting")
+        async def greeting() -> Greeting:
+            return Greeting(text="hello")
+        """,
+}
+
+OTHER = """
+from fastapi import APIRouter
+
+from trading_api.shared.module_interface import Module
+
+router = APIRouter()
+
+
+@router.get("/ping")
+async def ping() -> dict[str, str]:
+    return {"module": "other"}
+
+
+class OtherModule(Module):
+    name = "other"
+
+    @property
+    def service(self) -> object:
+        return object()
+
+    @property
+    def api_routers(self) -> list[APIRouter]:
+        return [router]
+"""
+
+TICKER = "TickerRouter: TypeAlias = WsRouter[TickRequest, Tick]\n"
+
+# A module that writes into its own package every time a server starts.
+LOOPER = """
+import time
+from pathlib import Path
+
+from fastapi import APIRouter
+
+from trading_api.shared.module_interface import Module
+
+
+class LooperModule(Module):
+    name = "looper"
+
+    @property
+    def service(self) -> object:
+        return object()
+
+    @property
+    def api_routers(self) -> list[APIRouter]:
+        return []
+
+    async def on_startup(self) -> None:
+        (Path(__file__).parent / "stamp.txt").write_text(str(time.time_ns()))
+"""
+
+
+def copy_project(dest: Path) -> Path:
+    """The project's sources with `core` as the only real module."""
+    modules = PROJECT_ROOT / "src" / "trading_api" / "modules"
+
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        skipped = {"__pycache__", ".git", "node_modules"}
+        if Path(folder) == modules:
+            skipped |= {n for n in names if (modules / n).is_dir() and n != "core"}
+        return skipped & set(names)
+
+    dest.mkdir()
+    for name in ("pyproject.toml", ".copier-answers.yml"):
+        if (PROJECT_ROOT / name).exists():
+            shutil.copy2(PROJECT_ROOT / name, dest / name)
+    for name in ("src", "templates"):
+        if (PROJECT_ROOT / name).exists():
+            shutil.copytree(PROJECT_ROOT / name, dest / name, ignore=ignore)
+    package = dest / "src" / "trading_api"
+    (package / "models" / "greeting.py").write_text(GREETING_MODEL)
+    write_module(package / "modules" / "demo", DEMO)
+    write_module(package / "modules" / "other", {"__init__.py": OTHER})
+    return dest
+
+
+def write_module(folder: Path, files: dict[str, str]) -> None:
+    folder.mkdir()
+    for name, text in files.items():
+        (folder / name).write_text(textwrap.dedent(text).lstrip())
+
+
+def save(path: Path, text: str) -> None:
+    """Save like an editor: the whole file at once."""
+    path.write_text(textwrap.dedent(text).lstrip())
+
+
+class Dev:
+    """A running `trading dev` and everything it printed."""
+
+    def __init__(self, root: Path, *args: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "trading_cli.main", "dev", "--port", "0", *args],
+            cwd=root,
+            env={**os.environ, "NO_COLOR": "1"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self._changed = threading.Condition()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            with self._changed:
+                self.lines.append(line.rstrip("\n"))
+                self._changed.notify_all()
+
+    def wait_for(self, pattern: str, count: int = 1) -> str:
+        """The ``count``-th printed line matching ``pattern``, waiting for it."""
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + TIMEOUT
+        with self._changed:
+            while True:
+                found = [line for line in self.lines if regex.search(line)]
+                if len(found) >= count:
+                    return found[count - 1]
+                left = deadline - time.monotonic()
+                if left <= 0 or self.process.poll() is not None:
+                    output = "\n".join(self.lines)
+                    raise AssertionError(f"no line matching {pattern!r}:\n{output}")
+                self._changed.wait(timeout=min(left, 0.5))
+
+    def count(self, pattern: str) -> int:
+        with self._changed:
+            return sum(bool(re.search(pattern, line)) for line in self.lines)
+
+    @property
+    def url(self) -> str:
+        line = self.wait_for(r"^serving .* on http://")
+        match = re.search(r"on (http://\S+) ", line)
+        assert match is not None
+        return match.group(1)
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+        try:
+            return self.process.wait(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            raise
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return copy_project(tmp_path / "project")
+
+
+@pytest.fixture
+def dev_factory(project: Path) -> Iterator[Callable[..., Dev]]:
+    started: list[Dev] = []
+
+    def start(*args: str) -> Dev:
+        dev = Dev(project, *args)
+        started.append(dev)
+        return dev
+
+    yield start
+    for dev in started:
+        dev.stop()
+
+
+def poll(check: Callable[[], bool], what: str) -> None:
+    """Wait until ``check()`` holds; fail naming ``what`` after the timeout."""
+    deadline = time.monotonic() + TIMEOUT
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def answers(url: str, expected: object, status: int = 200) -> Callable[[], bool]:
+    def check() -> bool:
+        try:
+            response = httpx.get(url, timeout=10)
+        except httpx.TransportError:
+            return False
+        return response.status_code == status and (
+            expected is None or response.json() == expected
+        )
+
+    return check
+
+
+def module_dir(project: Path, package: str) -> Path:
+    return project / "src" / "trading_api" / "modules" / package
+
+
+def test_edited_rest_handler_is_served(
+    project: Path, dev_factory: Callable[..., Dev]
+) -> None:
+    dev = dev_factory()
+    greeting = f"{dev.url}/api/v1/demo/greeting"
+    assert httpx.get(greeting).json() == {"text": "hello"}
+
+    api = module_dir(project, "demo") / "api.py"
+    save(api, DEMO["api.py"].replace('"hello"', '"bonjour"'))
+
+    poll(answers(greeting, {"text": "bonjour"}), "the edited handler")
+    line = dev.wait_for(r"^reloaded in \d+ ms")
+    assert "modules/demo/api.py -> demo" in line
+
+
+def test_edited_shared_model_is_served(
+    project: Path, dev_factory: Callable[..., Dev]
+) -> None:
+    dev = dev_factory()
+    greeting = f"{dev.url}/api/v1/demo/greeting"
+    assert httpx.get(greeting).json() == {"text": "hello"}
+
+    model = project / "src" / "trading_api" / "models" / "greeting.py"
+    save(model, GREETING_MODEL + '    lang: str = "en"\n')
+
+    poll(answers(greeting, {"text": "hello", "lang": "en"}), "the edited model")
+    assert "models/greeting.py -> all modules" in dev.wait_for(r"^reloaded")
+
+
+def test_added_ws_route_is_generated_documented_and_served(
+    project: Path, dev_factory: Callable[..., Dev]
+) -> None:
+    dev = dev_factory("--modules", "demo")
+    demo = module_dir(project, "demo")
+    dev.wait_for(r"^serving ")
+
+    save(demo / "ws.py", DEMO["ws.py"] + TICKER)
+
+    line = dev.wait_for(r"^reloaded in")
+    assert "regenerated modules/demo/ws_generated/__init__.py, " in line
+    assert "modules/demo/ws_generated/ticker_router.py" in line
+    assert (demo / "ws_generated" / "ticker_router.py").is_file()
+    spec = demo / "specs_generated" / "demo_asyncapi.json"
+    poll(
+        lambda: spec.is_file() and "ticker" in json.loads(spec.read_text())["channels"],
+        "the ticker channel in demo_asyncapi.json",
+    )
+    served = httpx.get(f"{dev.url}/api/v1/demo/ws/asyncapi.json").json()
+    assert "ticker" in served["channels"]
+    update = asyncio.run(first_ticker_update(dev.url))
+    assert update["price"] == 1.5
+
+
+async def first_ticker_update(url: str) -> dict[str, object]:
+    async with WsTestClient.connect(f"{url}/api/v1/demo") as client:
+        response = await client.subscribe("ticker", {"symbol": "X"})
+        assert response["status"] == "ok", response
+        update = await client.receive("ticker.update")
+        payload: dict[str, object] = update["payload"]["payload"]
+        return payload
+
+
+def test_files_written_by_the_loop_cause_no_reload(
+    project: Path, dev_factory: Callable[..., Dev]
+) -> None:
+    dev = dev_factory("--modules", "demo")
+    demo = module_dir(project, "demo")
+    dev.wait_for(r"^serving ")
+    save(demo / "ws.py", DEMO["ws.py"] + TICKER)
+    dev.wait_for(r"^reloaded in")
+    # A build still running was cancelled by the reload: the next one is its own.
+    builds = dev.count(r"^rebuilt specs and clients")
+    built = dev.wait_for(r"^rebuilt specs and clients", count=builds + 1)
+    assert "demo_asyncapi.json" in built
+
+    # Events reach the watcher in order: a reload caused by the generated files
+    # would come before the one this edit causes.
+    save(demo / "api.py", DEMO["api.py"].replace('"hello"', '"hi"'))
+    second = dev.wait_for(r"^reloaded in", count=2)
+
+    assert "modules/demo/api.py" in second
+    assert dev.count(r"^reloaded in") == 2
+
+
+def test_syntax_error_is_reported_and_next_save_recovers(
+    project: Path, dev_factory: Callable[..., Dev]
+) -> None:
+    dev = dev_factory("--modules", "demo")
+    greeting = f"{dev.url}/api/v1/demo/greeting"
+    api = module_dir(project, "demo") / "api.py"
+
+    save(api, DEMO["api.py"].replace('text="hello")', 'text="hello"'))
+    dev.wait_for(r"^error: the app failed to load")
+    where = dev.wait_for(r"modules/demo/api\.py:\d+")
+    dev.wait_for(r"SyntaxError")
+    failed = httpx.get(greeting)
+    assert failed.status_code == 503
+    assert "SyntaxError" in failed.json()["detail"]
+
+    save(api, DEMO["api.py"].replace('"hello"', '"fixed"'))
+    poll(answers(greeting, {"text": "fixed"}), "the fixed handler")
+    assert "api.py:" in where
+
+
+def test_modules_option_serves_only_those(dev_factory: Callable[..., Dev]) -> None:
+    dev = dev_factory("--modules", "other")
+
+    assert dev.wait_for(r"^serving ").startswith("serving core, other on ")
+    assert httpx.get(f"{dev.url}/api/v1/other/ping").json() == {"module": "other"}
+    assert httpx.get(f"{dev.url}/api/v1/core/health").status_code == 200
+    assert httpx.get(f"{dev.url}/api/v1/demo/greeting").status_code == 404
+
+
+def test_unknown_module_is_usage_error_and_writes_nothing(project: Path) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "trading_cli.main",
+            "dev",
+            "--port",
+            "0",
+            "--modules",
+            "demo,nope",
+        ],
+        cwd=project,
+        env={**os.environ, "NO_COLOR": "1"},
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "unknown module 'nope'; known modules: core, demo, other" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (module_dir(project, "demo") / "ws_generated").exists()
+
+
+def test_busy_port_is_one_line_error(project: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "trading_cli.main", "dev", "--port", str(port)],
+            cwd=project,
+            env={**os.environ, "NO_COLOR": "1"},
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+        )
+
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1
+    assert f"port {port} on 127.0.0.1 is already in use" in result.stderr
+
+
+def test_reload_loop_is_paused_naming_the_file(
+    project: Path, dev_factory: Callable[..., Dev]
+) -> None:
+    write_module(module_dir(project, "looper"), {"__init__.py": LOOPER})
+    dev = dev_factory("--modules", "demo,looper")
+
+    loop = dev.wait_for(r"^error: reload loop")
+    assert "modules/looper/stamp.txt" in loop
+    reloads = dev.count(r"^reloaded in")
+    assert 5 <= reloads <= 7
+
+    # Reloading stopped; an edit of another file resumes it.
+    save(
+        module_dir(project, "demo") / "api.py",
+        DEMO["api.py"].replace('"hello"', '"back"'),
+    )
+    poll(
+        answers(f"{dev.url}/api/v1/demo/greeting", {"text": "back"}),
+        "the resumed reload",
+    )
+    assert "modules/demo/api.py" in dev.wait_for(r"^reloaded in", count=reloads + 1)
+
+
+def test_ctrl_c_stops_every_process(
+    project: Path, dev_factory: Callable[..., Dev]
+) -> None:
+    dev = dev_factory("--modules", "demo")
+    poll(answers(f"{dev.url}/api/v1/demo/greeting", {"text": "hello"}), "the server")
+    save(
+        module_dir(project, "demo") / "api.py",
+        DEMO["api.py"].replace('"hello"', '"hey"'),
+    )
+    poll(answers(f"{dev.url}/api/v1/demo/greeting", {"text": "hey"}), "the reload")
+    children = descendants(dev.process.pid)
+    assert len(children) >= 3  # zygote, spawner, server
+
+    assert dev.stop() == 0
+
+    poll(lambda: not any(map(running, children)), "every child process to end")
+    assert dev.lines[-1] == "trading dev: stopped"
+
+
+def test_no_reload_serves_until_ctrl_c(dev_factory: Callable[..., Dev]) -> None:
+    dev = dev_factory("--no-reload", "--modules", "demo")
+    poll(answers(f"{dev.url}/api/v1/demo/greeting", {"text": "hello"}), "the server")
+
+    assert descendants(dev.process.pid) == []
+    assert dev.stop() == 0
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid``, from /proc."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    found, frontier = [], [pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [child for child, ppid in parents.items() if ppid == parent]
+        found += children
+        frontier += children
+    return sorted(found)
+
+
+def running(pid: int) -> bool:
+    """Alive and not a zombie."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
