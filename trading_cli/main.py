@@ -9,7 +9,15 @@ from dataclasses import dataclass
 
 import typer
 
-from trading_cli.commands import boundaries, clients, dev, modules, specs, test
+from trading_cli.commands import (
+    boundaries,
+    clients,
+    dev,
+    modules,
+    scaffold,
+    specs,
+    test,
+)
 from trading_cli.errors import EXIT_FAILED, EXIT_USAGE, CliError
 from trading_cli.output import print_error
 
@@ -62,6 +70,9 @@ app.add_typer(clients.app, name="clients")
 app.add_typer(specs.app, name="specs")
 app.command("boundaries")(boundaries.boundaries_command)
 app.command("test", cls=test.PytestArgsCommand)(test.test_command)
+app.command("new-module")(scaffold.new_module_command)
+app.command("remove-module")(scaffold.remove_module_command)
+app.command("update-module")(scaffold.update_module_command)
 app.command("dev")(dev.dev_command)
 
 

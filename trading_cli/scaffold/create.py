@@ -1,0 +1,165 @@
+"""``trading new-module``: render the template into a new module, all or nothing.
+
+The template is rendered into a staging folder beside the modules (so the final
+move is a rename on one file system), moved into place, and then the module's
+WS routers, specs and client are generated with the same builders as ``trading
+specs build`` and ``trading clients build``. If any step fails, every change is
+undone: the module folder goes and the merged specs get their old bytes back.
+"""
+
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from trading_cli.project import Project
+from trading_cli.scaffold.answers import TEMPLATE_SRC, ModuleAnswers, tree_files
+from trading_cli.scaffold.generation import (
+    generate,
+    merged_spec_paths,
+    notes_of,
+    predicted_files,
+)
+from trading_cli.scaffold.names import check_new_name, module_dir
+from trading_cli.scaffold.template import ModuleTemplate
+from trading_cli.scaffold.undo import all_or_nothing
+
+
+@dataclass
+class ScaffoldResult:
+    """What ``new-module`` made (or with ``dry_run`` would make).
+
+    Paths are posix, relative to the project root.
+    """
+
+    name: str
+    package: str
+    mount_path: str
+    path: str
+    websocket: bool
+    template_commit: str | None
+    dry_run: bool
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """The stable document ``new-module --json`` prints."""
+        return {
+            "module": self.name,
+            "package": self.package,
+            "mount_path": self.mount_path,
+            "path": self.path,
+            "websocket": self.websocket,
+            "template_commit": self.template_commit,
+            "dry_run": self.dry_run,
+            "created": self.created,
+            "updated": self.updated,
+            "notes": self.notes,
+        }
+
+
+def scaffold_module(
+    project: Project,
+    answers: ModuleAnswers,
+    *,
+    dry_run: bool = False,
+    force: bool = False,
+) -> ScaffoldResult:
+    """Create module ``answers.name`` from the template, or with ``dry_run`` say
+    which files that would create and change, writing nothing.
+
+    ``force`` replaces an existing module folder of that name.
+
+    Raises:
+        UsageError: the name or an answer is invalid; nothing was changed.
+        CliError: rendering or generation failed; nothing was changed.
+    """
+    template = ModuleTemplate(project)
+    template.require()
+    check_new_name(project, answers.name, force=force)
+    commit = template.commit()
+    target = module_dir(project, answers.name)
+    result = ScaffoldResult(
+        name=answers.name,
+        package=target.name,
+        mount_path=f"{answers.api_prefix}/{answers.name}",
+        path=_relative(project, target),
+        websocket=answers.with_ws,
+        template_commit=commit,
+        dry_run=dry_run,
+        notes=_version_notes(template, commit),
+    )
+    staging = Path(tempfile.mkdtemp(prefix=".new-module-", dir=project.modules_dir))
+    try:
+        staged = staging / target.name
+        template.render(answers, staged, commit=commit)
+        if dry_run:
+            _predict(project, result, target, staged)
+        else:
+            _install(project, result, target, staged, staging / "replaced")
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return result
+
+
+def _install(
+    project: Project,
+    result: ScaffoldResult,
+    target: Path,
+    staged: Path,
+    replaced: Path,
+) -> None:
+    merged = merged_spec_paths(project)
+    existed = {path for path in merged if path.is_file()}
+    with all_or_nothing(f"generating the code of module {result.name!r}") as undo:
+        undo.keep_files(merged)
+        if target.exists() or target.is_symlink():
+            undo.move(target, replaced)  # --force: the old folder comes back on failure
+        undo.move(staged, target)
+        built = generate(project, [result.name])
+    written = set(built.written)
+    files = [target / relative for relative in tree_files(target)]
+    files += [path for path in merged if path not in existed and path.is_file()]
+    result.created = sorted(_relative(project, path) for path in files)
+    result.updated = sorted(
+        _relative(project, path) for path in merged if path in existed & written
+    )
+    result.notes += notes_of(built)
+
+
+def _predict(
+    project: Project, result: ScaffoldResult, target: Path, staged: Path
+) -> None:
+    files = [target / relative for relative in tree_files(staged)]
+    files += predicted_files(project, result.name, target, staged, result.websocket)
+    # The merged AsyncAPI document lists only modules with WebSocket routes.
+    merged = merged_spec_paths(project)[: 2 if result.websocket else 1]
+    files += [path for path in merged if not path.is_file()]
+    result.created = sorted(_relative(project, path) for path in files)
+    result.updated = sorted(_relative(project, p) for p in merged if p.is_file())
+
+
+def _version_notes(template: ModuleTemplate, commit: str | None) -> list[str]:
+    if not template.is_git_repo():
+        return [
+            "the project is not a git repository, so the module records no "
+            "template version and `trading update-module` cannot update it"
+        ]
+    if commit is None:
+        return [
+            f"{TEMPLATE_SRC} was never committed, so `trading update-module` "
+            "cannot update this module; commit the template first"
+        ]
+    if template.is_dirty():
+        return [
+            f"{TEMPLATE_SRC} has uncommitted changes; the module records commit "
+            f"{commit[:12]}, so `trading update-module` will treat those changes "
+            "as local edits. Commit the template before scaffolding to avoid this"
+        ]
+    return []
+
+
+def _relative(project: Project, path: Path) -> str:
+    return path.relative_to(project.root).as_posix()

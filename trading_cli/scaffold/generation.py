@@ -1,0 +1,63 @@
+"""The generated code of scaffolded modules: the same builders as the CLI's own.
+
+``new-module``, ``update-module`` and ``remove-module`` call the library functions
+behind ``trading specs build`` and ``trading clients build``, so a scaffolded
+module's ``ws_generated/``, specs and client are exactly what those commands make.
+"""
+
+import importlib
+from collections.abc import Sequence
+from pathlib import Path
+
+from trading_cli.build.result import BuildResult
+from trading_cli.project import Project
+
+CLIENT_FILES = ("__init__.py", "client.py")
+"""The files ``trading clients build`` writes into ``client_generated/``."""
+
+
+def generate(project: Project, modules: Sequence[str]) -> BuildResult:
+    """Build the WS routers, specs and clients of ``modules``, and the merged specs.
+
+    An empty ``modules`` rebuilds only the merged specs (after a removal).
+    """
+    from trading_cli.build.clients import build_clients
+    from trading_cli.build.specs import build_specs
+
+    importlib.invalidate_caches()  # module folders may have just appeared
+    result = build_specs(project, list(modules))
+    if modules:
+        result.merge(build_clients(project, list(modules)))
+    return result
+
+
+def notes_of(result: BuildResult) -> list[str]:
+    """What a builder wants the user to know (e.g. a validation it skipped)."""
+    notes = getattr(result, "notes", [])
+    return [str(note) for note in notes]
+
+
+def merged_spec_paths(project: Project) -> list[Path]:
+    """The merged OpenAPI and AsyncAPI files every module change rewrites."""
+    from trading_cli.build.specs import ASYNCAPI, OPENAPI, merged_spec_path
+
+    return [merged_spec_path(project, kind) for kind in (OPENAPI, ASYNCAPI)]
+
+
+def predicted_files(
+    project: Project, name: str, module_dir: Path, staged: Path, with_ws: bool
+) -> list[Path]:
+    """The generated files a module rendered into ``staged`` will get at
+    ``module_dir``, worked out without importing it."""
+    from trading_cli.build.clients import client_dir
+    from trading_cli.build.specs import ASYNCAPI, OPENAPI, module_spec_path
+
+    files = [module_spec_path(project, name, OPENAPI)]
+    files += [client_dir(module_dir) / filename for filename in CLIENT_FILES]
+    if with_ws:
+        from trading_api.shared.ws.codegen import render_ws_routers
+
+        rendered = render_ws_routers(staged)
+        files += [module_dir / path.relative_to(staged) for path in rendered]
+        files.append(module_spec_path(project, name, ASYNCAPI))
+    return files
