@@ -1,0 +1,345 @@
+"""``trading new-module`` and ``remove-module`` as a developer runs them, on a
+git-tracked copy of the project (never on this checkout)."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+MODULE = Path("src/trading_api/modules/market_data")
+MERGED_OPENAPI = Path("src/trading_api/specs_generated/openapi.json")
+MERGED_ASYNCAPI = Path("src/trading_api/specs_generated/asyncapi.json")
+SKIPPED = {".git", "__pycache__", "node_modules", ".pytest_cache", ".mypy_cache"}
+IGNORED = shutil.ignore_patterns(*SKIPPED, ".ruff_cache")
+
+
+def copy_project(dest: Path) -> Path:
+    """A copy of the project with its own git repository and one commit."""
+    dest.mkdir()
+    for name in ("pyproject.toml", ".copier-answers.yml"):
+        shutil.copy2(ROOT / name, dest / name)
+    for name in ("src", "templates"):
+        shutil.copytree(ROOT / name, dest / name, ignore=IGNORED)
+    git(dest, "init", "-q", "-b", "main")
+    git(dest, "add", "-A")
+    git(dest, "commit", "-q", "-m", "start")
+    return dest
+
+
+def git(project: Path, *args: str) -> str:
+    result = subprocess.run(
+        ["git", "-c", "user.name=Dev", "-c", "user.email=dev@example.com", *args],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout
+
+
+def trading(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``trading`` in ``project`` as a user would, without a terminal."""
+    return subprocess.run(
+        [sys.executable, "-m", "trading_cli.main", *args],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+
+
+def snapshot(project: Path) -> dict[str, bytes]:
+    """Every file of the project and its bytes (git data and caches left out)."""
+    files = {}
+    for folder, dirs, names in os.walk(project):
+        dirs[:] = [d for d in dirs if d not in SKIPPED and d != ".ruff_cache"]
+        for name in names:
+            path = Path(folder, name)
+            files[path.relative_to(project).as_posix()] = path.read_bytes()
+    return files
+
+
+@dataclass
+class Scaffolded:
+    """One project copy with ``market-data`` made by new-module (not committed)."""
+
+    root: Path
+    before: dict[str, bytes]
+    after_dry_run: dict[str, bytes]
+    dry_run: dict[str, Any]
+    created: dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def scaffolded(tmp_path_factory: pytest.TempPathFactory) -> Scaffolded:
+    root = copy_project(tmp_path_factory.mktemp("scaffold") / "project")
+    before = snapshot(root)
+    args = ["new-module", "market-data", "--description", "Quotes and bars."]
+    dry = trading(root, *args, "--dry-run", "--json")
+    assert dry.returncode == 0, dry.stderr
+    after_dry_run = snapshot(root)
+    made = trading(root, *args, "--json")
+    assert made.returncode == 0, made.stderr
+    return Scaffolded(
+        root, before, after_dry_run, json.loads(dry.stdout), json.loads(made.stdout)
+    )
+
+
+@pytest.fixture
+def project(scaffolded: Scaffolded, tmp_path: Path) -> Path:
+    """A private copy of the scaffolded project, git history included."""
+    root = tmp_path / "project"
+    shutil.copytree(
+        scaffolded.root, root, ignore=shutil.ignore_patterns(*SKIPPED - {".git"})
+    )
+    return root
+
+
+def test_json_names_module_package_and_mount_path(scaffolded: Scaffolded) -> None:
+    result = scaffolded.created
+    assert (result["module"], result["package"]) == ("market-data", "market_data")
+    assert result["mount_path"] == "/api/v1/market-data"
+    assert result["path"] == MODULE.as_posix()
+    assert f"{MODULE}/ws_generated/items_router.py" in result["created"]
+    assert result["updated"] == sorted([str(MERGED_ASYNCAPI), str(MERGED_OPENAPI)])
+
+
+def test_json_lists_every_file_created(scaffolded: Scaffolded) -> None:
+    new = set(snapshot(scaffolded.root)) - set(scaffolded.before)
+    assert sorted(new) == scaffolded.created["created"]
+
+
+def test_dry_run_writes_nothing(scaffolded: Scaffolded) -> None:
+    assert scaffolded.after_dry_run == scaffolded.before
+
+
+def test_dry_run_lists_what_new_module_then_creates(scaffolded: Scaffolded) -> None:
+    dry, made = scaffolded.dry_run, scaffolded.created
+    assert dry["dry_run"] is True
+    assert (dry["created"], dry["updated"]) == (made["created"], made["updated"])
+
+
+def test_rendered_module_tests_pass(scaffolded: Scaffolded) -> None:
+    result = trading(scaffolded.root, "test", "market-data", "--", "-q")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+    assert " passed" in result.stdout
+
+
+def test_rendered_module_is_mypy_strict_and_ruff_clean(scaffolded: Scaffolded) -> None:
+    module = scaffolded.root / MODULE
+    files = [str(path) for path in sorted(module.rglob("*.py"))]  # tests too
+    cache = scaffolded.root / ".mypy_cache"
+    if (ROOT / ".mypy_cache").is_dir():  # a warm start for fastapi and pydantic
+        shutil.copytree(ROOT / ".mypy_cache", cache)
+    for command in (
+        ["ruff", "check", str(module)],
+        ["ruff", "format", "--check", str(module)],
+        ["mypy", "--strict", "--cache-dir", str(cache), *files],
+    ):
+        result = subprocess.run(
+            [sys.executable, "-m", *command],
+            cwd=scaffolded.root,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "MYPYPATH": str(scaffolded.root / "src")},
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_generated_code_and_specs_are_up_to_date(scaffolded: Scaffolded) -> None:
+    for command in (("specs", "build", "--check"), ("clients", "build", "--check")):
+        result = trading(scaffolded.root, *command)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_boundaries_hold_for_the_new_module(scaffolded: Scaffolded) -> None:
+    result = trading(scaffolded.root, "boundaries")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_merged_specs_include_the_new_module(scaffolded: Scaffolded) -> None:
+    openapi = json.loads((scaffolded.root / MERGED_OPENAPI).read_text())
+    asyncapi = json.loads((scaffolded.root / MERGED_ASYNCAPI).read_text())
+    assert "/api/v1/market-data/items/{item_id}" in openapi["paths"]
+    assert "market-data.items" in asyncapi["channels"]
+    assert asyncapi["servers"]["market-data"]["pathname"] == "/api/v1/market-data"
+
+
+SERVE = """
+import json, httpx
+from websockets.sync.client import connect
+from trading_api.app_factory import AppFactory
+from trading_api.shared.testing import serve
+
+with serve(AppFactory().create_app(["market-data"])) as url:
+    with connect(url.replace("http", "ws", 1) + "/api/v1/market-data/ws") as ws:
+        ws.send(json.dumps({"type": "items.subscribe", "payload": {}}))
+        print(json.loads(ws.recv(timeout=10))["payload"]["status"])
+        item = httpx.post(url + "/api/v1/market-data/items", json={"name": "x"})
+        print(item.status_code, httpx.get(url + "/api/v1/market-data/items").json())
+        print(json.loads(ws.recv(timeout=10))["payload"]["payload"]["action"])
+"""
+
+
+def test_app_serves_the_new_module_over_rest_and_ws(scaffolded: Scaffolded) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", SERVE],
+        cwd=scaffolded.root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(scaffolded.root / "src")},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "ok",
+        "201 [{'id': 1, 'name': 'x'}]",
+        "created",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["market_data"], "did you mean 'market-data'?"),
+        (["1st-feed"], "starts with a digit"),
+        (["class"], "Python keyword"),
+        (["core", "--force"], "built-in module"),
+        (["shared"], "reserved"),
+        (["models"], "reserved"),
+        (["datafeed"], "already exists; pick another name"),
+        (["market-data"], "remove it first with `trading remove-module market-data`"),
+        (["feeds/fx"], "looks like a path"),
+        (["../evil"], "looks like a path"),
+        (["Market-Data"], "not kebab-case"),
+        (["a" * 31], "keep it to 30"),
+    ],
+    ids=lambda value: value[0] if isinstance(value, list) else "",
+)
+def test_invalid_name_is_refused_and_changes_nothing(
+    scaffolded: Scaffolded, args: list[str], message: str
+) -> None:
+    before = snapshot(scaffolded.root)
+    result = trading(scaffolded.root, "new-module", *args)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert snapshot(scaffolded.root) == before
+
+
+def test_invalid_description_is_refused(scaffolded: Scaffolded) -> None:
+    before = snapshot(scaffolded.root)
+    result = trading(scaffolded.root, "new-module", "notes", "--description", " ")
+    assert result.returncode == 2
+    assert "description is empty" in result.stderr
+    assert snapshot(scaffolded.root) == before
+
+
+def test_new_then_remove_restores_the_tree_byte_for_byte(
+    project: Path, scaffolded: Scaffolded
+) -> None:
+    result = trading(project, "remove-module", "market-data", "--yes")
+    assert result.returncode == 0, result.stderr
+    assert snapshot(project) == scaffolded.before
+    assert git(project, "status", "--porcelain") == ""
+
+
+def test_remove_refuses_hand_edited_files(project: Path) -> None:
+    with (project / MODULE / "service.py").open("a") as service:
+        service.write("# a local change\n")
+    before = snapshot(project)
+    result = trading(project, "remove-module", "market-data", "--yes")
+    assert result.returncode == 1
+    assert "service.py edited" in result.stderr
+    assert "pass --force" in result.stderr
+    assert snapshot(project) == before
+
+
+def test_remove_refuses_files_added_by_hand(project: Path) -> None:
+    (project / MODULE / "notes.md").write_text("design notes\n")
+    before = snapshot(project)
+    result = trading(project, "remove-module", "market-data", "--yes")
+    assert result.returncode == 1
+    assert "notes.md added" in result.stderr
+    assert snapshot(project) == before
+
+
+def test_remove_force_deletes_hand_made_changes_too(
+    project: Path, scaffolded: Scaffolded
+) -> None:
+    (project / MODULE / "notes.md").write_text("design notes\n")
+    (project / MODULE / "api.py").write_text("# rewritten\n")
+    result = trading(project, "remove-module", "market-data", "--yes", "--force")
+    assert result.returncode == 0, result.stderr
+    assert snapshot(project) == scaffolded.before
+
+
+def test_remove_without_yes_or_terminal_is_refused(scaffolded: Scaffolded) -> None:
+    before = snapshot(scaffolded.root)
+    result = trading(scaffolded.root, "remove-module", "market-data")
+    assert result.returncode == 2
+    assert "pass --yes" in result.stderr
+    assert snapshot(scaffolded.root) == before
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("core", "built in and cannot be removed"),
+        ("datafeed", "was not made by `trading new-module`"),
+        ("order-book", "unknown module 'order-book'; known modules: core,"),
+    ],
+)
+def test_remove_refuses_modules_it_did_not_make(
+    scaffolded: Scaffolded, name: str, message: str
+) -> None:
+    before = snapshot(scaffolded.root)
+    result = trading(scaffolded.root, "remove-module", name, "--yes", "--force")
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert snapshot(scaffolded.root) == before
+
+
+def test_failure_mid_render_leaves_nothing_behind(project: Path) -> None:
+    template = project / "templates/module/template"
+    (template / "zz_broken.py.jinja").write_text("{{ no_such_answer.attribute }}\n")
+    before = snapshot(project)
+    result = trading(project, "new-module", "order-book")
+    assert result.returncode == 1
+    assert "rendering templates/module failed" in result.stderr
+    assert snapshot(project) == before
+
+
+def test_failure_in_generation_rolls_everything_back(project: Path) -> None:
+    """The client builder refuses cookie parameters: by then the module folder
+    is in place and the merged specs are rewritten, and all of it must go."""
+    api = project / "templates/module/template/api.py.jinja"
+    route = textwrap.indent(
+        textwrap.dedent(
+            """
+            @router.get("/session")
+            async def session(token: str | None = Cookie(None)) -> str:
+                return token or ""
+            """
+        ),
+        "    ",
+    )
+    source = api.read_text().replace("APIRouter, HTTP", "APIRouter, Cookie, HTTP")
+    end = "\n    return router\n"
+    api.write_text(source.replace(end, route + end))
+    before = snapshot(project)
+    result = trading(project, "new-module", "order-book")
+    assert result.returncode == 1
+    assert "so nothing was changed" in result.stderr
+    assert "cookie" in result.stderr.lower()
+    assert snapshot(project) == before

@@ -1,0 +1,171 @@
+"""``trading update-module``: template changes merged into scaffolded modules,
+with real git commits, on a copy of the project."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+TEMPLATE = Path("templates/module/template")
+MODULE = Path("src/trading_api/modules/market_data")
+SKIPPED = {".git", "__pycache__", "node_modules", ".pytest_cache", ".mypy_cache"}
+IGNORED = shutil.ignore_patterns(*SKIPPED, ".ruff_cache")
+LIST_DOC = '"""Every item, oldest first."""'
+
+
+def git(project: Path, *args: str) -> str:
+    result = subprocess.run(
+        ["git", "-c", "user.name=Dev", "-c", "user.email=dev@example.com", *args],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout
+
+
+def trading(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``trading`` in ``project`` as a user would, without a terminal."""
+    return subprocess.run(
+        [sys.executable, "-m", "trading_cli.main", *args],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+
+
+def snapshot(project: Path) -> dict[str, bytes]:
+    files = {}
+    for folder, dirs, names in os.walk(project):
+        dirs[:] = [d for d in dirs if d not in SKIPPED and d != ".ruff_cache"]
+        for name in names:
+            path = Path(folder, name)
+            files[path.relative_to(project).as_posix()] = path.read_bytes()
+    return files
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, 1))
+
+
+def change_template(project: Path, file: str, old: str, new: str) -> str:
+    """Edit a template file and commit it; return the commit."""
+    edit(project / TEMPLATE / file, old, new)
+    git(project, "commit", "-q", "-am", f"Change the template's {file}")
+    return git(project, "rev-parse", "HEAD").strip()
+
+
+def recorded_commit(project: Path) -> str:
+    answers = yaml.safe_load((project / MODULE / ".copier-answers.yml").read_text())
+    return str(answers["_commit"])
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project copy in git where new-module made market-data, committed."""
+    root = tmp_path_factory.mktemp("update") / "project"
+    root.mkdir()
+    for name in ("pyproject.toml", ".copier-answers.yml"):
+        shutil.copy2(ROOT / name, root / name)
+    for name in ("src", "templates"):
+        shutil.copytree(ROOT / name, root / name, ignore=IGNORED)
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "Start")
+    made = trading(root, "new-module", "market-data")
+    assert made.returncode == 0, made.stderr
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "Add market-data")
+    return root
+
+
+@pytest.fixture
+def project(base: Path, tmp_path: Path) -> Path:
+    """A private copy of :func:`base`, git history included."""
+    root = tmp_path / "project"
+    shutil.copytree(base, root, ignore=shutil.ignore_patterns(*SKIPPED - {".git"}))
+    return root
+
+
+def test_check_passes_for_modules_made_from_the_current_template(base: Path) -> None:
+    result = trading(base, "update-module", "--all", "--check")
+    assert result.returncode == 0, result.stderr
+    assert "market-data: up to date" in result.stdout
+
+
+def test_check_fails_for_a_module_behind_the_template(project: Path) -> None:
+    change_template(project, "service.py.jinja", LIST_DOC, '"""All items."""')
+    before = snapshot(project)
+    result = trading(project, "update-module", "market-data", "--check")
+    assert result.returncode == 1
+    assert "1 module(s) behind templates/module: market-data" in result.stderr
+    assert "service.py" in result.stdout
+    assert snapshot(project) == before
+
+
+def test_update_merges_template_change_keeps_local_edits_and_regenerates(
+    project: Path,
+) -> None:
+    field = '    name: str = Field(description="Display name.")\n'
+    new_field = field + '    note: str = ""\n'
+    commit = change_template(project, "models.py.jinja", field, new_field)
+    edit(project / MODULE / "service.py", LIST_DOC, '"""Local wording."""')
+    result = trading(project, "update-module", "market-data")
+    assert result.returncode == 0, result.stderr
+    assert 'note: str = ""' in (project / MODULE / "models.py").read_text()
+    assert '"""Local wording."""' in (project / MODULE / "service.py").read_text()
+    assert recorded_commit(project) == commit
+    merged = project / "src/trading_api/specs_generated/openapi.json"
+    schemas = json.loads(merged.read_text())["components"]["schemas"]
+    assert "note" in schemas["MarketDataItem"]["properties"]
+
+
+def test_conflict_leaves_markers_lists_the_file_and_exits_3(project: Path) -> None:
+    change_template(project, "service.py.jinja", LIST_DOC, '"""Template wording."""')
+    edit(project / MODULE / "service.py", LIST_DOC, '"""Local wording."""')
+    result = trading(project, "update-module", "market-data")
+    assert result.returncode == 3
+    assert f"conflict  {MODULE}/service.py" in result.stdout
+    assert "resolve the <<<<<<< markers" in result.stderr
+    service = (project / MODULE / "service.py").read_text()
+    assert "<<<<<<< market-data (local)" in service
+    assert '"""Local wording."""' in service
+    assert '"""Template wording."""' in service
+
+
+def test_uncommitted_template_change_is_refused(project: Path) -> None:
+    edit(project / TEMPLATE / "service.py.jinja", LIST_DOC, '"""All items."""')
+    before = snapshot(project)
+    result = trading(project, "update-module", "market-data")
+    assert result.returncode == 1
+    assert "commit templates/module first" in result.stderr
+    assert snapshot(project) == before
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "name the modules to update, or pass --all"),
+        (["market-data", "--all"], "not both"),
+        (["datafeed"], "module 'datafeed' was not made by `trading new-module`"),
+        (["order-book"], "unknown module 'order-book'"),
+    ],
+    ids=["nothing", "both", "hand-written", "unknown"],
+)
+def test_bad_arguments_are_usage_errors(
+    base: Path, args: list[str], message: str
+) -> None:
+    result = trading(base, "update-module", *args)
+    assert result.returncode == 2
+    assert message in result.stderr
