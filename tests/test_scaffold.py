@@ -343,3 +343,59 @@ def test_failure_in_generation_rolls_everything_back(project: Path) -> None:
     assert "so nothing was changed" in result.stderr
     assert "cookie" in result.stderr.lower()
     assert snapshot(project) == before
+
+
+def run_in_terminal(project: Path, args: list[str], answers: list[str]) -> str:
+    """Run ``trading`` on a pseudo-terminal, typing ``answers`` one per prompt
+    (each prompt ends in ': '); return everything it printed."""
+    import pty
+    import select
+
+    main, child = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "trading_cli.main", *args],
+        cwd=project,
+        stdin=child,
+        stdout=child,
+        stderr=child,
+        env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200"},
+    )
+    os.close(child)
+    output, pending = b"", list(answers)
+    while True:
+        ready, _, _ = select.select([main], [], [], 60)
+        if not ready:  # bounded: a hung prompt fails the test instead of the run
+            process.kill()
+            break
+        try:
+            chunk = os.read(main, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        output += chunk
+        if pending and output.rstrip().endswith(b":"):
+            os.write(main, pending.pop(0).encode() + b"\n")
+    process.wait(timeout=60)
+    os.close(main)
+    return output.decode(errors="replace").replace("\r\n", "\n")
+
+
+def test_terminal_prompts_for_what_flags_left_out(scaffolded: Scaffolded) -> None:
+    output = run_in_terminal(
+        scaffolded.root, ["new-module", "notes", "--dry-run"], ["Desk notes.", "n"]
+    )
+    assert "Description [The notes module.]:" in output
+    assert "Add a WebSocket route? [Y/n]:" in output
+    assert "Would create module notes" in output
+    assert "notes/ws.py" not in output
+
+
+def test_terminal_remove_asks_and_keeps_the_module_on_no(
+    scaffolded: Scaffolded,
+) -> None:
+    before = snapshot(scaffolded.root)
+    output = run_in_terminal(scaffolded.root, ["remove-module", "market-data"], ["n"])
+    assert "Delete module market-data (" in output
+    assert "Nothing removed." in output
+    assert snapshot(scaffolded.root) == before
