@@ -1,14 +1,12 @@
 """``trading new-module``: render the template into a new module, all or nothing.
 
-The template is rendered into a staging folder beside the modules (so the final
-move is a rename on one file system), moved into place, and then the module's
+The template is rendered into a staging folder in the project's ``.run/`` (so the
+final move is a rename on one file system), moved into place, and then the module's
 WS routers, specs and client are generated with the same builders as ``trading
 specs build`` and ``trading clients build``. If any step fails, every change is
 undone: the module folder goes and the merged specs get their old bytes back.
 """
 
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +21,7 @@ from trading_cli.scaffold.generation import (
 )
 from trading_cli.scaffold.names import check_new_name, module_dir
 from trading_cli.scaffold.template import ModuleTemplate
-from trading_cli.scaffold.undo import all_or_nothing
+from trading_cli.scaffold.undo import all_or_nothing, staging_folder
 
 
 @dataclass
@@ -91,16 +89,13 @@ def scaffold_module(
         dry_run=dry_run,
         notes=_version_notes(template, commit),
     )
-    staging = Path(tempfile.mkdtemp(prefix=".new-module-", dir=project.modules_dir))
-    try:
+    with staging_folder(project.root, "new-module-") as staging:
         staged = staging / target.name
         template.render(answers, staged, commit=commit)
         if dry_run:
             _predict(project, result, target, staged)
         else:
             _install(project, result, target, staged, staging / "replaced")
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return result
 
 

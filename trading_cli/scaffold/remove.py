@@ -7,8 +7,6 @@ folders are always removable (they are made again from the code).
 """
 
 import hashlib
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,7 +21,7 @@ from trading_cli.scaffold.answers import (
 )
 from trading_cli.scaffold.generation import generate, merged_spec_paths
 from trading_cli.scaffold.names import BUILT_IN, existing_module_dir
-from trading_cli.scaffold.undo import all_or_nothing
+from trading_cli.scaffold.undo import all_or_nothing, staging_folder
 
 GENERATED_DIRS = frozenset({"ws_generated", "specs_generated", "client_generated"})
 
@@ -94,17 +92,14 @@ def remove_module(project: Project, removal: Removal) -> BuildResult:
     Raises:
         CliError: the merged specs failed to build; the module was put back.
     """
-    staging = Path(
-        tempfile.mkdtemp(prefix=".remove-module-", dir=removal.folder.parent)
-    )
-    try:
-        what = f"rebuilding the merged specs without module {removal.name!r}"
-        with all_or_nothing(what) as undo:
-            undo.keep_files(merged_spec_paths(project))
-            undo.move(removal.folder, staging / removal.folder.name)
-            return generate(project, [])
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    what = f"rebuilding the merged specs without module {removal.name!r}"
+    with (
+        staging_folder(project.root, "remove-module-") as staging,
+        all_or_nothing(what) as undo,
+    ):
+        undo.keep_files(merged_spec_paths(project))
+        undo.move(removal.folder, staging / removal.folder.name)
+        return generate(project, [])
 
 
 def _summary(removal: Removal) -> str:

@@ -7,12 +7,15 @@ byte for byte what it was.
 
 import os
 import shutil
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from trading_cli.errors import CliError
 
+RUN_DIR = ".run"
+"""The project's git-ignored folder for run-time files."""
 _CACHES = shutil.ignore_patterns("__pycache__", ".pytest_cache", ".mypy_cache")
 
 
@@ -104,6 +107,26 @@ def all_or_nothing(what: str) -> Iterator[UndoLog]:
             ) from exc
         raise CliError(f"{what} failed, so nothing was changed: {exc}") from exc
     undo.commit()
+
+
+@contextmanager
+def staging_folder(root: Path, prefix: str) -> Iterator[Path]:
+    """A scratch folder in the project's git-ignored ``.run/``, removed after.
+
+    It sits on the project's file system, so moving a module from it into
+    ``src/`` is a rename, and outside ``src/`` and ``templates/``, so ``trading
+    dev`` does not see half-rendered files.
+    """
+    run = root / RUN_DIR
+    made_run = not run.exists()
+    run.mkdir(exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix=prefix, dir=run))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+        if made_run and not any(run.iterdir()):
+            run.rmdir()
 
 
 def _delete(path: Path) -> None:

@@ -12,7 +12,6 @@ leaves markers in the files and skips generation until they are resolved. Any
 failure puts every module back as it was.
 """
 
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +28,7 @@ from trading_cli.scaffold.generation import generate, merged_spec_paths
 from trading_cli.scaffold.merge import FileMerge, merge_module, template_changes
 from trading_cli.scaffold.names import existing_module_dir, module_dir, module_names
 from trading_cli.scaffold.template import ModuleTemplate
-from trading_cli.scaffold.undo import all_or_nothing
+from trading_cli.scaffold.undo import all_or_nothing, staging_folder
 
 
 @dataclass
@@ -77,13 +76,13 @@ def update_modules(
     template.require()
     records = _records(project, names)
     head = _template_head(template)
-    with tempfile.TemporaryDirectory(prefix="trading-update-") as scratch:
+    with staging_folder(project.root, "update-module-") as scratch:
         plans = [
-            _plan(project, template, record, head, Path(scratch, name))
+            _plan(project, template, record, head, scratch / name)
             for name, record in records.items()
         ]
         if not check:
-            _apply(project, [plan for plan in plans if plan.answers], Path(scratch))
+            _apply(project, [plan for plan in plans if plan.answers], scratch)
     return [plan.update for plan in plans]
 
 
