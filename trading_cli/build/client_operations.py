@@ -17,6 +17,7 @@ from trading_cli.errors import CliError
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
+    from fastapi._compat import ModelField
     from fastapi.dependencies.models import Dependant
     from fastapi.routing import APIRoute
 
@@ -25,7 +26,18 @@ if TYPE_CHECKING:
 ParamKind = Literal["path", "query", "header", "body"]
 
 RESERVED_METHODS = frozenset(
-    {"aclose", "base_url", "close", "mount_path", "subscribe", "timeout"}
+    {
+        "_call",
+        "_http",
+        "_subscribe",
+        "aclose",
+        "base_url",
+        "close",
+        "mount_path",
+        "subscribe",
+        "timeout",
+        "ws_headers",
+    }
 )
 """Client attributes an operation method must not shadow (it gets a ``_`` suffix)."""
 
@@ -202,12 +214,13 @@ def _returns(route: "APIRoute") -> Any:
 def _params(route: "APIRoute") -> Iterator[Param]:
     seen: set[str] = set()
     for dependant in _dependants(route.dependant):
-        for kind, fields in (
+        sources: list[tuple[ParamKind, list[ModelField]]] = [
             ("path", dependant.path_params),
             ("query", dependant.query_params),
             ("header", dependant.header_params),
             ("body", dependant.body_params),
-        ):
+        ]
+        for kind, fields in sources:
             for field in fields:
                 if field.name not in seen:
                     seen.add(field.name)
@@ -225,7 +238,7 @@ def _dependants(dependant: "Dependant") -> Iterator["Dependant"]:
         yield from _dependants(sub)
 
 
-def _param(route: "APIRoute", kind: Any, field: Any) -> Param:
+def _param(route: "APIRoute", kind: ParamKind, field: "ModelField") -> Param:
     from fastapi import params
 
     info = field.field_info
