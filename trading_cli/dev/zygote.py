@@ -142,16 +142,21 @@ class Parent:
 
     def fork(self, kind: str, order_id: int) -> int:
         """Fork; return 0 in the child (which leads a new process group)."""
+        # A stop may follow at once: hold SIGTERM until the child has dropped the
+        # handler it inherits, or the signal would run our handler in the child.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
         pid = os.fork()
         if pid == 0:
             os.setpgid(0, 0)
             signal.set_wakeup_fd(-1)
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
             self.selector.close()
             os.close(self.wakeup_r)
             os.close(self.wakeup_w)
             return 0
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
         with contextlib.suppress(OSError):  # the child may have done it already
             os.setpgid(pid, pid)
         self.children[pid] = Child(pid, kind, order_id)
