@@ -331,6 +331,34 @@ def test_edited_rest_handler_is_served(
     assert "modules/demo/api.py -> demo" in line
 
 
+def test_requests_during_a_reload_are_all_answered(
+    project: Path, dev_factory: Callable[..., Dev]
+) -> None:
+    dev = dev_factory("--modules", "demo")
+    greeting = f"{dev.url}/api/v1/demo/greeting"
+    answers_seen: list[object] = []
+
+    def hammer() -> None:  # a new connection per request, as in a browser reload
+        while not answers_seen or answers_seen[-1] != {"text": "new"}:
+            try:
+                response = httpx.get(greeting, timeout=10)
+                answers_seen.append(response.json())
+            except httpx.TransportError as exc:
+                answers_seen.append(repr(exc))
+
+    client = threading.Thread(target=hammer)
+    client.start()
+    poll(lambda: len(answers_seen) >= 3, "the first answers")
+    save(
+        module_dir(project, "demo") / "api.py",
+        DEMO["api.py"].replace('"hello"', '"new"'),
+    )
+    client.join(timeout=TIMEOUT)
+
+    assert not client.is_alive()
+    assert set(map(str, answers_seen)) == {str({"text": "hello"}), str({"text": "new"})}
+
+
 def test_edited_shared_model_is_served(
     project: Path, dev_factory: Callable[..., Dev]
 ) -> None:

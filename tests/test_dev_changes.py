@@ -148,6 +148,17 @@ def test_new_module_package_reloads_a_server_of_every_module(
     assert changes.plan(None, classifier.module_names()).reload
 
 
+def test_template_edit_reloads_nothing_and_is_listed(project: Project) -> None:
+    classifier = ChangeClassifier(project)
+    template = project.templates_dir / "module" / "api.py.jinja"
+    template.write_text("")
+
+    changes = classifier.classify([template])
+
+    assert changes.templates == (template,)
+    assert changes.plan(None, classifier.module_names()).idle
+
+
 def test_loop_guard_pauses_on_reloads_caused_by_reloads() -> None:
     guard = LoopGuard(max_reloads=3, window=10.0)
     stamp, verdicts = Path("stamp.txt"), []

@@ -3,6 +3,7 @@
 import contextlib
 import errno
 import socket
+import sys
 import time
 
 import typer
@@ -25,12 +26,14 @@ def dev_command(
     host: str = typer.Option(
         "127.0.0.1",
         "--host",
+        metavar="ADDRESS",
         help="Address to listen on. The default keeps the server private to this "
         "machine; 0.0.0.0 opens it to the network.",
     ),
     port: int = typer.Option(
         8000,
         "--port",
+        metavar="PORT",
         min=0,
         max=65535,
         help="Port to listen on; 0 picks a free one (printed when ready).",
@@ -134,6 +137,11 @@ def _run_loop(
 
     from trading_cli.dev.supervisor import DevLoop
 
+    if not sys.platform.startswith("linux"):
+        raise CliError(
+            "the reloader forks its servers, which needs Linux (or WSL); "
+            "run `trading dev --no-reload` here"
+        )
     project.activate()
     _emit(f"trading dev: starting on {url}, watching {_watched(project)}", False)
     code = asyncio.run(DevLoop(project, listener, url, names, _emit).run())
