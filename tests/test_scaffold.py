@@ -4,9 +4,11 @@ git-tracked copy of the project (never on this checkout)."""
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import textwrap
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -135,12 +137,26 @@ def test_rendered_module_tests_pass(scaffolded: Scaffolded) -> None:
     assert " passed" in result.stdout
 
 
+def warm_mypy_cache(dest: Path) -> Path:
+    """A copy of this checkout's mypy cache, if any, so fastapi and pydantic are
+    not analysed again; sqlite's backup gives a consistent copy even while
+    another mypy writes."""
+    source = ROOT / ".mypy_cache" / f"{sys.version_info[0]}.{sys.version_info[1]}"
+    target = dest / source.name
+    target.mkdir(parents=True)
+    for db in sorted(source.glob("cache.*.db")):
+        with (
+            closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as old,
+            closing(sqlite3.connect(target / db.name)) as new,
+        ):
+            old.backup(new)
+    return dest
+
+
 def test_rendered_module_is_mypy_strict_and_ruff_clean(scaffolded: Scaffolded) -> None:
     module = scaffolded.root / MODULE
     files = [str(path) for path in sorted(module.rglob("*.py"))]  # tests too
-    cache = scaffolded.root / ".mypy_cache"
-    if (ROOT / ".mypy_cache").is_dir():  # a warm start for fastapi and pydantic
-        shutil.copytree(ROOT / ".mypy_cache", cache)
+    cache = warm_mypy_cache(scaffolded.root / ".mypy_cache")
     for command in (
         ["ruff", "check", str(module)],
         ["ruff", "format", "--check", str(module)],
