@@ -7,6 +7,7 @@ written: each stale file is reported with a unified diff.
 """
 
 import difflib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,9 @@ from trading_cli.build.validators import (
     AsyncApiParser,
     BatchValidator,
     OpenApiValidator,
-    asyncapi_required,
+    ValidationCache,
+    ValidatorMissingError,
+    in_ci,
 )
 from trading_cli.errors import CliError
 from trading_cli.project import Project
@@ -91,6 +94,8 @@ def build_specs(
         TradingApiError: a module fails to load or its ``ws.py`` is broken.
     """
     validators = _Validators(AsyncApiParser(project.root), OpenApiValidator())
+    if not _probably_unchanged(project, validators):
+        validators.start()
     try:
         return _build(project, modules, check, validators)
     finally:
@@ -195,9 +200,38 @@ class _Validators:
     asyncapi: AsyncApiParser
     openapi: OpenApiValidator
 
+    def start(self) -> None:
+        self.asyncapi.start()
+        self.openapi.start()
+
     def close(self) -> None:
         self.asyncapi.close()
         self.openapi.close()
+
+
+def _probably_unchanged(project: Project, validators: _Validators) -> bool:
+    """Whether validation will likely have nothing to do: every module has its
+    OpenAPI file and every committed spec is known valid.
+
+    Only decides whether the validators start early; a wrong guess costs time,
+    not correctness.
+    """
+    caches = {
+        OPENAPI: ValidationCache(validators.openapi.identity),
+        ASYNCAPI: ValidationCache(validators.asyncapi.identity),
+    }
+    if not all(cache.enabled for cache in caches.values()):
+        return False
+    for init in project.modules_dir.glob("*/__init__.py"):
+        if not any((init.parent / SPECS_DIR).glob(f"*_{OPENAPI}.json")):
+            return False  # a new module: its documents are surely new
+    for path in sorted(project.package_dir.glob(f"**/{SPECS_DIR}/*.json")):
+        document = json.loads(path.read_text(encoding="utf-8"))
+        document.pop(GENERATED_KEY, None)
+        kind = ASYNCAPI if path.stem.endswith(ASYNCAPI) else OPENAPI
+        if not caches[kind].knows(document):
+            return False
+    return True
 
 
 def _validate(
@@ -222,18 +256,22 @@ def _validate(
         merged_spec_path(project, ASYNCAPI): documents.merged_asyncapi,
     }
     batches: list[tuple[str, BatchValidator, dict[Path, dict[str, Any]]]] = [
-        ("OpenAPI", validators.openapi, openapi)
+        ("OpenAPI", validators.openapi, openapi),
+        ("AsyncAPI", validators.asyncapi, asyncapi),
     ]
-    if validators.asyncapi.available:
-        batches.append(("AsyncAPI", validators.asyncapi, asyncapi))
-    elif asyncapi_required():
-        raise CliError(ASYNCAPI_MISSING.replace("validation skipped", "CI needs it"))
-    else:
-        result.notes.append(ASYNCAPI_MISSING)
     for kind, validator, batch in batches:
-        problems = validator.validate(list(batch.values()))
-        for path, found in zip(batch, problems, strict=True):
-            _raise_if_invalid(project, path, kind, found)
+        try:
+            verdicts = validator.validate(batch)
+        except ValidatorMissingError:
+            if kind != "AsyncAPI":
+                raise
+            if in_ci():
+                message = ASYNCAPI_MISSING.replace("skipped", "needed in CI")
+                raise CliError(message) from None
+            result.notes.append(ASYNCAPI_MISSING)
+            continue
+        for path, problems in verdicts.items():
+            _raise_if_invalid(project, path, kind, problems)
 
 
 def _raise_if_invalid(
