@@ -12,8 +12,9 @@ with ``git archive`` into a temporary folder and rendered from there.
 """
 
 import io
+import shutil
 import subprocess
-import sys
+import sysconfig
 import tarfile
 from pathlib import Path
 
@@ -129,9 +130,9 @@ class ModuleTemplate:
     def _format(self, folder: Path, root_package: str) -> None:
         """Format and sort imports like the project's own code, if ruff is here."""
         files = sorted(str(path) for path in folder.rglob("*.py"))
-        if not files or not _has_ruff():
+        ruff = _ruff()
+        if not files or ruff is None:
             return
-        ruff = [sys.executable, "-m", "ruff"]
         # The module is not in the source tree yet, so tell ruff that imports of
         # it are first-party, as they will be once it is.
         first_party = f'lint.isort.known-first-party = ["{root_package}"]'
@@ -142,7 +143,7 @@ class ModuleTemplate:
             ["check", "--quiet", "--fix", "--select", "I"],
         ):
             subprocess.run(
-                [*ruff, *command, *config, *files],
+                [ruff, *command, *config, *files],
                 capture_output=True,
                 cwd=self.project.root,
                 check=False,
@@ -163,10 +164,11 @@ class ModuleTemplate:
         return result.stdout if result.returncode == 0 else ""
 
 
-def _has_ruff() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("ruff") is not None
+def _ruff() -> str | None:
+    """The ruff binary of this environment, else on PATH. Run directly:
+    ``python -m ruff`` would cost one more Python start."""
+    installed = Path(sysconfig.get_path("scripts")) / "ruff"
+    return str(installed) if installed.is_file() else shutil.which("ruff")
 
 
 def _last_line(text: str) -> str:
