@@ -142,7 +142,7 @@ def remove_module_command(
 
 def update_module_command(
     names: list[str] | None = typer.Argument(
-        None, metavar="[NAME]...", help="The modules to update."
+        None, metavar="NAME", help="The modules to update.", show_default=False
     ),
     all_modules: bool = typer.Option(
         False, "--all", help="Update every module made from the template."
