@@ -78,6 +78,7 @@ class Scaffolded:
     root: Path
     before: dict[str, bytes]
     after_dry_run: dict[str, bytes]
+    after: dict[str, bytes]
     dry_run: dict[str, Any]
     created: dict[str, Any]
 
@@ -93,7 +94,12 @@ def scaffolded(tmp_path_factory: pytest.TempPathFactory) -> Scaffolded:
     made = trading(root, *args, "--json")
     assert made.returncode == 0, made.stderr
     return Scaffolded(
-        root, before, after_dry_run, json.loads(dry.stdout), json.loads(made.stdout)
+        root,
+        before,
+        after_dry_run,
+        snapshot(root),
+        json.loads(dry.stdout),
+        json.loads(made.stdout),
     )
 
 
@@ -117,7 +123,7 @@ def test_json_names_module_package_and_mount_path(scaffolded: Scaffolded) -> Non
 
 
 def test_json_lists_every_file_created(scaffolded: Scaffolded) -> None:
-    new = set(snapshot(scaffolded.root)) - set(scaffolded.before)
+    new = set(scaffolded.after) - set(scaffolded.before)
     assert sorted(new) == scaffolded.created["created"]
 
 
