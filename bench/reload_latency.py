@@ -4,8 +4,9 @@ Both run in one temporary copy of the project with every module enabled plus a
 small probe module (a REST route and a WS route, so `trading dev` regenerates its
 WS routers on every edit). Each edit rewrites the probe's api.py with a new value;
 the clock stops when GET /api/v1/latency-probe/value returns it (a new connection
-per poll, 5 ms apart). Also timed: start of the process to the first response.
-`trading dev --modules latency-probe` shows the reload of one module alone.
+per poll, 5 ms apart). Also timed: start of the process to the first response, an
+edit of a shared model file (`trading dev` then also reloads the shared code), and
+`trading dev --modules latency-probe`, the reload of one module alone.
 
 Run: python bench/reload_latency.py [--edits 7]
 Budget (DESIGN.md §9): trading dev <= uvicorn --reload; module hot-swap < 150 ms.
@@ -106,12 +107,23 @@ PROBE_FILES = {
 API = """
 from fastapi import APIRouter
 
+from trading_api.models.latency_probe import OFFSET, Value
+
 router = APIRouter()
 
 
 @router.get("/value")
-async def value() -> dict[str, int]:
-    return {{"value": {value}}}
+async def value() -> Value:
+    return Value(value={value} + OFFSET)
+"""
+MODEL = """
+from pydantic import BaseModel
+
+OFFSET = {offset}
+
+
+class Value(BaseModel):
+    value: int
 """
 
 
@@ -129,6 +141,9 @@ def copy_project(dest: Path) -> None:
     for name, text in PROBE_FILES.items():
         (probe / name).write_text(textwrap.dedent(text).lstrip())
     (probe / "api.py").write_text(API.format(value=0))
+    (dest / "src" / "trading_api" / "models" / "latency_probe.py").write_text(
+        MODEL.format(offset=0)
+    )
 
 
 def get(port: int, path: str) -> tuple[int, bytes] | None:
@@ -204,28 +219,45 @@ class Server:
             self.process.wait()
 
 
-def measure(server: Server, api: Path, edits: int, first_value: int) -> list[float]:
+def measure(server: Server, edit: Callable[[int], None], values: range) -> list[float]:
     """Latency of each edit, from the write to the first response showing it."""
     samples = []
-    for value in range(first_value, first_value + edits):
+    for value in values:
         time.sleep(0.5)  # let the previous reload and its spec build settle
         start = time.perf_counter()
-        api.write_text(API.format(value=value))
+        edit(value)
         wait_for(server.port, PROBE_URL, serves(value))
         samples.append(time.perf_counter() - start)
     return samples
 
 
+def module_edit(tree: Path) -> Callable[[int], None]:
+    """Rewrite the probe module's api.py so it answers ``value``."""
+    api = tree / "src" / "trading_api" / "modules" / PROBE / "api.py"
+    return lambda value: api.write_text(API.format(value=value))
+
+
+def shared_edit(tree: Path) -> Callable[[int], None]:
+    """Rewrite the shared model file (api.py answers 0 + OFFSET)."""
+    module_edit(tree)(0)
+    model = tree / "src" / "trading_api" / "models" / "latency_probe.py"
+    return lambda value: model.write_text(MODEL.format(offset=value))
+
+
 def run(
-    label: str, command: list[str], tree: Path, edits: int, value: int
-) -> tuple[float, float]:
+    label: str,
+    command: list[str],
+    tree: Path,
+    edit: Callable[[Path], Callable[[int], None]],
+    values: range,
+) -> float:
+    """Start the server, time the edits, print a row; return the median."""
     port = free_port()
     server = Server([arg.replace("PORT", str(port)) for arg in command], tree, port)
     try:
         startup = server.first_response()
         wait_for(port, PROBE_URL, lambda status, _: status == 200)
-        api = tree / "src" / "trading_api" / "modules" / PROBE / "api.py"
-        samples = measure(server, api, edits, value)
+        samples = measure(server, edit(tree), values)
     except Exception:
         print("\n".join(server.lines[-30:]), file=sys.stderr)
         raise
@@ -238,7 +270,7 @@ def run(
         f"{median * 1000:6.0f} ms   ({shown})",
         flush=True,
     )
-    return startup, median
+    return median
 
 
 def main() -> None:
@@ -246,27 +278,27 @@ def main() -> None:
     parser.add_argument("--edits", type=int, default=7)
     edits = max(parser.parse_args().edits, 5)
     python = sys.executable
+    dev = [python, "-m", "trading_cli.main", "dev", "--port", "PORT"]
+    uvicorn = [python, "-m", "uvicorn", "trading_api.main:app", "--reload"]
+    uvicorn += ["--reload-dir", "src", "--port", "PORT"]
     with tempfile.TemporaryDirectory(prefix="reload-bench-") as tmp:
         tree = Path(tmp)
         copy_project(tree)
-        dev = [python, "-m", "trading_cli.main", "dev", "--port", "PORT"]
-        _, dev_median = run("trading dev (all modules)", dev, tree, edits, 100)
-        uvicorn = [
-            python,
-            "-m",
-            "uvicorn",
-            "trading_api.main:app",
-            "--reload",
-            "--reload-dir",
-            "src",
-            "--port",
-            "PORT",
-        ]
-        _, uvicorn_median = run(
-            "uvicorn --reload (all modules)", uvicorn, tree, edits, 200
-        )
+        values = iter(range(100, 10_000, 100))
+
+        def next_values() -> range:
+            first = next(values)
+            return range(first, first + edits)
+
+        label = "trading dev, module edit (all modules)"
+        dev_median = run(label, dev, tree, module_edit, next_values())
+        label = "uvicorn --reload, module edit (all modules)"
+        uvicorn_median = run(label, uvicorn, tree, module_edit, next_values())
         one = [*dev, "--modules", "latency-probe"]
-        run("trading dev --modules latency-probe", one, tree, edits, 300)
+        label = "trading dev --modules latency-probe"
+        run(label, one, tree, module_edit, next_values())
+        label = "trading dev, models/ edit (all modules)"  # last: it sets OFFSET
+        run(label, dev, tree, shared_edit, next_values())
     print(f"ratio trading dev / uvicorn --reload: {dev_median / uvicorn_median:.2f}")
 
 
