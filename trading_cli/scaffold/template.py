@@ -139,8 +139,8 @@ class ModuleTemplate:
         config = ["--config", str(self.project.root / "pyproject.toml")]
         config += ["--config", first_party]
         for command in (
-            ["format", "--quiet"],
-            ["check", "--quiet", "--fix", "--select", "I"],
+            ["format", "--quiet", "--no-cache"],
+            ["check", "--quiet", "--no-cache", "--fix", "--select", "I"],
         ):
             subprocess.run(
                 [ruff, *command, *config, *files],
