@@ -1,8 +1,9 @@
 // Validate many AsyncAPI documents with the official parser in one Node process.
 //
-// Usage: node asyncapi_parser.mjs <project root> < documents.json
-// Input: a JSON array of documents. Output: a JSON array with, for each document,
-// its errors as ["<path>: <message> (<rule>)", ...].
+// Usage: node asyncapi_parser.mjs <project root> < documents.jsonl
+// Input: one JSON document a line, validated as it arrives. Output, once stdin
+// closes: a JSON array with, for each document, its errors as
+// ["<path>: <message> (<rule>)", ...].
 //
 // The parser compiles the whole AsyncAPI JSON Schema again for every document
 // (Spectral keeps its ajv instances per document), about 170 ms each. Sharing one
@@ -12,6 +13,7 @@
 // If a parser upgrade moves that file, validation stays correct, only slower.
 import { createRequire } from "node:module";
 import path from "node:path";
+import readline from "node:readline";
 
 const root = process.argv[2];
 const require = createRequire(path.join(root, "package.json"));
@@ -36,13 +38,11 @@ const parser = new Parser();
 // Compile the AsyncAPI schema now, while Python is still building the documents.
 await parser.validate('{"asyncapi": "3.0.0", "info": {"title": "-", "version": "0"}}');
 
-let input = "";
-process.stdin.setEncoding("utf8");
-for await (const chunk of process.stdin) input += chunk;
-
 const results = [];
-for (const document of JSON.parse(input)) {
-  const diagnostics = await parser.validate(JSON.stringify(document));
+const lines = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
+for await (const line of lines) {
+  if (!line.trim()) continue;
+  const diagnostics = await parser.validate(line);
   results.push(
     diagnostics
       .filter((d) => d.severity === 0)

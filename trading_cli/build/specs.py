@@ -8,7 +8,7 @@ written: each stale file is reported with a unified diff.
 
 import difflib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -102,18 +102,36 @@ def build_specs(
         validators.close()
 
 
-def render_documents(project: Project) -> SpecDocuments:
-    """Build every module's app and return all documents, unvalidated."""
+DocumentSink = Callable[[str, str | None, dict[str, Any]], None]
+"""Receives each document as it is rendered: kind, module (None: merged), body."""
+
+
+def render_documents(
+    project: Project, sink: DocumentSink | None = None
+) -> SpecDocuments:
+    """Build every module's app and return all documents, unvalidated.
+
+    ``sink`` receives each document as soon as it exists, module by module and
+    the merged ones last, so validation can run while the rest renders.
+    """
     project.activate()
     from trading_api.app_factory import AppFactory
 
     app = AppFactory(project.modules_dir).create_app()
-    return SpecDocuments(
-        openapi={name: module.openapi() for name, module in app.module_apps.items()},
-        asyncapi={name: ws.asyncapi() for name, ws in app.ws_apps.items()},
-        merged_openapi=app.openapi(),
-        merged_asyncapi=app.asyncapi(),
-    )
+    send = sink or (lambda kind, name, document: None)
+    documents = SpecDocuments({}, {}, {}, {})
+    for name, module_app in app.module_apps.items():
+        documents.openapi[name] = module_app.openapi()
+        send(OPENAPI, name, documents.openapi[name])
+        if name in app.ws_apps:
+            documents.asyncapi[name] = app.ws_apps[name].asyncapi()
+            send(ASYNCAPI, name, documents.asyncapi[name])
+    # The AsyncAPI parser is the slower validator: give it its last document first.
+    documents.merged_asyncapi = app.asyncapi()
+    send(ASYNCAPI, None, documents.merged_asyncapi)
+    documents.merged_openapi = app.openapi()
+    send(OPENAPI, None, documents.merged_openapi)
+    return documents
 
 
 def _build(
@@ -132,9 +150,9 @@ def _build(
             "specs not compared: their modules cannot load with stale WS routers"
         )
         return result
-    documents = render_documents(project)
+    documents = render_documents(project, validators.sink(project))
     files = _spec_files(project, selected, documents)
-    _validate(project, documents, validators, result)
+    _validate(project, validators, result)
     for path, text in files.items():
         if text is None:
             _remove(path, check, project.root, result)
@@ -204,6 +222,20 @@ class _Validators:
         self.asyncapi.start()
         self.openapi.start()
 
+    def sink(self, project: Project) -> DocumentSink:
+        """Send each rendered document to its validator, named by its file."""
+
+        def send(kind: str, name: str | None, document: dict[str, Any]) -> None:
+            path = (
+                merged_spec_path(project, kind)
+                if name is None
+                else module_spec_path(project, name, kind)
+            )
+            validator = self.openapi if kind == OPENAPI else self.asyncapi
+            validator.send(path, document)
+
+        return send
+
     def close(self) -> None:
         self.asyncapi.close()
         self.openapi.close()
@@ -235,33 +267,16 @@ def _probably_unchanged(project: Project, validators: _Validators) -> bool:
 
 
 def _validate(
-    project: Project,
-    documents: SpecDocuments,
-    validators: _Validators,
-    result: SpecsBuildResult,
+    project: Project, validators: _Validators, result: SpecsBuildResult
 ) -> None:
     """Raise on the first invalid document, naming its file and its problems."""
-    openapi = {
-        **{
-            module_spec_path(project, n, OPENAPI): d
-            for n, d in documents.openapi.items()
-        },
-        merged_spec_path(project, OPENAPI): documents.merged_openapi,
-    }
-    asyncapi = {
-        **{
-            module_spec_path(project, n, ASYNCAPI): d
-            for n, d in documents.asyncapi.items()
-        },
-        merged_spec_path(project, ASYNCAPI): documents.merged_asyncapi,
-    }
-    batches: list[tuple[str, BatchValidator, dict[Path, dict[str, Any]]]] = [
-        ("OpenAPI", validators.openapi, openapi),
-        ("AsyncAPI", validators.asyncapi, asyncapi),
+    batches: list[tuple[str, BatchValidator]] = [
+        ("OpenAPI", validators.openapi),
+        ("AsyncAPI", validators.asyncapi),
     ]
-    for kind, validator, batch in batches:
+    for kind, validator in batches:
         try:
-            verdicts = validator.validate(batch)
+            verdicts = validator.results()
         except ValidatorMissingError:
             if kind != "AsyncAPI":
                 raise
@@ -270,7 +285,7 @@ def _validate(
                 raise CliError(message) from None
             result.notes.append(ASYNCAPI_MISSING)
             continue
-        for path, problems in verdicts.items():
+        for path, problems in sorted(verdicts.items()):
             _raise_if_invalid(project, path, kind, problems)
 
 

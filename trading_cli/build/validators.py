@@ -3,7 +3,7 @@
 Node runs the official AsyncAPI parser (``@asyncapi/parser``, installed at the
 project root by ``npm ci``) and a Python process openapi-spec-validator. A build
 starts both before it imports the project, so their start-up overlaps rendering
-the documents, and then hands each its whole batch at once.
+the documents, and streams each document to them as soon as it is rendered.
 
 A document a validator passed is remembered by the hash of its content and the
 validator's version (outside the project, in the user's cache folder): unchanged
@@ -15,12 +15,15 @@ CI (``CI=true``) remembers nothing and validates everything.
 import hashlib
 import json
 import os
+import queue
 import shutil
 import subprocess
 import sys
+import tempfile
+import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from trading_cli.errors import CliError
 
@@ -37,8 +40,11 @@ class ValidatorMissingError(CliError):
 
 
 class BatchValidator:
-    """A process that reads a JSON list of documents on stdin and writes, for
-    each, a list of problems (empty: valid).
+    """A process that validates documents streamed to it, one JSON document a
+    line on stdin, and writes at the end, for each, a list of problems.
+
+    Send each document as soon as it exists (:meth:`send`); a writer thread
+    feeds the process, so validating overlaps building the next document.
 
     Attributes:
         identity: What the verdicts depend on (validator and its version); None
@@ -50,53 +56,109 @@ class BatchValidator:
     def __init__(self, command: list[str] | None, identity: str | None) -> None:
         self.identity = identity
         self._command = command
+        self._cache = ValidationCache(identity)
         self._process: subprocess.Popen[str] | None = None
+        self._errors: IO[bytes] | None = None
+        self._queue: queue.SimpleQueue[dict[str, Any] | None] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+        self._sent: list[tuple[Path, dict[str, Any]]] = []
+        self._known: list[Path] = []
 
     def start(self) -> None:
         """Start the process now, so its start-up overlaps other work."""
-        if self._process is None and self._command is not None:
-            self._process = subprocess.Popen(
-                self._command,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                encoding="utf-8",
-            )
+        if self._process is not None or self._command is None:
+            return
+        # Closed in close(): the file outlives this call, a `with` cannot hold it.
+        self._errors = tempfile.TemporaryFile()  # noqa: SIM115
+        self._process = subprocess.Popen(
+            self._command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._errors,
+            text=True,
+            encoding="utf-8",
+        )
+        self._writer = threading.Thread(target=self._write, daemon=True)
+        self._writer.start()
 
-    def validate(
-        self, documents: Mapping[Path, dict[str, Any]]
-    ) -> dict[Path, list[str]]:
-        """The problems of each document; documents passed before are skipped.
+    def send(self, path: Path, document: dict[str, Any]) -> None:
+        """Queue ``document`` (to be written to ``path``) unless it passed before."""
+        if self._cache.knows(document):
+            self._known.append(path)
+            return
+        self.start()
+        self._sent.append((path, document))
+        self._queue.put(document)
+
+    def results(self) -> dict[Path, list[str]]:
+        """The problems of every document sent; empty lists mean valid.
 
         Raises:
             ValidatorMissingError: a document needs the validator, which is missing.
             CliError: the validator crashed.
         """
-        cache = ValidationCache(self.identity)
-        todo = {path: doc for path, doc in documents.items() if not cache.knows(doc)}
-        if not todo:
+        verdicts: dict[Path, list[str]] = {path: [] for path in self._known}
+        if not self._sent:
             self.close()
-            return {path: [] for path in documents}
-        self.start()
+            return verdicts
         if self._process is None:
             raise ValidatorMissingError(f"the {self.name} is not available")
-        process, self._process = self._process, None
-        stdout, stderr = process.communicate(json.dumps(list(todo.values())))
-        if process.returncode != 0 or not stdout:
-            raise CliError(f"the {self.name} failed: {_last_line(stderr)}")
-        verdicts = dict(zip(todo, json.loads(stdout), strict=True))
-        for path, problems in verdicts.items():
+        found = self._finish(self._process)
+        for (path, document), problems in zip(self._sent, found, strict=True):
+            verdicts[path] = problems
             if not problems:
-                cache.remember(todo[path])
-        return {path: verdicts.get(path, []) for path in documents}
+                self._cache.remember(document)
+        return verdicts
+
+    def validate(
+        self, documents: Mapping[Path, dict[str, Any]]
+    ) -> dict[Path, list[str]]:
+        """Send ``documents`` and return :meth:`results`."""
+        for path, document in documents.items():
+            self.send(path, document)
+        return self.results()
 
     def close(self) -> None:
-        """Stop the process if it was started but not needed."""
+        """Stop the process if it is still running (not needed, or failed)."""
         if self._process is not None:
             self._process.kill()
-            self._process.communicate()
+            self._process.wait()
             self._process = None
+        self._queue.put(None)
+        if self._writer is not None:
+            self._writer.join()
+            self._writer = None
+        if self._errors is not None:
+            self._errors.close()
+            self._errors = None
+
+    def _write(self) -> None:
+        process = self._process
+        assert process is not None and process.stdin is not None
+        try:
+            while (document := self._queue.get()) is not None:
+                process.stdin.write(json.dumps(document) + "\n")
+                process.stdin.flush()
+            process.stdin.close()
+        except (OSError, ValueError):
+            pass  # the process died; results() reports it
+
+    def _finish(self, process: "subprocess.Popen[str]") -> list[list[str]]:
+        self._queue.put(None)
+        assert self._writer is not None and process.stdout is not None
+        self._writer.join()
+        stdout = process.stdout.read()
+        process.wait()
+        self._process = None
+        if process.returncode != 0 or not stdout:
+            assert self._errors is not None
+            self._errors.seek(0)
+            stderr = self._errors.read().decode("utf-8", "replace")
+            self.close()
+            raise CliError(f"the {self.name} failed: {_last_line(stderr)}")
+        self.close()
+        problems: list[list[str]] = json.loads(stdout)
+        return problems
 
 
 class AsyncApiParser(BatchValidator):
@@ -182,8 +244,10 @@ def main() -> None:
     """Validate the OpenAPI documents on stdin (the validator process)."""
     import openapi_spec_validator.shortcuts  # noqa: F401 - load before input arrives
 
-    documents = json.load(sys.stdin)
-    json.dump([openapi_problems(document) for document in documents], sys.stdout)
+    problems = [
+        openapi_problems(json.loads(line)) for line in sys.stdin if line.strip()
+    ]
+    json.dump(problems, sys.stdout)
 
 
 def _cache_root() -> Path:
