@@ -48,9 +48,8 @@ def main() -> None:
     for label, command in commands.items():
         seconds = median_seconds(command, runs)
         floor = floor or seconds
-        print(
-            f"{label:40s} median {seconds * 1000:7.1f} ms  ({seconds / floor:.2f}x floor)"
-        )
+        ratio = seconds / floor
+        print(f"{label:40s} median {seconds * 1000:7.1f} ms  ({ratio:.2f}x floor)")
 
 
 if __name__ == "__main__":
