@@ -6,13 +6,15 @@ Processes, and why:
   socket, watches ``src/trading_api/`` and ``templates/`` with watchfiles and decides
   what each burst of edits needs (:mod:`~trading_cli.dev.changes`). It never imports
   the project's code, so nothing it does is based on stale modules.
-* A zygote (:mod:`~trading_cli.dev.zygote`) has fastapi, pydantic and uvicorn
-  imported and forks, per reload, a server that regenerates the touched modules' WS
-  routers, imports the project fresh and accepts on the shared socket
-  (:mod:`~trading_cli.dev.server`); then a build of their specs and clients
-  (:mod:`~trading_cli.dev.builder`), off the critical path.
+* The zygote (:mod:`~trading_cli.dev.zygote`) has fastapi, pydantic and uvicorn
+  imported; its spawner has the project's shared code imported too, and forks per
+  reload a server that regenerates the touched modules' WS routers, imports the
+  modules fresh and accepts on the shared socket (:mod:`~trading_cli.dev.server`),
+  then a low-priority build of their specs and clients
+  (:mod:`~trading_cli.dev.builder`). An edit of the shared code replaces the
+  spawner.
 * The old server stops accepting as soon as the new one is up, so clients never
-  see a refused connection, and a reload costs a fork and the project's imports
+  see a refused connection, and a reload costs a fork and the modules' imports
   rather than a cold Python start.
 """
 

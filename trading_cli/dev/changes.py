@@ -77,9 +77,10 @@ class WatchFilter:
     def files(self) -> Iterator[Path]:
         """Every watched file that exists now."""
         for root in self.roots:
-            yield from self._walk(root)
+            yield from self.walk(root)
 
-    def _walk(self, folder: Path) -> Iterator[Path]:
+    def walk(self, folder: Path) -> Iterator[Path]:
+        """Every watched file in ``folder``."""
         for current, dirs, files in os.walk(folder):
             dirs[:] = sorted(d for d in dirs if not _ignored_dir(d))
             for name in sorted(files):
@@ -133,7 +134,7 @@ class ContentIndex:
         return sorted(changed)
 
     def _expand(self, path: Path) -> set[Path]:
-        files = {path} if not path.is_dir() else set(self.filter._walk(path))
+        files = {path} if not path.is_dir() else set(self.filter.walk(path))
         files.update(known for known in self._digests if path in known.parents)
         return {file for file in files if self.filter.is_watched(file)}
 

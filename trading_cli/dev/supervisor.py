@@ -92,12 +92,12 @@ class DevLoop:
         self.builds = BuildQueue()
         self._channel: socket.socket | None = None
         self._zygote: subprocess.Popen[bytes] | None = None
+        self._stop = asyncio.Event()
+        self._watch_stop = asyncio.Event()
 
     async def run(self) -> int:
         """Serve and reload until stopped; return the exit code."""
         loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
-        self._watch_stop = asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.add_signal_handler(sig, self._stop.set)
         tasks = []
