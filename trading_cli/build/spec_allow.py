@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from trading_cli.build.spec_diff import BREAKING_RULES, SpecChange
+from trading_cli.build.schema_diff import BREAKING_RULES, SpecChange
 from trading_cli.errors import UsageError
 
 ALLOW_FILE = "specs-allow.yaml"
