@@ -20,7 +20,7 @@ app = typer.Typer(
 def build_command(
     modules: list[str] | None = typer.Argument(
         None,
-        metavar="[MODULE]...",
+        metavar="MODULE",
         help="Limit WS routers and per-module specs to these modules; the merged "
         "specs always cover every module.",
     ),

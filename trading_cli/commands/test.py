@@ -27,12 +27,16 @@ class PytestArgsCommand(TyperCommand):
             args = args[:split]
         return super().parse_args(ctx, args)
 
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        """Show ``[-- PYTEST_ARGS]`` in the usage line."""
+        return [*super().collect_usage_pieces(ctx), "[-- PYTEST_ARGS]"]
+
 
 def test_command(
     ctx: typer.Context,
     modules: list[str] | None = typer.Argument(
         None,
-        metavar="[MODULE]... [-- PYTEST_ARGS]",
+        metavar="MODULE",
         help="Run only these modules' tests (src/trading_api/modules/<pkg>/tests). "
         "Without MODULE: everything CI checks. Arguments after -- go to pytest.",
         show_default=False,
