@@ -155,7 +155,8 @@ def _build(
     _validate(project, validators, result)
     for path, text in files.items():
         if text is None:
-            _remove(path, check, project.root, result)
+            if path.exists() and f'"{GENERATED_KEY}"' in path.read_text("utf-8"):
+                _remove(path, check, project.root, result)  # only what we made
         else:
             result.record(path, text, check=check, root=project.root)
     return result
@@ -258,8 +259,11 @@ def _probably_unchanged(project: Project, validators: _Validators) -> bool:
         if not any((init.parent / SPECS_DIR).glob(f"*_{OPENAPI}.json")):
             return False  # a new module: its documents are surely new
     for path in sorted(project.package_dir.glob(f"**/{SPECS_DIR}/*.json")):
-        document = json.loads(path.read_text(encoding="utf-8"))
-        document.pop(GENERATED_KEY, None)
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+            document.pop(GENERATED_KEY, None)
+        except (ValueError, AttributeError):
+            return False  # not a spec we wrote; the build will say what to do
         kind = ASYNCAPI if path.stem.endswith(ASYNCAPI) else OPENAPI
         if not caches[kind].knows(document):
             return False
@@ -303,6 +307,8 @@ def _raise_if_invalid(
 
 
 def _remove(path: Path, check: bool, root: Path, result: BuildResult) -> None:
+    """Delete a generated file that is no longer generated (report it with
+    ``check``)."""
     if not path.exists():
         return
     if not check:
