@@ -1,9 +1,9 @@
 // Validate many AsyncAPI documents with the official parser in one Node process.
 //
-// Usage: node asyncapi_parser.mjs <project root> < documents.jsonl
+// Usage: node asyncapi_parser.mjs <project root> [--warnings] < documents.jsonl
 // Input: one JSON document a line, validated as it arrives. Output, once stdin
-// closes: a JSON array with, for each document, its errors as
-// ["<path>: <message> (<rule>)", ...].
+// closes: a JSON array with, for each document, its errors (and with --warnings
+// its warnings, prefixed "warning ") as ["<path>: <message> (<rule>)", ...].
 //
 // The parser compiles the whole AsyncAPI JSON Schema again for every document
 // (Spectral keeps its ajv instances per document), about 170 ms each. Sharing one
@@ -16,6 +16,7 @@ import path from "node:path";
 import readline from "node:readline";
 
 const root = process.argv[2];
+const severities = process.argv.includes("--warnings") ? [0, 1] : [0];
 const require = createRequire(path.join(root, "package.json"));
 const parserRequire = createRequire(require.resolve("@asyncapi/parser"));
 
@@ -45,8 +46,12 @@ for await (const line of lines) {
   const diagnostics = await parser.validate(line);
   results.push(
     diagnostics
-      .filter((d) => d.severity === 0)
-      .map((d) => `${d.path.join(".") || "/"}: ${d.message} (${d.code})`),
+      .filter((d) => severities.includes(d.severity))
+      .map(
+        (d) =>
+          `${d.severity === 1 ? "warning " : ""}` +
+          `${d.path.join(".") || "/"}: ${d.message} (${d.code})`,
+      ),
   );
 }
 process.stdout.write(JSON.stringify(results));

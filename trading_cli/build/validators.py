@@ -166,16 +166,19 @@ class AsyncApiParser(BatchValidator):
 
     name = "AsyncAPI parser"
 
-    def __init__(self, project_root: Path) -> None:
+    def __init__(self, project_root: Path, *, include_warnings: bool = False) -> None:
         node = shutil.which("node")
-        root = _parser_root(project_root.resolve())
+        root = find_parser_root(project_root.resolve())
         if root is None:
             super().__init__(None, None)
             return
         version = json.loads((root / _PARSER).read_text(encoding="utf-8"))["version"]
         script = hashlib.sha256(ASYNCAPI_SCRIPT.read_bytes()).hexdigest()[:12]
-        command = None if node is None else [node, str(ASYNCAPI_SCRIPT), str(root)]
-        super().__init__(command, f"@asyncapi/parser {version} {script}")
+        flags = ["--warnings"] if include_warnings else []
+        command = (
+            None if node is None else [node, str(ASYNCAPI_SCRIPT), str(root), *flags]
+        )
+        super().__init__(command, f"@asyncapi/parser {version} {script} {flags}")
 
 
 class OpenApiValidator(BatchValidator):
@@ -255,7 +258,7 @@ def _cache_root() -> Path:
     return Path(base) / "trading-workbench" / "validated-specs"
 
 
-def _parser_root(project_root: Path) -> Path | None:
+def find_parser_root(project_root: Path) -> Path | None:
     """The project's parser, else the one beside this CLI's own checkout (a
     temporary copy of the project has no node_modules of its own)."""
     cli_checkout = Path(__file__).resolve().parents[2]

@@ -18,11 +18,10 @@ from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from trading_api.shared.errors import SpecConflictError
-from trading_api.shared.ws.asyncapi_validation import validate_asyncapi
 from trading_api.shared.ws.messages import WsError, WsResponse
 from trading_api.shared.ws.router import WsRouter
 
-__all__ = ["build_asyncapi", "merge_asyncapi", "validate_asyncapi"]
+__all__ = ["build_asyncapi", "merge_asyncapi"]
 
 ASYNCAPI_VERSION = "3.0.0"
 DEFAULT_HOST = "127.0.0.1:8000"
