@@ -1,10 +1,23 @@
-"""Fixtures for cross-cutting tests: throwaway module folders and app factories."""
+"""Fixtures for cross-cutting tests: throwaway module folders, copies of the
+project and the ``trading`` command run in them."""
 
+import os
+import shutil
+import subprocess
+import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+MODULES = ROOT / "src" / "trading_api" / "modules"
+PROJECT_PARTS = ("pyproject.toml", ".copier-answers.yml", "src", "templates")
+UNCOPIED = shutil.ignore_patterns(
+    "__pycache__", ".git", "node_modules", ".pytest_cache", ".mypy_cache", ".ruff_cache"
+)
+GIT_IDENTITY = ("-c", "user.name=Dev", "-c", "user.email=dev@example.com")
 
 MODULE_TEMPLATE = """
 from fastapi import APIRouter
@@ -71,3 +84,85 @@ def write_module(modules_dir: Path) -> WriteModule:
         return package_dir
 
     return write
+
+
+def run_git(project: Path, *args: str) -> str:
+    result = subprocess.run(
+        ["git", *GIT_IDENTITY, *args],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout
+
+
+@pytest.fixture(scope="session")
+def git() -> Callable[..., str]:
+    """Run ``git ARGS`` in a project copy as a developer named Dev; return stdout."""
+    return run_git
+
+
+@pytest.fixture(scope="session")
+def project_copy() -> Callable[..., Path]:
+    """Copy this checkout's project files to a new folder ``dest``.
+
+    Session-scoped so module-scoped fixtures can copy too: the caller picks the
+    folder (``tmp_path`` or ``tmp_path_factory``). ``parts`` are the top-level
+    files and folders to copy (missing ones are skipped), caches and git data
+    left out; ``modules`` keeps only those module packages; ``git`` makes the
+    copy a repository with everything committed; ``node_modules`` links the
+    checkout's node_modules (the AsyncAPI parser, as after ``npm ci``).
+    """
+
+    def copy(
+        dest: Path,
+        *,
+        parts: Sequence[str] = PROJECT_PARTS,
+        modules: Sequence[str] | None = None,
+        git: bool = False,
+        node_modules: bool = False,
+    ) -> Path:
+        def ignore(folder: str, names: list[str]) -> set[str]:
+            skipped = set(UNCOPIED(folder, names))
+            if modules is not None and Path(folder) == MODULES:
+                skipped |= {n for n in names if (MODULES / n).is_dir()} - {*modules}
+            return skipped
+
+        dest.mkdir()
+        for name in parts:
+            source = ROOT / name
+            if source.is_dir():
+                shutil.copytree(source, dest / name, ignore=ignore)
+            elif source.exists():
+                shutil.copy2(source, dest / name)
+        if node_modules and (ROOT / "node_modules").is_dir():
+            (dest / "node_modules").symlink_to(ROOT / "node_modules")
+        if git:
+            run_git(dest, "init", "-q", "-b", "main")
+            run_git(dest, "add", "-A")
+            run_git(dest, "commit", "-q", "-m", "start")
+        return dest
+
+    return copy
+
+
+@pytest.fixture(scope="session")
+def trading() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Run ``trading ARGS`` in a folder as a user would: a subprocess without a
+    terminal or colours; ``env`` adds to or overrides the environment."""
+
+    def run(
+        cwd: Path, *args: str, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "trading_cli.main", *args],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, "NO_COLOR": "1", **(env or {})},
+        )
+
+    return run

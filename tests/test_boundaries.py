@@ -1,19 +1,16 @@
 """``trading boundaries``: imports that cross module boundaries, with file:line."""
 
 import json
-import os
-import shutil
 import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = Path("src/trading_api")
-IGNORED = shutil.ignore_patterns(
-    "__pycache__", ".git", "node_modules", ".mypy_cache", ".ruff_cache"
-)
+CopyProject = Callable[..., Path]
+Trading = Callable[..., subprocess.CompletedProcess[str]]
 NEW_MODULE = '''"""A module added by a developer."""
 
 from trading_api.modules.core.service import CoreService
@@ -34,24 +31,9 @@ class RiskModule(Module):
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Path:
+def project(project_copy: CopyProject, tmp_path: Path) -> Path:
     """A copy of the project's sources to plant imports in."""
-    root = tmp_path / "project"
-    root.mkdir()
-    shutil.copy2(ROOT / "pyproject.toml", root / "pyproject.toml")
-    shutil.copytree(ROOT / "src", root / "src", ignore=IGNORED)
-    return root
-
-
-def trading(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "trading_cli.main", *args],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "NO_COLOR": "1"},
-    )
+    return project_copy(tmp_path / "project")
 
 
 def plant(project: Path, relative: str, line: str) -> int:
@@ -64,7 +46,7 @@ def plant(project: Path, relative: str, line: str) -> int:
     return text.count("\n") + 1
 
 
-def test_the_project_keeps_its_boundaries() -> None:
+def test_the_project_keeps_its_boundaries(trading: Trading) -> None:
     result = trading(ROOT, "boundaries")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "boundaries ok" in result.stdout
@@ -111,7 +93,13 @@ def test_the_project_keeps_its_boundaries() -> None:
     ],
 )
 def test_planted_import_is_reported_at_its_line(
-    project: Path, relative: str, line: str, importer: str, imported: str, rule: str
+    project: Path,
+    relative: str,
+    line: str,
+    importer: str,
+    imported: str,
+    rule: str,
+    trading: Trading,
 ) -> None:
     number = plant(project, relative, line)
 
@@ -124,7 +112,9 @@ def test_planted_import_is_reported_at_its_line(
     assert "1 import(s) cross a module boundary" in result.stderr
 
 
-def test_a_new_module_is_covered_without_configuration(project: Path) -> None:
+def test_a_new_module_is_covered_without_configuration(
+    project: Path, trading: Trading
+) -> None:
     plant(project, "modules/risk/__init__.py", NEW_MODULE)
 
     result = trading(project, "boundaries", "--json")
@@ -146,7 +136,7 @@ def test_a_new_module_is_covered_without_configuration(project: Path) -> None:
     ]
 
 
-def test_type_checking_imports_count_too(project: Path) -> None:
+def test_type_checking_imports_count_too(project: Path, trading: Trading) -> None:
     number = plant(
         project,
         "modules/core/api.py",
