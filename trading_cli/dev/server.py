@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 PARENT_POLL_SECONDS = 0.5
+DRAIN_SECONDS = 0.2
+"""How long a stopping server keeps serving connections it already accepted."""
 GRACEFUL_SHUTDOWN_SECONDS = 2
 
 
@@ -200,6 +202,7 @@ def run_server(
 
     class DevServer(uvicorn.Server):
         loop: asyncio.AbstractEventLoop | None = None
+        draining = False
 
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
             await super().startup(sockets)
@@ -211,13 +214,23 @@ def run_server(
             on_started()
 
         def handle_exit(self, sig: int, frame: Any) -> None:
-            super().handle_exit(sig, frame)
-            if self.loop is not None:
-                self.loop.call_soon_threadsafe(self._stop_accepting)
+            if self.loop is None or self.draining:
+                super().handle_exit(sig, frame)
+                return
+            self.draining = True
+            self.loop.call_soon_threadsafe(self._drain)
 
-        def _stop_accepting(self) -> None:
+        def _drain(self) -> None:
+            # Stop accepting at once, but let connections accepted a moment ago
+            # deliver their request before shutdown closes the idle ones:
+            # uvicorn would otherwise drop them without an answer.
             for server in getattr(self, "servers", []):
                 server.close()
+            assert self.loop is not None
+            self.loop.call_later(DRAIN_SECONDS, self._exit)
+
+        def _exit(self) -> None:
+            self.should_exit = True
 
         async def _watch_parent(self, parent: int) -> None:
             while os.getppid() == parent:
