@@ -1,10 +1,8 @@
 """``trading specs diff``: breaking changes since a git ref, and the allow file."""
 
 import copy
-import os
-import shutil
 import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,17 +10,9 @@ import pytest
 
 from trading_cli.build.spec_diff import SpecChange, compare_asyncapi, compare_openapi
 
-ROOT = Path(__file__).resolve().parents[1]
 CORE_API = Path("src/trading_api/modules/core/api.py")
-IGNORED = shutil.ignore_patterns(
-    "__pycache__", ".git", "node_modules", ".mypy_cache", ".ruff_cache"
-)
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "Dev",
-    "GIT_AUTHOR_EMAIL": "dev@example.com",
-    "GIT_COMMITTER_NAME": "Dev",
-    "GIT_COMMITTER_EMAIL": "dev@example.com",
-}
+CopyProject = Callable[..., Path]
+Trading = Callable[..., subprocess.CompletedProcess[str]]
 VERSIONS_ROUTE = (
     '    @router.get("/versions", response_model=VersionInfo, '
     'summary="Versions in use")\n'
@@ -32,31 +22,9 @@ VERSIONS_ROUTE = (
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Path:
+def project(project_copy: CopyProject, tmp_path: Path) -> Path:
     """A git repository holding a copy of the project, everything committed."""
-    root = tmp_path / "project"
-    root.mkdir()
-    shutil.copy2(ROOT / "pyproject.toml", root / "pyproject.toml")
-    shutil.copytree(ROOT / "src", root / "src", ignore=IGNORED)
-    git(root, "init", "-q", "-b", "main")
-    git(root, "add", ".")
-    git(root, "commit", "-q", "-m", "start")
-    return root
-
-
-def git(root: Path, *args: str) -> None:
-    subprocess.run(["git", *args], cwd=root, check=True, env={**os.environ, **GIT_ENV})
-
-
-def trading(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "trading_cli.main", *args],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "NO_COLOR": "1"},
-    )
+    return project_copy(tmp_path / "project", git=True)
 
 
 def remove_versions_route(project: Path) -> None:
@@ -66,7 +34,7 @@ def remove_versions_route(project: Path) -> None:
     api.write_text(source.replace(VERSIONS_ROUTE, ""))
 
 
-def test_unchanged_api_reports_no_change(project: Path) -> None:
+def test_unchanged_api_reports_no_change(project: Path, trading: Trading) -> None:
     result = trading(project, "specs", "diff")
     assert result.returncode == 0, result.stderr
     assert "no API changes since HEAD" in result.stdout
@@ -74,6 +42,7 @@ def test_unchanged_api_reports_no_change(project: Path) -> None:
 
 def test_removed_route_is_breaking_until_the_allow_file_accepts_it(
     project: Path,
+    trading: Trading,
 ) -> None:
     remove_versions_route(project)
 
@@ -93,7 +62,7 @@ def test_removed_route_is_breaking_until_the_allow_file_accepts_it(
     assert "allowed\tremoved-path\t/api/v1/core/versions" in accepted.stdout
 
 
-def test_added_route_is_compatible(project: Path) -> None:
+def test_added_route_is_compatible(project: Path, trading: Trading) -> None:
     api = project / CORE_API
     api.write_text(
         api.read_text().replace(
@@ -118,7 +87,7 @@ def test_added_route_is_compatible(project: Path) -> None:
     ],
 )
 def test_invalid_allow_file_is_a_usage_error(
-    project: Path, allow_file: str, problem: str
+    project: Path, allow_file: str, problem: str, trading: Trading
 ) -> None:
     (project / "specs-allow.yaml").write_text(allow_file)
     result = trading(project, "specs", "diff")
@@ -127,7 +96,7 @@ def test_invalid_allow_file_is_a_usage_error(
     assert result.stderr.count("\n") == 1
 
 
-def test_unknown_base_is_a_usage_error(project: Path) -> None:
+def test_unknown_base_is_a_usage_error(project: Path, trading: Trading) -> None:
     result = trading(project, "specs", "diff", "--base", "no-such-ref")
     assert result.returncode == 2
     assert "'no-such-ref' is not a commit" in result.stderr
