@@ -10,7 +10,12 @@ from trading_api.shared.ws.app import WsApp
 from trading_api.shared.ws.hub import WsStats
 from trading_api.shared.ws.limits import CLOSE_SLOW_CONSUMER, WsLimits
 from trading_api.shared.ws.messages import ErrorCode, WsError, WsResponse
-from trading_api.shared.ws.router import Publish, WsRouter, WsRouteService
+from trading_api.shared.ws.router import (
+    Publish,
+    WsRouter,
+    WsRouteService,
+    routers_from,
+)
 from trading_api.shared.ws.topics import parse_topic, request_from_topic, topic_for
 
 __all__ = [
@@ -26,5 +31,6 @@ __all__ = [
     "WsStats",
     "parse_topic",
     "request_from_topic",
+    "routers_from",
     "topic_for",
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel
@@ -102,3 +103,13 @@ class WsRouter(Generic[TRequest, TData]):
 
 
 AnyWsRouter = WsRouter[Any, Any]
+
+
+def routers_from(generated: ModuleType, service: WsRouteService) -> list[AnyWsRouter]:
+    """Bind every router class a ``ws_generated`` package exports to ``service``.
+
+    A module that serves all the routes its ``ws.py`` declares uses this, so a new
+    declaration is served as soon as it is generated:
+    ``routers_from(ws_generated, self.service)``.
+    """
+    return [getattr(generated, name)(service) for name in generated.__all__]
