@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,44 +21,9 @@ MODULE = Path("src/trading_api/modules/market_data")
 MERGED_OPENAPI = Path("src/trading_api/specs_generated/openapi.json")
 MERGED_ASYNCAPI = Path("src/trading_api/specs_generated/asyncapi.json")
 SKIPPED = {".git", "__pycache__", "node_modules", ".pytest_cache", ".mypy_cache"}
-IGNORED = shutil.ignore_patterns(*SKIPPED, ".ruff_cache")
-
-
-def copy_project(dest: Path) -> Path:
-    """A copy of the project with its own git repository and one commit."""
-    dest.mkdir()
-    for name in ("pyproject.toml", ".copier-answers.yml"):
-        shutil.copy2(ROOT / name, dest / name)
-    for name in ("src", "templates"):
-        shutil.copytree(ROOT / name, dest / name, ignore=IGNORED)
-    git(dest, "init", "-q", "-b", "main")
-    git(dest, "add", "-A")
-    git(dest, "commit", "-q", "-m", "start")
-    return dest
-
-
-def git(project: Path, *args: str) -> str:
-    result = subprocess.run(
-        ["git", "-c", "user.name=Dev", "-c", "user.email=dev@example.com", *args],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return result.stdout
-
-
-def trading(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run ``trading`` in ``project`` as a user would, without a terminal."""
-    return subprocess.run(
-        [sys.executable, "-m", "trading_cli.main", *args],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        stdin=subprocess.DEVNULL,
-        env={**os.environ, "NO_COLOR": "1"},
-    )
+CopyProject = Callable[..., Path]
+Git = Callable[..., str]
+Trading = Callable[..., subprocess.CompletedProcess[str]]
 
 
 def snapshot(project: Path) -> dict[str, bytes]:
@@ -84,8 +50,13 @@ class Scaffolded:
 
 
 @pytest.fixture(scope="module")
-def scaffolded(tmp_path_factory: pytest.TempPathFactory) -> Scaffolded:
-    root = copy_project(tmp_path_factory.mktemp("scaffold") / "project")
+def scaffolded(
+    project_copy: CopyProject,
+    trading: Trading,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Scaffolded:
+    """A project copy in git, with market-data made by new-module."""
+    root = project_copy(tmp_path_factory.mktemp("scaffold") / "project", git=True)
     before = snapshot(root)
     args = ["new-module", "market-data", "--description", "Quotes and bars."]
     dry = trading(root, *args, "--dry-run", "--json")
@@ -137,7 +108,7 @@ def test_dry_run_lists_what_new_module_then_creates(scaffolded: Scaffolded) -> N
     assert (dry["created"], dry["updated"]) == (made["created"], made["updated"])
 
 
-def test_rendered_module_tests_pass(scaffolded: Scaffolded) -> None:
+def test_rendered_module_tests_pass(scaffolded: Scaffolded, trading: Trading) -> None:
     result = trading(scaffolded.root, "test", "market-data", "--", "-q")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr
     assert " passed" in result.stdout
@@ -178,13 +149,17 @@ def test_rendered_module_is_mypy_strict_and_ruff_clean(scaffolded: Scaffolded) -
         assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_generated_code_and_specs_are_up_to_date(scaffolded: Scaffolded) -> None:
+def test_generated_code_and_specs_are_up_to_date(
+    scaffolded: Scaffolded, trading: Trading
+) -> None:
     for command in (("specs", "build", "--check"), ("clients", "build", "--check")):
         result = trading(scaffolded.root, *command)
         assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_boundaries_hold_for_the_new_module(scaffolded: Scaffolded) -> None:
+def test_boundaries_hold_for_the_new_module(
+    scaffolded: Scaffolded, trading: Trading
+) -> None:
     result = trading(scaffolded.root, "boundaries")
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -249,7 +224,7 @@ def test_app_serves_the_new_module_over_rest_and_ws(scaffolded: Scaffolded) -> N
     ids=lambda value: value[0] if isinstance(value, list) else "",
 )
 def test_invalid_name_is_refused_and_changes_nothing(
-    scaffolded: Scaffolded, args: list[str], message: str
+    scaffolded: Scaffolded, args: list[str], message: str, trading: Trading
 ) -> None:
     before = snapshot(scaffolded.root)
     result = trading(scaffolded.root, "new-module", *args)
@@ -259,7 +234,9 @@ def test_invalid_name_is_refused_and_changes_nothing(
     assert snapshot(scaffolded.root) == before
 
 
-def test_invalid_description_is_refused(scaffolded: Scaffolded) -> None:
+def test_invalid_description_is_refused(
+    scaffolded: Scaffolded, trading: Trading
+) -> None:
     before = snapshot(scaffolded.root)
     result = trading(scaffolded.root, "new-module", "notes", "--description", " ")
     assert result.returncode == 2
@@ -268,7 +245,7 @@ def test_invalid_description_is_refused(scaffolded: Scaffolded) -> None:
 
 
 def test_new_then_remove_restores_the_tree_byte_for_byte(
-    project: Path, scaffolded: Scaffolded
+    project: Path, scaffolded: Scaffolded, trading: Trading, git: Git
 ) -> None:
     result = trading(project, "remove-module", "market-data", "--yes")
     assert result.returncode == 0, result.stderr
@@ -276,7 +253,7 @@ def test_new_then_remove_restores_the_tree_byte_for_byte(
     assert git(project, "status", "--porcelain") == ""
 
 
-def test_remove_refuses_hand_edited_files(project: Path) -> None:
+def test_remove_refuses_hand_edited_files(project: Path, trading: Trading) -> None:
     with (project / MODULE / "service.py").open("a") as service:
         service.write("# a local change\n")
     before = snapshot(project)
@@ -287,7 +264,7 @@ def test_remove_refuses_hand_edited_files(project: Path) -> None:
     assert snapshot(project) == before
 
 
-def test_remove_refuses_files_added_by_hand(project: Path) -> None:
+def test_remove_refuses_files_added_by_hand(project: Path, trading: Trading) -> None:
     (project / MODULE / "notes.md").write_text("design notes\n")
     before = snapshot(project)
     result = trading(project, "remove-module", "market-data", "--yes")
@@ -297,7 +274,7 @@ def test_remove_refuses_files_added_by_hand(project: Path) -> None:
 
 
 def test_remove_force_deletes_hand_made_changes_too(
-    project: Path, scaffolded: Scaffolded
+    project: Path, scaffolded: Scaffolded, trading: Trading
 ) -> None:
     (project / MODULE / "notes.md").write_text("design notes\n")
     (project / MODULE / "api.py").write_text("# rewritten\n")
@@ -306,7 +283,9 @@ def test_remove_force_deletes_hand_made_changes_too(
     assert snapshot(project) == scaffolded.before
 
 
-def test_remove_without_yes_or_terminal_is_refused(scaffolded: Scaffolded) -> None:
+def test_remove_without_yes_or_terminal_is_refused(
+    scaffolded: Scaffolded, trading: Trading
+) -> None:
     before = snapshot(scaffolded.root)
     result = trading(scaffolded.root, "remove-module", "market-data")
     assert result.returncode == 2
@@ -323,7 +302,7 @@ def test_remove_without_yes_or_terminal_is_refused(scaffolded: Scaffolded) -> No
     ],
 )
 def test_remove_refuses_modules_it_did_not_make(
-    scaffolded: Scaffolded, name: str, message: str
+    scaffolded: Scaffolded, name: str, message: str, trading: Trading
 ) -> None:
     before = snapshot(scaffolded.root)
     result = trading(scaffolded.root, "remove-module", name, "--yes", "--force")
@@ -332,7 +311,9 @@ def test_remove_refuses_modules_it_did_not_make(
     assert snapshot(scaffolded.root) == before
 
 
-def test_failure_mid_render_leaves_nothing_behind(project: Path) -> None:
+def test_failure_mid_render_leaves_nothing_behind(
+    project: Path, trading: Trading
+) -> None:
     template = project / "templates/module/template"
     (template / "zz_broken.py.jinja").write_text("{{ no_such_answer.attribute }}\n")
     before = snapshot(project)
@@ -342,7 +323,9 @@ def test_failure_mid_render_leaves_nothing_behind(project: Path) -> None:
     assert snapshot(project) == before
 
 
-def test_failure_in_generation_rolls_everything_back(project: Path) -> None:
+def test_failure_in_generation_rolls_everything_back(
+    project: Path, trading: Trading
+) -> None:
     """The client builder refuses cookie parameters: by then the module folder
     is in place and the merged specs are rewritten, and all of it must go."""
     api = project / "templates/module/template/api.py.jinja"

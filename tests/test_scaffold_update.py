@@ -5,42 +5,20 @@ import json
 import os
 import shutil
 import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = Path("templates/module/template")
 MODULE = Path("src/trading_api/modules/market_data")
 SKIPPED = {".git", "__pycache__", "node_modules", ".pytest_cache", ".mypy_cache"}
-IGNORED = shutil.ignore_patterns(*SKIPPED, ".ruff_cache")
 LIST_DOC = '"""Every item, oldest first."""'
 
-
-def git(project: Path, *args: str) -> str:
-    result = subprocess.run(
-        ["git", "-c", "user.name=Dev", "-c", "user.email=dev@example.com", *args],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return result.stdout
-
-
-def trading(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run ``trading`` in ``project`` as a user would, without a terminal."""
-    return subprocess.run(
-        [sys.executable, "-m", "trading_cli.main", *args],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        stdin=subprocess.DEVNULL,
-        env={**os.environ, "NO_COLOR": "1"},
-    )
+CopyProject = Callable[..., Path]
+Git = Callable[..., str]
+Trading = Callable[..., subprocess.CompletedProcess[str]]
 
 
 def snapshot(project: Path) -> dict[str, bytes]:
@@ -59,7 +37,7 @@ def edit(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new, 1))
 
 
-def change_template(project: Path, file: str, old: str, new: str) -> str:
+def change_template(git: Git, project: Path, file: str, old: str, new: str) -> str:
     """Edit a template file and commit it; return the commit."""
     edit(project / TEMPLATE / file, old, new)
     git(project, "commit", "-q", "-am", f"Change the template's {file}")
@@ -72,17 +50,14 @@ def recorded_commit(project: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def base(
+    project_copy: CopyProject,
+    git: Git,
+    trading: Trading,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Path:
     """A project copy in git where new-module made market-data, committed."""
-    root = tmp_path_factory.mktemp("update") / "project"
-    root.mkdir()
-    for name in ("pyproject.toml", ".copier-answers.yml"):
-        shutil.copy2(ROOT / name, root / name)
-    for name in ("src", "templates"):
-        shutil.copytree(ROOT / name, root / name, ignore=IGNORED)
-    git(root, "init", "-q", "-b", "main")
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "Start")
+    root = project_copy(tmp_path_factory.mktemp("update") / "project", git=True)
     made = trading(root, "new-module", "market-data")
     assert made.returncode == 0, made.stderr
     git(root, "add", "-A")
@@ -98,14 +73,18 @@ def project(base: Path, tmp_path: Path) -> Path:
     return root
 
 
-def test_check_passes_for_modules_made_from_the_current_template(base: Path) -> None:
+def test_check_passes_for_modules_made_from_the_current_template(
+    base: Path, trading: Trading
+) -> None:
     result = trading(base, "update-module", "--all", "--check")
     assert result.returncode == 0, result.stderr
     assert "market-data: up to date" in result.stdout
 
 
-def test_check_fails_for_a_module_behind_the_template(project: Path) -> None:
-    change_template(project, "service.py.jinja", LIST_DOC, '"""All items."""')
+def test_check_fails_for_a_module_behind_the_template(
+    project: Path, trading: Trading, git: Git
+) -> None:
+    change_template(git, project, "service.py.jinja", LIST_DOC, '"""All items."""')
     before = snapshot(project)
     result = trading(project, "update-module", "market-data", "--check")
     assert result.returncode == 1
@@ -116,10 +95,12 @@ def test_check_fails_for_a_module_behind_the_template(project: Path) -> None:
 
 def test_update_merges_template_change_keeps_local_edits_and_regenerates(
     project: Path,
+    trading: Trading,
+    git: Git,
 ) -> None:
     field = '    name: str = Field(description="Display name.")\n'
     new_field = field + '    note: str = ""\n'
-    commit = change_template(project, "models.py.jinja", field, new_field)
+    commit = change_template(git, project, "models.py.jinja", field, new_field)
     edit(project / MODULE / "service.py", LIST_DOC, '"""Local wording."""')
     result = trading(project, "update-module", "market-data")
     assert result.returncode == 0, result.stderr
@@ -131,8 +112,12 @@ def test_update_merges_template_change_keeps_local_edits_and_regenerates(
     assert "note" in schemas["MarketDataItem"]["properties"]
 
 
-def test_conflict_leaves_markers_lists_the_file_and_exits_3(project: Path) -> None:
-    change_template(project, "service.py.jinja", LIST_DOC, '"""Template wording."""')
+def test_conflict_leaves_markers_lists_the_file_and_exits_3(
+    project: Path, trading: Trading, git: Git
+) -> None:
+    change_template(
+        git, project, "service.py.jinja", LIST_DOC, '"""Template wording."""'
+    )
     edit(project / MODULE / "service.py", LIST_DOC, '"""Local wording."""')
     result = trading(project, "update-module", "market-data")
     assert result.returncode == 3
@@ -144,7 +129,9 @@ def test_conflict_leaves_markers_lists_the_file_and_exits_3(project: Path) -> No
     assert '"""Template wording."""' in service
 
 
-def test_uncommitted_template_change_is_refused(project: Path) -> None:
+def test_uncommitted_template_change_is_refused(
+    project: Path, trading: Trading
+) -> None:
     edit(project / TEMPLATE / "service.py.jinja", LIST_DOC, '"""All items."""')
     before = snapshot(project)
     result = trading(project, "update-module", "market-data")
@@ -164,7 +151,7 @@ def test_uncommitted_template_change_is_refused(project: Path) -> None:
     ids=["nothing", "both", "hand-written", "unknown"],
 )
 def test_bad_arguments_are_usage_errors(
-    base: Path, args: list[str], message: str
+    base: Path, args: list[str], message: str, trading: Trading
 ) -> None:
     result = trading(base, "update-module", *args)
     assert result.returncode == 2
