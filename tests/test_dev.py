@@ -11,7 +11,6 @@ import asyncio
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -25,11 +24,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-import trading_api
 from trading_api.shared.ws.testing import WsTestClient
 
-PROJECT_ROOT = Path(trading_api.__file__).resolve().parents[2]
 TIMEOUT = 60.0
+CopyProject = Callable[..., Path]
+Trading = Callable[..., subprocess.CompletedProcess[str]]
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="the dev loop forks; Linux only"
@@ -177,30 +176,6 @@ class LooperModule(Module):
 """
 
 
-def copy_project(dest: Path) -> Path:
-    """The project's sources with `core` as the only real module."""
-    modules = PROJECT_ROOT / "src" / "trading_api" / "modules"
-
-    def ignore(folder: str, names: list[str]) -> set[str]:
-        skipped = {"__pycache__", ".git", "node_modules"}
-        if Path(folder) == modules:
-            skipped |= {n for n in names if (modules / n).is_dir() and n != "core"}
-        return skipped & set(names)
-
-    dest.mkdir()
-    for name in ("pyproject.toml", ".copier-answers.yml"):
-        if (PROJECT_ROOT / name).exists():
-            shutil.copy2(PROJECT_ROOT / name, dest / name)
-    for name in ("src", "templates"):
-        if (PROJECT_ROOT / name).exists():
-            shutil.copytree(PROJECT_ROOT / name, dest / name, ignore=ignore)
-    package = dest / "src" / "trading_api"
-    (package / "models" / "greeting.py").write_text(GREETING_MODEL)
-    write_module(package / "modules" / "demo", DEMO)
-    write_module(package / "modules" / "other", {"__init__.py": OTHER})
-    return dest
-
-
 def write_module(folder: Path, files: dict[str, str]) -> None:
     folder.mkdir()
     for name, text in files.items():
@@ -272,8 +247,15 @@ class Dev:
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Path:
-    return copy_project(tmp_path / "project")
+def project(project_copy: CopyProject, tmp_path: Path) -> Path:
+    """The project's sources with `core` as the only real module, plus demo and
+    other."""
+    root = project_copy(tmp_path / "project", modules=["core"])
+    package = root / "src" / "trading_api"
+    (package / "models" / "greeting.py").write_text(GREETING_MODEL)
+    write_module(package / "modules" / "demo", DEMO)
+    write_module(package / "modules" / "other", {"__init__.py": OTHER})
+    return root
 
 
 @pytest.fixture
@@ -457,24 +439,10 @@ def test_modules_option_serves_only_those(dev_factory: Callable[..., Dev]) -> No
     assert httpx.get(f"{dev.url}/api/v1/demo/greeting").status_code == 404
 
 
-def test_unknown_module_is_usage_error_and_writes_nothing(project: Path) -> None:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "trading_cli.main",
-            "dev",
-            "--port",
-            "0",
-            "--modules",
-            "demo,nope",
-        ],
-        cwd=project,
-        env={**os.environ, "NO_COLOR": "1"},
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-    )
+def test_unknown_module_is_usage_error_and_writes_nothing(
+    project: Path, trading: Trading
+) -> None:
+    result = trading(project, "dev", "--port", "0", "--modules", "demo,nope")
 
     assert result.returncode == 2, result.stdout + result.stderr
     assert "unknown module 'nope'; known modules: core, demo, other" in result.stderr
@@ -482,19 +450,12 @@ def test_unknown_module_is_usage_error_and_writes_nothing(project: Path) -> None
     assert not (module_dir(project, "demo") / "ws_generated").exists()
 
 
-def test_busy_port_is_one_line_error(project: Path) -> None:
+def test_busy_port_is_one_line_error(project: Path, trading: Trading) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = subprocess.run(
-            [sys.executable, "-m", "trading_cli.main", "dev", "--port", str(port)],
-            cwd=project,
-            env={**os.environ, "NO_COLOR": "1"},
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT,
-        )
+        result = trading(project, "dev", "--port", str(port))
 
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1
