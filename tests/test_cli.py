@@ -1,26 +1,16 @@
 """The ``trading`` command: start-up cost, discovery, output and errors."""
 
 import json
-import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import trading_api
 
 PROJECT_ROOT = Path(trading_api.__file__).resolve().parents[2]
+Trading = Callable[..., subprocess.CompletedProcess[str]]
 HEAVY = ["fastapi", "uvicorn", "copier", "httpx", "jinja2", "trading_api", "rich"]
-
-
-def trading(*args: str, cwd: Path = PROJECT_ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "trading_cli.main", *args],
-        cwd=cwd,
-        env={**os.environ, "NO_COLOR": "1"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def test_importing_the_cli_loads_no_heavy_library() -> None:
@@ -34,21 +24,21 @@ def test_importing_the_cli_loads_no_heavy_library() -> None:
     assert result.stdout.strip() == "[]"
 
 
-def test_help_lists_commands_with_short_and_long_flag() -> None:
-    short, long = trading("-h"), trading("--help")
+def test_help_lists_commands_with_short_and_long_flag(trading: Trading) -> None:
+    short, long = trading(PROJECT_ROOT, "-h"), trading(PROJECT_ROOT, "--help")
     assert short.returncode == 0
     assert short.stdout == long.stdout
     assert "modules" in short.stdout
 
 
-def test_version_prints_the_package_version() -> None:
-    result = trading("--version")
+def test_version_prints_the_package_version(trading: Trading) -> None:
+    result = trading(PROJECT_ROOT, "--version")
     assert result.returncode == 0
     assert result.stdout.strip() == f"trading {trading_api.__version__}"
 
 
-def test_modules_json_lists_core_with_its_mount_path() -> None:
-    result = trading("modules", "--json")
+def test_modules_json_lists_core_with_its_mount_path(trading: Trading) -> None:
+    result = trading(PROJECT_ROOT, "modules", "--json")
     assert result.returncode == 0, result.stderr
     rows = {row["name"]: row for row in json.loads(result.stdout)}
     assert rows["core"]["mount_path"] == "/api/v1/core"
@@ -56,21 +46,23 @@ def test_modules_json_lists_core_with_its_mount_path() -> None:
     assert rows["core"]["package"] == "core"
 
 
-def test_modules_works_from_a_subfolder() -> None:
-    result = trading("modules", cwd=PROJECT_ROOT / "src" / "trading_api" / "shared")
+def test_modules_works_from_a_subfolder(trading: Trading) -> None:
+    result = trading(PROJECT_ROOT / "src" / "trading_api" / "shared", "modules")
     assert result.returncode == 0, result.stderr
     assert "/api/v1/core" in result.stdout
 
 
-def test_outside_a_checkout_is_one_line_error_exit_1(tmp_path: Path) -> None:
-    result = trading("modules", cwd=tmp_path)
+def test_outside_a_checkout_is_one_line_error_exit_1(
+    tmp_path: Path, trading: Trading
+) -> None:
+    result = trading(tmp_path, "modules")
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1
     assert "cd into the project" in result.stderr
     assert "Traceback" not in result.stderr
 
 
-def test_unknown_command_is_usage_error_exit_2() -> None:
-    result = trading("no-such-command")
+def test_unknown_command_is_usage_error_exit_2(trading: Trading) -> None:
+    result = trading(PROJECT_ROOT, "no-such-command")
     assert result.returncode == 2
     assert "No such command" in result.stderr
