@@ -1,5 +1,7 @@
 """Building apps from modules: selection, mounting, merged OpenAPI."""
 
+import os
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -166,3 +168,16 @@ def test_module_routes_see_their_mount_point_as_root_path() -> None:
         served_under_prefix = client.get("/api/v1/core/openapi.json").json()
     assert "/api/v1/core/openapi.json" in module_docs
     assert served_under_prefix["servers"] == [{"url": "/api/v1/core"}]
+
+
+def test_server_entry_point_refuses_an_unknown_module_in_one_line() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", "import trading_api.main"],
+        env={**os.environ, "ENABLED_MODULES": "broker,nope"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    [line] = result.stderr.splitlines()
+    assert line.startswith("error: unknown module 'nope'; known modules: core, ")
