@@ -65,15 +65,16 @@ def root(
     options.debug = debug
 
 
-app.command("modules")(modules.modules_command)
-app.add_typer(clients.app, name="clients")
-app.add_typer(specs.app, name="specs")
-app.command("boundaries")(boundaries.boundaries_command)
+# Registered in the order `trading --help` lists them: daily use first.
+app.command("dev")(dev.dev_command)
 app.command("test", cls=test.PytestArgsCommand)(test.test_command)
+app.command("modules")(modules.modules_command)
 app.command("new-module")(scaffold.new_module_command)
 app.command("remove-module")(scaffold.remove_module_command)
 app.command("update-module")(scaffold.update_module_command)
-app.command("dev")(dev.dev_command)
+app.add_typer(specs.app, name="specs")
+app.add_typer(clients.app, name="clients")
+app.command("boundaries")(boundaries.boundaries_command)
 
 
 def run() -> None:
