@@ -13,6 +13,7 @@ from trading_cli.commands import (
     boundaries,
     clients,
     dev,
+    doctor,
     modules,
     scaffold,
     specs,
@@ -75,6 +76,7 @@ app.command("update-module")(scaffold.update_module_command)
 app.add_typer(specs.app, name="specs")
 app.add_typer(clients.app, name="clients")
 app.command("boundaries")(boundaries.boundaries_command)
+app.command("doctor")(doctor.doctor_command)
 
 
 def run() -> None:
