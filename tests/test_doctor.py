@@ -62,9 +62,9 @@ def test_missing_node_is_a_warning_with_the_install_step(
 ) -> None:
     tools = tmp_path / "bin"  # git and python, but no node
     tools.mkdir()
-    (tools / "git").symlink_to(
-        subprocess.check_output(["which", "git"], text=True).strip()
-    )
+    git = shutil.which("git")
+    assert git is not None
+    (tools / "git").symlink_to(git)
     path = os.pathsep.join([str(tools), str(Path(sys.executable).parent)])
     result = trading(ROOT, "doctor", "--port", "0", "--json", env={"PATH": path})
     row = findings(result)["AsyncAPI parser (node)"]
