@@ -6,15 +6,25 @@ own OpenAPI and AsyncAPI documents. The factory mounts it at ``/api/v1/<name>``.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import sys
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Coroutine,
+    Mapping,
+    Sequence,
+)
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
 from trading_api.shared.docs import add_offline_docs
@@ -85,6 +95,24 @@ class Module(ABC):
         """OpenAPI tags of the module: one tag named after the module."""
         return [{"name": self.name, "description": self.description}]
 
+    @property
+    def error_statuses(self) -> Mapping[type[Exception], int]:
+        """Domain errors the module app answers with a status and their message.
+
+        ``{NotFoundError: 404, BrokerError: 400}`` answers a ``NotFoundError`` with
+        404 and ``{"detail": str(error)}``; the most specific class listed wins.
+        One place maps the service's errors to HTTP; none by default.
+        """
+        return {}
+
+    def background_jobs(self) -> Sequence[Callable[[], Coroutine[Any, Any, None]]]:
+        """Coroutine functions to run for the app's lifetime (simulations, feeds).
+
+        Each runs as a task started after :meth:`on_startup` and cancelled before
+        :meth:`on_shutdown`. None by default.
+        """
+        return []
+
     async def on_startup(self) -> None:  # noqa: B027 - optional hook
         """Start background work (simulations, feeds). Runs in the app lifespan."""
 
@@ -102,9 +130,15 @@ class Module(ABC):
         @asynccontextmanager
         async def lifespan(_: FastAPI) -> AsyncIterator[None]:
             await self.on_startup()
+            jobs = [asyncio.create_task(job()) for job in self.background_jobs()]
             try:
                 yield
             finally:
+                for task in jobs:
+                    task.cancel()
+                for task in jobs:
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
                 if ws_app is not None:
                     await ws_app.aclose()
                 await self.on_shutdown()
@@ -122,6 +156,8 @@ class Module(ABC):
         )
         for router in self.api_routers:
             app.include_router(router, tags=[self.name])
+        for error, status in self.error_statuses.items():
+            app.add_exception_handler(error, _answer_with(status))
         # After the module's routes: routing is linear and the docs are rare.
         add_offline_docs(
             app, docs_path="/docs", openapi_path="/openapi.json", title=app.title
@@ -144,3 +180,12 @@ class Module(ABC):
             version=self.version,
             description=self.description,
         )
+
+
+def _answer_with(
+    status: int,
+) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+    async def answer(_: Request, error: Exception) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status_code=status)
+
+    return answer

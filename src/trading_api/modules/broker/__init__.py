@@ -7,17 +7,15 @@ routes ``orders``, ``positions``, ``executions``, ``equity`` and
 once a second in a background task started with the app.
 """
 
-import asyncio
-import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter
 
 from trading_api.shared.module_interface import Module
-from trading_api.shared.ws import WsApp, WsRouter
+from trading_api.shared.ws import WsRouter
 
-from .api import create_router, install_error_handler
+from .api import ERROR_STATUSES, create_router
 from .service import BrokerService
 from .ws_generated import (
     BrokerConnectionRouter,
@@ -50,7 +48,6 @@ class BrokerModule(Module):
                 BrokerConnectionRouter,
             )
         ]
-        self._task: asyncio.Task[None] | None = None
         self.simulation_interval = 1.0
         """Seconds between simulation steps; 0 disables them (tests step by hand)."""
 
@@ -69,22 +66,13 @@ class BrokerModule(Module):
         """One WebSocket route per account stream."""
         return self._ws_routers
 
-    def create_app(self) -> tuple[FastAPI, WsApp | None]:
-        """Build the module app, with broker errors mapped to HTTP statuses."""
-        app, ws_app = super().create_app()
-        install_error_handler(app)
-        return app, ws_app
+    @property
+    def error_statuses(self) -> Mapping[type[Exception], int]:
+        """Broker errors as HTTP statuses (see ``api.ERROR_STATUSES``)."""
+        return ERROR_STATUSES
 
-    async def on_startup(self) -> None:
-        """Start stepping the simulation, unless ``simulation_interval`` is 0."""
-        if self.simulation_interval > 0:
-            run = self._service.run(self.simulation_interval)
-            self._task = asyncio.create_task(run, name="broker-simulation")
-
-    async def on_shutdown(self) -> None:
-        """Stop the simulation."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+    def background_jobs(self) -> Sequence[Callable[[], Coroutine[Any, Any, None]]]:
+        """Step the simulation, unless ``simulation_interval`` is 0."""
+        if self.simulation_interval <= 0:
+            return []
+        return [lambda: self._service.run(self.simulation_interval)]

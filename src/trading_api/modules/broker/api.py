@@ -9,8 +9,7 @@ try from the docs page. Domain errors become HTTP errors in
 
 from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, Path, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Path, Query
 
 from trading_api.models.broker import (
     AccountInfo,
@@ -196,15 +195,9 @@ def _add_account_routes(router: APIRouter, service: BrokerService) -> None:
         return service.preview_leverage(account_id, params)
 
 
-def install_error_handler(app: FastAPI) -> None:
-    """Answer broker errors: 404 unknown id, 409 wrong state, 400 other rules."""
-
-    async def handle(_: Request, exc: Exception) -> JSONResponse:
-        status = 400
-        if isinstance(exc, NotFoundError):
-            status = 404
-        elif isinstance(exc, ConflictError):
-            status = 409
-        return JSONResponse({"detail": str(exc)}, status_code=status)
-
-    app.add_exception_handler(BrokerError, handle)
+ERROR_STATUSES: dict[type[Exception], int] = {
+    NotFoundError: 404,
+    ConflictError: 409,
+    BrokerError: 400,
+}
+"""Broker errors as HTTP: unknown id 404, wrong state 409, any other rule 400."""

@@ -5,17 +5,15 @@ REST at ``/api/v1/datafeed`` (``/config``, ``/search``, ``/resolve/{symbol}``,
 are driven by a background task started with the app.
 """
 
-import asyncio
-import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter
 
 from trading_api.shared.module_interface import Module
-from trading_api.shared.ws import WsApp, WsRouter
+from trading_api.shared.ws import WsRouter
 
-from .api import create_router, install_error_handler
+from .api import ERROR_STATUSES, create_router
 from .service import DatafeedService
 from .ws_generated import BarsRouter, QuotesRouter
 
@@ -36,7 +34,6 @@ class DatafeedModule(Module):
             BarsRouter(self._service),
             QuotesRouter(self._service),
         ]
-        self._task: asyncio.Task[None] | None = None
 
     @property
     def service(self) -> DatafeedService:
@@ -53,20 +50,11 @@ class DatafeedModule(Module):
         """The ``bars`` and ``quotes`` WebSocket routes."""
         return self._ws_routers
 
-    def create_app(self) -> tuple[FastAPI, WsApp | None]:
-        """Build the module app, with datafeed errors mapped to HTTP statuses."""
-        app, ws_app = super().create_app()
-        install_error_handler(app)
-        return app, ws_app
+    @property
+    def error_statuses(self) -> Mapping[type[Exception], int]:
+        """Datafeed errors as HTTP statuses (see ``api.ERROR_STATUSES``)."""
+        return ERROR_STATUSES
 
-    async def on_startup(self) -> None:
-        """Start driving the live streams."""
-        self._task = asyncio.create_task(self._service.run(), name="datafeed-streams")
-
-    async def on_shutdown(self) -> None:
-        """Stop the live streams."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+    def background_jobs(self) -> Sequence[Callable[[], Coroutine[Any, Any, None]]]:
+        """Drive the live ``bars`` and ``quotes`` streams."""
+        return [self._service.run]

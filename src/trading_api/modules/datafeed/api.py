@@ -7,8 +7,7 @@ in :func:`install_error_handler` only: unknown symbol 404, broken rule 400.
 
 from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, Path, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Path, Query
 
 from trading_api.models.bars import BarsHistory, Resolution
 from trading_api.models.common import error_responses
@@ -87,11 +86,8 @@ def create_router(service: DatafeedService) -> APIRouter:
     return router
 
 
-def install_error_handler(app: FastAPI) -> None:
-    """Answer datafeed errors with 404 (unknown symbol) or 400 and the message."""
-
-    async def handle(_: Request, exc: Exception) -> JSONResponse:
-        status = 404 if isinstance(exc, UnknownSymbolError) else 400
-        return JSONResponse({"detail": str(exc)}, status_code=status)
-
-    app.add_exception_handler(DatafeedError, handle)
+ERROR_STATUSES: dict[type[Exception], int] = {
+    UnknownSymbolError: 404,
+    DatafeedError: 400,
+}
+"""Datafeed errors as HTTP: unknown symbol 404, any other problem 400."""
