@@ -12,6 +12,7 @@ import typer
 from trading_cli.commands import (
     boundaries,
     clients,
+    deploy,
     dev,
     doctor,
     modules,
@@ -76,6 +77,10 @@ app.command("update-module")(scaffold.update_module_command)
 app.add_typer(specs.app, name="specs")
 app.add_typer(clients.app, name="clients")
 app.command("boundaries")(boundaries.boundaries_command)
+app.command("up")(deploy.up_command)
+app.command("down")(deploy.down_command)
+app.command("status")(deploy.status_command)
+app.command("logs")(deploy.logs_command)
 app.command("doctor")(doctor.doctor_command)
 
 

@@ -1,0 +1,289 @@
+"""Bringing a deployment up and down, and asking how it is doing.
+
+The CLI commands call these; they print nothing and raise ``CliError`` (or its
+subclasses) with a message that says the fix.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from trading_cli.deploy.config import DeployConfig, load_config, unserved_modules
+from trading_cli.deploy.health import Probe, gateway_paths, probe, probe_program
+from trading_cli.deploy.logs import LogFile
+from trading_cli.deploy.nginx import find_nginx, test_config
+from trading_cli.deploy.render import Machine, render_nginx, render_supervisord
+from trading_cli.deploy.supervisor import (
+    ProcessInfo,
+    Supervisor,
+    shutdown,
+    start_supervisord,
+    wait_for_socket,
+)
+from trading_cli.deploy.topology import NGINX, Program, RunDir, State, Topology
+from trading_cli.errors import CliError
+from trading_cli.project import Project
+
+SOCKET_TIMEOUT = 15.0
+STOP_TIMEOUT = 20.0
+LOG_TAIL = 15
+# States in which a program will not come up without help: supervisord gave up
+# (FATAL), it exited before startsecs and waits to retry (BACKOFF), or it stopped.
+_FAILED = frozenset({"BACKOFF", "FATAL", "EXITED", "STOPPED", "UNKNOWN"})
+
+
+class StartError(CliError):
+    """``trading up`` failed; everything it started is stopped again.
+
+    Attributes:
+        logs: The last lines of the log of each program that failed.
+    """
+
+    def __init__(self, message: str, logs: dict[str, list[str]]) -> None:
+        super().__init__(message)
+        self.logs = logs
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A resolved deployment and the files that run it."""
+
+    config_path: Path
+    run: RunDir
+    topology: Topology
+    files: dict[Path, str]
+    unserved: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ProgramStatus:
+    """One program as ``status`` reports it."""
+
+    program: Program
+    state: str
+    pid: int
+    health: str
+
+    @property
+    def ok(self) -> bool:
+        return self.state == "RUNNING" and self.health == "ok"
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready record (stable keys)."""
+        return {
+            **self.program.as_dict(),
+            "health": self.health,
+            "pid": self.pid,
+            "state": self.state,
+        }
+
+
+def plan(project: Project, config_path: Path) -> Plan:
+    """Validate ``config_path`` against the project's modules and render the run
+    folder's files in memory.
+
+    Raises:
+        UsageError: the config is invalid (exit 2).
+        CliError: nginx is missing, or a served module fails to load.
+    """
+    from trading_api.shared.artifacts import canonical_json
+
+    config, known = _load(project, config_path)
+    ws_modules, docs = _inspect_modules(project, config)
+    topology = Topology(config, tuple(ws_modules))
+    run = RunDir.for_config(config_path)
+    machine = Machine(
+        python=Path(sys.executable),
+        src=project.src,
+        project_root=project.root,
+        nginx=find_nginx(),
+        as_root=os.geteuid() == 0,
+    )
+    files = {
+        run.nginx_conf: render_nginx(topology, run, machine),
+        run.supervisord_conf: render_supervisord(topology, run, machine),
+        run.state: canonical_json(topology.state(config_path)),
+        **{run.docs / name: canonical_json(doc) for name, doc in docs.items()},
+    }
+    return Plan(config_path, run, topology, files, unserved_modules(config, known))
+
+
+def _load(project: Project, config_path: Path) -> tuple[DeployConfig, list[str]]:
+    project.activate()
+    from trading_api.shared.module_registry import ModuleRegistry
+
+    registry = ModuleRegistry()
+    registry.auto_discover(project.modules_dir)
+    return load_config(config_path, registry.names), registry.names
+
+
+def _inspect_modules(
+    project: Project, config: DeployConfig
+) -> tuple[list[str], dict[str, Any]]:
+    """The served modules with WS routes, and the merged docs of all served."""
+    from trading_api.app_factory import AppFactory
+    from trading_api.shared.errors import TradingApiError
+
+    try:
+        app = AppFactory(project.modules_dir).create_app(config.served_modules)
+        docs = {"openapi.json": app.openapi(), "asyncapi.json": app.asyncapi()}
+    except TradingApiError as exc:
+        raise CliError(f"cannot serve the configured modules: {exc}") from None
+    return list(app.ws_apps), docs
+
+
+def is_current(plan: Plan) -> bool:
+    """Whether the run folder holds exactly the files ``plan`` renders."""
+    for path, text in plan.files.items():
+        try:
+            if path.read_text(encoding="utf-8") != text:
+                return False
+        except FileNotFoundError:
+            return False
+    return True
+
+
+def up(plan: Plan, timeout: float) -> list[ProgramStatus]:
+    """Start the deployment and wait until every server answers through nginx.
+
+    Raises:
+        CliError: a port is taken or nginx rejects its config (nothing started).
+        StartError: something did not come up in ``timeout`` seconds; it is all
+            stopped again.
+    """
+    from trading_api.shared.artifacts import write_if_changed
+
+    _check_ports_free(plan.topology)
+    for path, text in plan.files.items():
+        write_if_changed(path, text)
+    for folder in (plan.run.logs, plan.run.nginx_prefix):
+        folder.mkdir(parents=True, exist_ok=True)
+    nginx_error = test_config(find_nginx(), plan.run.nginx_conf, plan.run.nginx_prefix)
+    if nginx_error:
+        raise CliError(f"nginx rejects {plan.run.nginx_conf}: {nginx_error}")
+    supervisor = Supervisor(plan.run)
+    process = start_supervisord(plan.run)
+    wait_for_socket(supervisor, process, SOCKET_TIMEOUT)
+    try:
+        _wait_ready(supervisor, plan.topology, time.monotonic() + timeout)
+    except BaseException:
+        shutdown(supervisor, STOP_TIMEOUT)
+        raise
+    return status(plan.run)
+
+
+def _check_ports_free(topology: Topology) -> None:
+    for program in topology.programs:
+        with socket.socket() as probe_socket:
+            try:
+                probe_socket.bind(("127.0.0.1", program.port))
+            except OSError:
+                what = "nginx.port" if program.server == NGINX else program.name
+                raise CliError(
+                    f"port {program.port} ({what}) is in use on 127.0.0.1; stop "
+                    "what uses it or pick another port in the deployment config"
+                ) from None
+
+
+def _wait_ready(supervisor: Supervisor, topology: Topology, deadline: float) -> None:
+    programs = {p.name: p for p in topology.programs}
+    pending: list[str] = []
+    while time.monotonic() < deadline:
+        infos = supervisor.processes()
+        failed = [info for info in infos if info.state in _FAILED]
+        if failed:
+            raise _start_error(supervisor.run, failed, "exited")
+        if all(info.state == "RUNNING" for info in infos):
+            probes = _ready_probes(topology, programs.values())
+            pending = [p.describe() for p in probes if not p.ok]
+            if not pending:
+                return
+        time.sleep(0.1)
+    waiting = [info for info in supervisor.processes() if info.state != "RUNNING"]
+    reason = "; ".join(pending) if not waiting else "still starting"
+    raise _start_error(
+        supervisor.run,
+        waiting or [_info_of(supervisor, p) for p in programs.values()],
+        f"not ready in time ({reason})",
+    )
+
+
+def _ready_probes(topology: Topology, programs: Any) -> list[Probe]:
+    gateway = topology.config.nginx.port
+    direct = [probe_program(p) for p in programs if p.server != NGINX]
+    through = [
+        probe(gateway, path) for path in gateway_paths(topology.config.served_modules)
+    ]
+    return direct + through
+
+
+def _info_of(supervisor: Supervisor, program: Program) -> ProcessInfo:
+    return supervisor.process(program.rpc_name)
+
+
+def _start_error(run: RunDir, failed: Sequence[ProcessInfo], why: str) -> StartError:
+    names = ", ".join(f"{info.name} ({info.state})" for info in failed)
+    logs = {
+        info.name: LogFile(info.name, run.log_of(info.name)).tail(LOG_TAIL)
+        for info in failed
+    }
+    return StartError(
+        f"the deployment did not come up: {names} {why}; everything is stopped "
+        f"again; full logs in {run.logs}",
+        logs,
+    )
+
+
+def down(run: RunDir) -> list[int] | None:
+    """Stop the deployment; None when it was not up, else the pids that would
+    not stop (empty when all went)."""
+    supervisor = Supervisor(run)
+    if not supervisor.is_up():
+        run.socket.unlink(missing_ok=True)
+        return None
+    return shutdown(supervisor, STOP_TIMEOUT)
+
+
+def status(run: RunDir) -> list[ProgramStatus]:
+    """Each program's state, pid and health (one short request each).
+
+    Raises:
+        CliError: the deployment is not up (exit 3).
+    """
+    supervisor = Supervisor(run)
+    state = State.read(run)
+    if state is None or not supervisor.is_up():
+        raise NotUpError(run)
+    infos = {info.name: info for info in supervisor.processes()}
+    rows = []
+    for program in state.programs:
+        info = infos.get(program.name)
+        running = info is not None and info.state == "RUNNING"
+        health = probe_program(program, timeout=1.0).describe() if running else "-"
+        rows.append(
+            ProgramStatus(
+                program=program,
+                state=info.state if info else "UNKNOWN",
+                pid=info.pid if info else 0,
+                health=health,
+            )
+        )
+    return rows
+
+
+class NotUpError(CliError):
+    """No deployment runs from this run folder."""
+
+    exit_code = 3
+
+    def __init__(self, run: RunDir) -> None:
+        super().__init__(
+            f"no deployment is up (run folder {run.root}); start it with trading up"
+        )
