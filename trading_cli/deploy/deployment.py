@@ -136,6 +136,11 @@ def _inspect_modules(
         docs = {"openapi.json": app.openapi(), "asyncapi.json": app.asyncapi()}
     except TradingApiError as exc:
         raise CliError(f"cannot serve the configured modules: {exc}") from None
+    except Exception as exc:  # a module's own code failed while building its app
+        raise CliError(
+            f"cannot serve the configured modules: {type(exc).__name__}: {exc}; "
+            "fix the module or leave it out of the deployment config"
+        ) from None
     return list(app.ws_apps), docs
 
 

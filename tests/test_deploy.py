@@ -1,0 +1,622 @@
+"""``trading up``, ``status``, ``logs``, ``down``: config validation, rendering, and
+one real deployment (supervisord, nginx, uvicorn) on free loopback ports."""
+
+import http.client
+import json
+import os
+import queue
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from trading_cli.deploy.config import parse_config, unserved_modules
+from trading_cli.deploy.nginx import Nginx
+from trading_cli.deploy.render import Machine, render_nginx, render_supervisord
+from trading_cli.deploy.supervisor import Supervisor, descendants, is_alive
+from trading_cli.deploy.topology import RunDir, Topology
+from trading_cli.errors import CliError, UsageError
+
+ROOT = Path(__file__).resolve().parents[1]
+KNOWN = ["core", "broker", "datafeed"]
+TRADING = (sys.executable, "-m", "trading_cli.main")
+Trading = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def _nginx_or_skip() -> None:
+    found = shutil.which("nginx", path=f"{os.environ.get('PATH', '')}:/usr/sbin")
+    if found is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("nginx is missing; .ci/run installs nginx-light")
+        pytest.skip("nginx is not installed (apt-get install nginx-light)")
+
+
+def _servers(**servers: dict[str, Any]) -> dict[str, Any]:
+    return {"servers": servers}
+
+
+# -- validation -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "field", "fix"),
+    [
+        (
+            _servers(
+                a={"port": 8001, "modules": ["core"]},
+                b={"port": 8001, "modules": ["broker"]},
+            ),
+            "servers.b.port",
+            "clashes with servers.a.port",
+        ),
+        (
+            _servers(
+                a={"port": 8001, "instances": 2, "modules": ["core"]},
+                b={"port": 8002, "modules": ["broker"]},
+            ),
+            "servers.b.port",
+            "instance 1",
+        ),
+        (
+            {
+                "nginx": {"port": 8001},
+                **_servers(a={"port": 8001, "modules": ["core"]}),
+            },
+            "servers.a.port",
+            "clashes with nginx.port",
+        ),
+        (
+            _servers(a={"port": 8001, "modules": ["core", "options"]}),
+            "servers.a.modules",
+            "known modules: core, broker, datafeed",
+        ),
+        (
+            _servers(
+                a={"port": 8001, "modules": ["core", "broker"]},
+                b={"port": 8002, "modules": ["broker"]},
+            ),
+            "servers.b.modules",
+            "also in servers.a.modules",
+        ),
+        (
+            _servers(a={"port": 8001, "modules": ["broker"]}),
+            "servers",
+            "add it to servers.a.modules",
+        ),
+        (
+            _servers(a={"port": 8001, "instances": 0, "modules": ["core"]}),
+            "servers.a.instances",
+            "greater than or equal to 1",
+        ),
+        (
+            _servers(a={"port": 65535, "instances": 2, "modules": ["core"]}),
+            "servers.a",
+            "past 65535",
+        ),
+        (
+            _servers(a={"port": 8001, "modules": ["core"], "prot": 1}),
+            "servers.a.prot",
+            "remove it",
+        ),
+        (
+            {
+                "nginx": {"worker_processes": "many"},
+                **_servers(a={"port": 8001, "modules": ["core"]}),
+            },
+            "nginx.worker_processes",
+            "or 'auto'",
+        ),
+        (
+            {
+                "api_base_url": "http://127.0.0.1:9000",
+                **_servers(a={"port": 8001, "modules": ["core"]}),
+            },
+            "api_base_url",
+            "nginx.port is 8000",
+        ),
+        (
+            _servers(nginx={"port": 8001, "modules": ["core"]}),
+            "servers.nginx",
+            "rename the server",
+        ),
+    ],
+)
+def test_invalid_config_names_the_field_and_the_fix(
+    raw: dict[str, Any], field: str, fix: str
+) -> None:
+    with pytest.raises(UsageError) as caught:
+        parse_config(raw, KNOWN)
+    message = str(caught.value)
+    assert message.startswith(f"deploy.yaml: {field}: ")
+    assert fix in message
+    assert "\n" not in message
+    assert caught.value.exit_code == 2
+
+
+def test_module_in_no_server_is_allowed_and_reported() -> None:
+    config = parse_config(
+        _servers(a={"port": 8001, "modules": ["core", "broker"]}), KNOWN
+    )
+
+    assert unserved_modules(config, KNOWN) == ["datafeed"]
+    assert config.api_base_url == "http://127.0.0.1:8000"
+
+
+def test_up_with_invalid_config_exits_2_and_starts_nothing(
+    tmp_path: Path, trading: Trading
+) -> None:
+    config = tmp_path / "deploy.yaml"
+    config.write_text("servers:\n  a: {port: 8001, modules: [core, nope]}\n")
+
+    result = trading(ROOT, "up", "--config", str(config))
+
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: deploy.yaml: servers.a.modules: unknown module 'nope'; known "
+        "modules: core, broker, datafeed"
+    ]
+    assert not (tmp_path / ".run").exists()
+
+
+def test_missing_nginx_names_the_package(monkeypatch: pytest.MonkeyPatch) -> None:
+    from trading_cli.deploy import nginx
+
+    monkeypatch.setattr(nginx, "_SEARCH_PATH", ())
+    monkeypatch.setenv("PATH", "/nonexistent")
+
+    with pytest.raises(CliError) as caught:
+        nginx.find_nginx()
+
+    assert "apt-get install nginx-light" in str(caught.value)
+    assert caught.value.exit_code == 1
+
+
+# -- rendering ------------------------------------------------------------------
+
+
+def _topology() -> Topology:
+    config = parse_config(
+        {
+            "nginx": {"port": 8000, "worker_processes": 2},
+            **_servers(
+                **{
+                    "core-broker": {"port": 8001, "modules": ["core", "broker"]},
+                    "datafeed": {"port": 8002, "instances": 2, "modules": ["datafeed"]},
+                }
+            ),
+        },
+        KNOWN,
+    )
+    return Topology(config, ws_modules=("broker", "datafeed"))
+
+
+def _machine(tmp_path: Path) -> Machine:
+    return Machine(
+        python=Path("/usr/bin/python3"),
+        src=tmp_path / "src",
+        project_root=tmp_path,
+        nginx=Nginx(
+            Path("/usr/sbin/nginx"), ("client_body_temp_path", "proxy_temp_path")
+        ),
+        as_root=False,
+    )
+
+
+def test_rendering_is_deterministic_and_stays_in_the_run_folder(tmp_path: Path) -> None:
+    run = RunDir(tmp_path / ".run" / "deploy")
+    first = render_nginx(_topology(), run, _machine(tmp_path))
+    again = render_nginx(_topology(), run, _machine(tmp_path))
+    supervisord = render_supervisord(_topology(), run, _machine(tmp_path))
+
+    assert first == again
+    assert supervisord == render_supervisord(_topology(), run, _machine(tmp_path))
+    assert first.startswith("# Generated by `trading up`")
+    for text in (first, supervisord):
+        assert "/var/" not in text and "/etc/" not in text
+    assert f'pid "{run.root}/nginx/nginx.pid";' in first
+    assert f"stdout_logfile={run.root}/logs/datafeed-8003.log" in supervisord
+
+
+def test_nginx_balances_instances_and_upgrades_only_websocket_routes(
+    tmp_path: Path,
+) -> None:
+    text = render_nginx(_topology(), RunDir(tmp_path), _machine(tmp_path))
+
+    upstream = text.split("upstream server-datafeed {", 1)[1].split("}", 1)[0]
+    assert "server 127.0.0.1:8002" in upstream and "server 127.0.0.1:8003" in upstream
+    ws = text.split("location = /api/v1/datafeed/ws {", 1)[1].split("}", 1)[0]
+    assert "proxy_set_header Upgrade $http_upgrade;" in ws
+    assert 'proxy_set_header Connection "upgrade";' in ws
+    assert "proxy_read_timeout 3600s;" in ws
+    assert "location = /api/v1/core/ws" not in text  # core has no WS routes
+    assert (
+        "location /api/v1/broker/ {\n            proxy_pass http://server-core-broker;"
+        in text
+    )
+
+
+def test_supervisord_runs_each_instance_with_its_modules(tmp_path: Path) -> None:
+    text = render_supervisord(_topology(), RunDir(tmp_path), _machine(tmp_path))
+
+    program = text.split("[program:datafeed-8003]", 1)[1].split("\n[", 1)[0]
+    assert "--host 127.0.0.1 --port 8003" in program
+    assert 'ENABLED_MODULES="datafeed"' in program
+    assert f'PYTHONPATH="{tmp_path / "src"}"' in program
+    assert "autorestart=true" in program
+    assert "[group:datafeed]\nprograms=datafeed-8002,datafeed-8003" in text
+
+
+# -- a real deployment ------------------------------------------------------------
+
+
+def _free_ports(count: int) -> int:
+    """The first of ``count`` consecutive ports free on 127.0.0.1."""
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            first = probe.getsockname()[1]
+        if first + count > 65535:
+            continue
+        sockets = []
+        try:
+            for port in range(first, first + count):
+                held = socket.socket()
+                sockets.append(held)
+                held.bind(("127.0.0.1", port))
+            return first
+        except OSError:
+            continue
+        finally:
+            for held in sockets:
+                held.close()
+    raise RuntimeError("no free consecutive ports")
+
+
+def _get(port: int, path: str) -> tuple[int, bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def _processes_of(run: RunDir) -> list[int]:
+    """supervisord's pid and all below it, if it runs."""
+    try:
+        pid = int(run.pidfile.read_text())
+    except (FileNotFoundError, ValueError):
+        return []
+    return [pid, *descendants(pid)] if is_alive(pid) else []
+
+
+def _stop_leftovers(pids: list[int]) -> None:
+    # Only the processes this test's deployment started, by pid.
+    for pid in pids:
+        if is_alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+class Deployment:
+    def __init__(self, folder: Path, trading: Trading) -> None:
+        self.folder = folder
+        self.trading = trading
+        self.gateway = _free_ports(1)
+        self.core_port = _free_ports(1)
+        self.feed_port = _free_ports(2)
+        self.config = folder / "deploy.yaml"
+        self.config.write_text(
+            textwrap.dedent(
+                f"""\
+                nginx: {{port: {self.gateway}, worker_processes: 1}}
+                servers:
+                  core-broker: {{port: {self.core_port}, modules: [core, broker]}}
+                  datafeed:
+                    {{port: {self.feed_port}, instances: 2, modules: [datafeed]}}
+                """
+            )
+        )
+        self.run = RunDir.for_config(self.config)
+        self.supervisor = Supervisor(self.run)
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return self.trading(ROOT, *args, "--config", str(self.config))
+
+    def pid_of(self, program: str) -> int:
+        return self.supervisor.process(program).pid
+
+
+@pytest.fixture(scope="module")
+def deployment(
+    tmp_path_factory: pytest.TempPathFactory, trading: Trading
+) -> Iterator[tuple[Deployment, subprocess.CompletedProcess[str]]]:
+    _nginx_or_skip()
+    deploy = Deployment(tmp_path_factory.mktemp("deploy"), trading)
+    started = deploy.cli("up")
+    pids = _processes_of(deploy.run)
+    try:
+        yield deploy, started
+    finally:
+        deploy.cli("down")
+        _stop_leftovers(pids + _processes_of(deploy.run))
+
+
+def test_up_prints_each_server_and_every_module_answers_through_nginx(
+    deployment: tuple[Deployment, subprocess.CompletedProcess[str]],
+) -> None:
+    deploy, started = deployment
+    assert started.returncode == 0, started.stderr
+    rows = [line.split("\t") for line in started.stdout.splitlines()]
+    assert rows[0] == [
+        "server",
+        "instances",
+        "pids",
+        "port(s)",
+        "modules",
+        "state",
+        "health",
+    ]
+    by_server = {row[0]: row for row in rows[1:-1]}
+    assert by_server["core-broker"][1:2] + by_server["core-broker"][3:] == [
+        "1",
+        str(deploy.core_port),
+        "core,broker",
+        "RUNNING",
+        "ok",
+    ]
+    assert by_server["datafeed"][3] == f"{deploy.feed_port}-{deploy.feed_port + 1}"
+    assert by_server["nginx"][5:] == ["RUNNING", "ok"]
+
+    for path in (
+        "/api/v1/core/health",
+        "/api/v1/broker/orders",
+        "/api/v1/datafeed/config",
+    ):
+        assert _get(deploy.gateway, path)[0] == 200, path
+    status, body = _get(deploy.gateway, "/api/v1/openapi.json")
+    mounted = {path.split("/")[3] for path in json.loads(body)["paths"]}
+    assert status == 200 and mounted == {"core", "broker", "datafeed"}
+    assert _get(deploy.gateway, "/api/v1/docs")[0] == 200
+
+
+def test_websocket_subscribes_through_nginx(
+    deployment: tuple[Deployment, subprocess.CompletedProcess[str]],
+) -> None:
+    from websockets.sync.client import connect
+
+    deploy, _ = deployment
+    url = f"ws://127.0.0.1:{deploy.gateway}/api/v1/datafeed/ws"
+    request = {"symbols": ["AAPL"], "fast_symbols": ["AAPL"]}
+    with connect(url, open_timeout=5) as ws:
+        ws.send(json.dumps({"type": "quotes.subscribe", "payload": request}))
+        answer = json.loads(ws.recv(timeout=5))
+        update = json.loads(ws.recv(timeout=10))
+
+    assert answer["type"] == "quotes.subscribe.response"
+    assert answer["payload"]["status"] == "ok"
+    assert update["type"] == "quotes.update"
+    assert update["payload"]["topic"] == answer["payload"]["topic"]
+
+
+def test_up_again_says_already_up(
+    deployment: tuple[Deployment, subprocess.CompletedProcess[str]],
+) -> None:
+    deploy, _ = deployment
+    result = deploy.cli("up")
+
+    assert result.returncode == 0
+    assert result.stdout.startswith(f"already up: http://127.0.0.1:{deploy.gateway}")
+
+
+def test_status_json_lists_every_program_running_and_healthy(
+    deployment: tuple[Deployment, subprocess.CompletedProcess[str]],
+) -> None:
+    deploy, _ = deployment
+    result = deploy.cli("status", "--json")
+
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    programs = {p["name"]: p for p in document["programs"]}
+    assert document["up"] is True
+    assert sorted(programs) == sorted(
+        [
+            f"core-broker-{deploy.core_port}",
+            f"datafeed-{deploy.feed_port}",
+            f"datafeed-{deploy.feed_port + 1}",
+            "nginx",
+        ]
+    )
+    for program in programs.values():
+        assert (program["state"], program["health"]) == ("RUNNING", "ok")
+        assert is_alive(program["pid"])
+
+
+def test_logs_prefix_each_line_with_its_program(
+    deployment: tuple[Deployment, subprocess.CompletedProcess[str]],
+) -> None:
+    deploy, _ = deployment
+    _get(deploy.gateway, "/api/v1/datafeed/config")
+    result = deploy.cli("logs", "datafeed", "--lines", "50")
+
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines
+    assert all(line.startswith("datafeed-") for line in lines)
+    assert any("GET /api/v1/datafeed/config" in line for line in lines)
+
+
+def test_logs_of_unknown_server_lists_the_known(
+    deployment: tuple[Deployment, subprocess.CompletedProcess[str]],
+) -> None:
+    deploy, _ = deployment
+    result = deploy.cli("logs", "options")
+
+    assert result.returncode == 2
+    assert "known: core-broker, datafeed, nginx" in result.stderr
+
+
+def test_logs_follow_prints_new_lines_until_interrupted(
+    deployment: tuple[Deployment, subprocess.CompletedProcess[str]],
+) -> None:
+    deploy, _ = deployment
+    process = subprocess.Popen(
+        [
+            *TRADING,
+            "logs",
+            "nginx",
+            "--follow",
+            "-n",
+            "0",
+            "--config",
+            str(deploy.config),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    assert process.stdout is not None
+    reader = threading.Thread(target=lambda: [lines.put(x) for x in process.stdout])  # type: ignore[union-attr]
+    reader.start()
+    try:
+        seen = ""
+        deadline = time.monotonic() + 15
+        while "/api/v1/core/versions" not in seen and time.monotonic() < deadline:
+            _get(deploy.gateway, "/api/v1/core/versions")
+            try:
+                seen = lines.get(timeout=0.5)
+            except queue.Empty:
+                continue
+        assert seen.startswith("nginx | ")
+        assert "GET /api/v1/core/versions" in seen
+    finally:
+        process.send_signal(signal.SIGINT)
+        code = process.wait(timeout=10)
+        reader.join(timeout=10)
+    assert code == 0
+
+
+def test_killed_server_is_restarted_with_a_new_pid(
+    deployment: tuple[Deployment, subprocess.CompletedProcess[str]],
+) -> None:
+    deploy, _ = deployment
+    program = f"core-broker:core-broker-{deploy.core_port}"
+    old = deploy.pid_of(program)
+    os.kill(old, signal.SIGKILL)
+
+    deadline = time.monotonic() + 20
+    info = deploy.supervisor.process(program)
+    while time.monotonic() < deadline and not (
+        info.pid not in (0, old) and info.state == "RUNNING"
+    ):
+        time.sleep(0.1)
+        info = deploy.supervisor.process(program)
+    assert info.state == "RUNNING" and info.pid not in (0, old)
+    status = 0
+    while time.monotonic() < deadline and status != 200:
+        status = _get(deploy.gateway, "/api/v1/broker/orders")[0]
+    assert status == 200
+
+
+def test_stopped_server_gives_502_for_its_modules_only(
+    deployment: tuple[Deployment, subprocess.CompletedProcess[str]],
+) -> None:
+    deploy, _ = deployment
+    deploy.supervisor.stop_group("datafeed")
+    try:
+        down = _get(deploy.gateway, "/api/v1/datafeed/config")
+        other = _get(deploy.gateway, "/api/v1/broker/orders")
+        status = deploy.cli("status")
+    finally:
+        deploy.supervisor.start_group("datafeed")
+
+    assert down[0] == 502
+    assert json.loads(down[1])["detail"].startswith("the server for this path is down")
+    assert other[0] == 200
+    assert status.returncode == 1
+    assert f"datafeed-{deploy.feed_port}" in status.stderr
+
+
+def test_down_leaves_no_process_behind(
+    deployment: tuple[Deployment, subprocess.CompletedProcess[str]],
+) -> None:
+    deploy, _ = deployment
+    pids = _processes_of(deploy.run)
+    assert len(pids) >= 6  # supervisord, 3 uvicorns, nginx master and worker
+
+    stopped = deploy.cli("down")
+    status = deploy.cli("status")
+    again = deploy.cli("down")
+
+    assert stopped.returncode == 0, stopped.stderr
+    assert [pid for pid in pids if is_alive(pid)] == []
+    assert status.returncode == 3
+    assert "no deployment is up" in status.stderr
+    assert (again.returncode, again.stdout.strip()) == (0, "not up: nothing to stop")
+    with pytest.raises(ConnectionRefusedError):
+        _get(deploy.gateway, "/api/v1/core/health")
+
+
+# -- a server that cannot start ----------------------------------------------------
+
+FAILING_MODULE = """
+from fastapi import APIRouter
+
+from trading_api.shared.module_interface import Module
+
+
+class FlakyModule(Module):
+    name = "flaky"
+    description = "fails at start-up"
+
+    @property
+    def service(self) -> object:
+        return object()
+
+    @property
+    def api_routers(self) -> list[APIRouter]:
+        return [APIRouter()]
+
+    async def on_startup(self) -> None:
+        raise RuntimeError("price feed unreachable at start-up")
+"""
+
+
+def test_server_that_fails_to_start_stops_everything_and_shows_its_log(
+    tmp_path: Path, project_copy: Callable[..., Path], trading: Trading
+) -> None:
+    _nginx_or_skip()
+    project = project_copy(tmp_path / "project", parts=("pyproject.toml", "src"))
+    package = project / "src" / "trading_api" / "modules" / "flaky"
+    package.mkdir()
+    (package / "__init__.py").write_text(FAILING_MODULE)
+    gateway, core, flaky = _free_ports(1), _free_ports(1), _free_ports(1)
+    config = tmp_path / "deploy.yaml"
+    config.write_text(
+        f"nginx: {{port: {gateway}}}\n"
+        f"servers:\n  core: {{port: {core}, modules: [core]}}\n"
+        f"  flaky: {{port: {flaky}, modules: [flaky]}}\n"
+    )
+    run = RunDir.for_config(config)
+    try:
+        result = trading(project, "up", "--config", str(config), "--timeout", "20")
+    finally:
+        leftovers = _processes_of(run)
+        _stop_leftovers(leftovers)
+
+    assert result.returncode == 1
+    error = result.stderr.strip().splitlines()[-1]
+    assert error.startswith(f"error: the deployment did not come up: flaky-{flaky}")
+    assert "everything is stopped again" in error
+    assert f"flaky-{flaky} | RuntimeError: price feed unreachable" in result.stderr
+    assert leftovers == []
