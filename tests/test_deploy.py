@@ -167,6 +167,26 @@ def test_up_with_invalid_config_exits_2_and_starts_nothing(
     assert not (tmp_path / ".run").exists()
 
 
+def test_up_on_a_taken_port_exits_1_and_starts_nothing(
+    tmp_path: Path, trading: Trading
+) -> None:
+    _nginx_or_skip()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = tmp_path / "deploy.yaml"
+        config.write_text(
+            f"nginx: {{port: {_free_ports(1)[0]}}}\n"
+            f"servers:\n  main: {{port: {port}, modules: [core]}}\n"
+        )
+        result = trading(ROOT, "up", "--config", str(config))
+
+    assert result.returncode == 1
+    assert f"error: port {port} (main-{port}) is in use" in result.stderr
+    assert not RunDir.for_config(config).pidfile.exists()
+
+
 def test_missing_nginx_names_the_package(monkeypatch: pytest.MonkeyPatch) -> None:
     from trading_cli.deploy import nginx
 
@@ -258,27 +278,42 @@ def test_supervisord_runs_each_instance_with_its_modules(tmp_path: Path) -> None
 # -- a real deployment ------------------------------------------------------------
 
 
-def _free_ports(count: int) -> int:
-    """The first of ``count`` consecutive ports free on 127.0.0.1."""
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            first = probe.getsockname()[1]
-        if first + count > 65535:
-            continue
-        sockets = []
-        try:
-            for port in range(first, first + count):
-                held = socket.socket()
-                sockets.append(held)
-                held.bind(("127.0.0.1", port))
-            return first
-        except OSError:
-            continue
-        finally:
-            for held in sockets:
-                held.close()
-    raise RuntimeError("no free consecutive ports")
+def _free_ports(*counts: int) -> list[int]:
+    """For each count, the first of that many consecutive ports free on 127.0.0.1;
+    the blocks never overlap (every port is held until all are found)."""
+    held: list[socket.socket] = []
+    firsts = []
+    try:
+        for count in counts:
+            for _ in range(50):
+                block = _hold_block(count)
+                if block:
+                    held += block
+                    firsts.append(block[0].getsockname()[1])
+                    break
+            else:
+                raise RuntimeError(f"no {count} consecutive free ports")
+    finally:
+        for sock in held:
+            sock.close()
+    return firsts
+
+
+def _hold_block(count: int) -> list[socket.socket]:
+    first = socket.socket()
+    first.bind(("127.0.0.1", 0))
+    block = [first]
+    port = first.getsockname()[1]
+    try:
+        for offset in range(1, count):
+            sock = socket.socket()
+            block.append(sock)
+            sock.bind(("127.0.0.1", port + offset))
+    except OSError:
+        for sock in block:
+            sock.close()
+        return []
+    return block
 
 
 def _get(port: int, path: str) -> tuple[int, bytes]:
@@ -311,9 +346,7 @@ class Deployment:
     def __init__(self, folder: Path, trading: Trading) -> None:
         self.folder = folder
         self.trading = trading
-        self.gateway = _free_ports(1)
-        self.core_port = _free_ports(1)
-        self.feed_port = _free_ports(2)
+        self.gateway, self.core_port, self.feed_port = _free_ports(1, 1, 2)
         self.config = folder / "deploy.yaml"
         self.config.write_text(
             textwrap.dedent(
@@ -600,7 +633,7 @@ def test_server_that_fails_to_start_stops_everything_and_shows_its_log(
     package = project / "src" / "trading_api" / "modules" / "flaky"
     package.mkdir()
     (package / "__init__.py").write_text(FAILING_MODULE)
-    gateway, core, flaky = _free_ports(1), _free_ports(1), _free_ports(1)
+    gateway, core, flaky = _free_ports(1, 1, 1)
     config = tmp_path / "deploy.yaml"
     config.write_text(
         f"nginx: {{port: {gateway}}}\n"

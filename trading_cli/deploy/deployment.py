@@ -18,7 +18,7 @@ from typing import Any
 from trading_cli.deploy.config import DeployConfig, load_config, unserved_modules
 from trading_cli.deploy.health import Probe, gateway_paths, probe, probe_program
 from trading_cli.deploy.logs import LogFile
-from trading_cli.deploy.nginx import find_nginx, test_config
+from trading_cli.deploy.nginx import Nginx, find_nginx, test_config
 from trading_cli.deploy.render import Machine, render_nginx, render_supervisord
 from trading_cli.deploy.supervisor import (
     ProcessInfo,
@@ -58,6 +58,7 @@ class Plan:
     config_path: Path
     run: RunDir
     topology: Topology
+    nginx: Nginx
     files: dict[Path, str]
     unserved: list[str] = field(default_factory=list)
 
@@ -112,7 +113,8 @@ def plan(project: Project, config_path: Path) -> Plan:
         run.state: canonical_json(topology.state(config_path)),
         **{run.docs / name: canonical_json(doc) for name, doc in docs.items()},
     }
-    return Plan(config_path, run, topology, files, unserved_modules(config, known))
+    unserved = unserved_modules(config, known)
+    return Plan(config_path, run, topology, machine.nginx, files, unserved)
 
 
 def _load(project: Project, config_path: Path) -> tuple[DeployConfig, list[str]]:
@@ -170,7 +172,7 @@ def up(plan: Plan, timeout: float) -> list[ProgramStatus]:
         write_if_changed(path, text)
     for folder in (plan.run.logs, plan.run.nginx_prefix):
         folder.mkdir(parents=True, exist_ok=True)
-    nginx_error = test_config(find_nginx(), plan.run.nginx_conf, plan.run.nginx_prefix)
+    nginx_error = test_config(plan.nginx, plan.run.nginx_conf, plan.run.nginx_prefix)
     if nginx_error:
         raise CliError(f"nginx rejects {plan.run.nginx_conf}: {nginx_error}")
     supervisor = Supervisor(plan.run)
@@ -198,39 +200,42 @@ def _check_ports_free(topology: Topology) -> None:
 
 
 def _wait_ready(supervisor: Supervisor, topology: Topology, deadline: float) -> None:
-    programs = {p.name: p for p in topology.programs}
-    pending: list[str] = []
+    programs = topology.programs
     while time.monotonic() < deadline:
         infos = supervisor.processes()
         failed = [info for info in infos if info.state in _FAILED]
         if failed:
             raise _start_error(supervisor.run, failed, "exited")
         if all(info.state == "RUNNING" for info in infos):
-            probes = _ready_probes(topology, programs.values())
-            pending = [p.describe() for p in probes if not p.ok]
-            if not pending:
+            failing = [p for p in _ready_probes(topology, programs) if not p.ok]
+            if not failing:
                 return
         time.sleep(0.1)
-    waiting = [info for info in supervisor.processes() if info.state != "RUNNING"]
-    reason = "; ".join(pending) if not waiting else "still starting"
+    infos = supervisor.processes()
+    waiting = [info for info in infos if info.state != "RUNNING"]
+    if waiting:
+        raise _start_error(supervisor.run, waiting, "not running in time")
+    failing = [p for p in _ready_probes(topology, programs) if not p.ok]
+    if not failing:
+        return
+    # Blame the programs whose port failed a probe (nginx for gateway probes).
+    ports = {p.port for p in failing}
+    blamed = {p.name for p in programs if p.port in ports}
+    reason = "; ".join(p.describe() for p in failing)
     raise _start_error(
         supervisor.run,
-        waiting or [_info_of(supervisor, p) for p in programs.values()],
-        f"not ready in time ({reason})",
+        [info for info in infos if info.name in blamed],
+        f"not healthy in time ({reason})",
     )
 
 
-def _ready_probes(topology: Topology, programs: Any) -> list[Probe]:
+def _ready_probes(topology: Topology, programs: Sequence[Program]) -> list[Probe]:
     gateway = topology.config.nginx.port
     direct = [probe_program(p) for p in programs if p.server != NGINX]
     through = [
         probe(gateway, path) for path in gateway_paths(topology.config.served_modules)
     ]
     return direct + through
-
-
-def _info_of(supervisor: Supervisor, program: Program) -> ProcessInfo:
-    return supervisor.process(program.rpc_name)
 
 
 def _start_error(run: RunDir, failed: Sequence[ProcessInfo], why: str) -> StartError:
