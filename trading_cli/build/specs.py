@@ -8,7 +8,8 @@ written: each stale file is reported with a unified diff.
 
 import difflib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -81,21 +82,28 @@ def spec_text(document: dict[str, Any]) -> str:
 
 
 def build_specs(
-    project: Project, modules: Sequence[str] | None = None, *, check: bool = False
+    project: Project,
+    modules: Sequence[str] | None = None,
+    *,
+    check: bool = False,
+    validators: "SpecValidators | None" = None,
 ) -> BuildResult:
     """Generate (or with ``check`` compare) WS routers and specs.
 
     ``modules`` limits the WS routers and per-module documents to those modules
-    (None: all); the merged documents always cover every module.
+    (None: all); the merged documents always cover every module. ``validators``
+    started earlier by the caller (:func:`early_validators`) spare the build their
+    start-up; the build closes them.
 
     Raises:
         UnknownModuleError: a name in ``modules`` is not a module.
         CliError: a document is invalid, or the AsyncAPI parser is missing in CI.
         TradingApiError: a module fails to load or its ``ws.py`` is broken.
     """
-    validators = _Validators(AsyncApiParser(project.root), OpenApiValidator())
-    if not _probably_unchanged(project, validators):
-        validators.start()
+    if validators is None:
+        validators = SpecValidators.for_project(project)
+        if not _probably_unchanged(project, validators):
+            validators.start()
     try:
         return _build(project, modules, check, validators)
     finally:
@@ -138,7 +146,7 @@ def _build(
     project: Project,
     modules: Sequence[str] | None,
     check: bool,
-    validators: "_Validators",
+    validators: "SpecValidators",
 ) -> SpecsBuildResult:
     registry = _registry(project)
     selected = _selected(registry, modules)
@@ -212,12 +220,30 @@ def _spec_files(
     return files
 
 
+@contextmanager
+def early_validators(project: Project) -> Iterator["SpecValidators"]:
+    """Start both validators now, for a build that will surely have new documents
+    (a new module): their start-up overlaps the caller's work. Pass them to
+    :func:`build_specs`; they are closed on exit either way."""
+    validators = SpecValidators.for_project(project)
+    validators.start()
+    try:
+        yield validators
+    finally:
+        validators.close()
+
+
 @dataclass
-class _Validators:
+class SpecValidators:
     """Both validator processes, started before the build imports anything."""
 
     asyncapi: AsyncApiParser
     openapi: OpenApiValidator
+
+    @classmethod
+    def for_project(cls, project: Project) -> "SpecValidators":
+        """The validators of ``project``, not started yet."""
+        return cls(AsyncApiParser(project.root), OpenApiValidator())
 
     def start(self) -> None:
         self.asyncapi.start()
@@ -242,7 +268,7 @@ class _Validators:
         self.openapi.close()
 
 
-def _probably_unchanged(project: Project, validators: _Validators) -> bool:
+def _probably_unchanged(project: Project, validators: SpecValidators) -> bool:
     """Whether validation will likely have nothing to do: every module has its
     OpenAPI file and every committed spec is known valid.
 
@@ -271,7 +297,7 @@ def _probably_unchanged(project: Project, validators: _Validators) -> bool:
 
 
 def _validate(
-    project: Project, validators: _Validators, result: SpecsBuildResult
+    project: Project, validators: SpecValidators, result: SpecsBuildResult
 ) -> None:
     """Raise on the first invalid document, naming its file and its problems."""
     batches: list[tuple[str, BatchValidator]] = [

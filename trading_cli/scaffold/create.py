@@ -9,7 +9,7 @@ undone: the module folder goes and the merged specs get their old bytes back.
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trading_cli.project import Project
 from trading_cli.scaffold.answers import TEMPLATE_SRC, ModuleAnswers, tree_files
@@ -22,6 +22,9 @@ from trading_cli.scaffold.generation import (
 from trading_cli.scaffold.names import check_new_name, module_dir
 from trading_cli.scaffold.template import ModuleTemplate
 from trading_cli.scaffold.undo import all_or_nothing, staging_folder
+
+if TYPE_CHECKING:
+    from trading_cli.build.specs import SpecValidators
 
 
 @dataclass
@@ -89,13 +92,23 @@ def scaffold_module(
         dry_run=dry_run,
         notes=_version_notes(template, commit),
     )
-    with staging_folder(project.root, "new-module-") as staging:
+    if dry_run:
+        with staging_folder(project.root, "new-module-") as staging:
+            staged = staging / target.name
+            template.render(answers, staged, commit=commit)
+            _predict(project, result, target, staged)
+        return result
+    from trading_cli.build.specs import early_validators
+
+    # A new module always brings new documents to validate: start the validators
+    # now, so their start-up (Node's is the longest) overlaps the render.
+    with (
+        early_validators(project) as validators,
+        staging_folder(project.root, "new-module-") as staging,
+    ):
         staged = staging / target.name
         template.render(answers, staged, commit=commit)
-        if dry_run:
-            _predict(project, result, target, staged)
-        else:
-            _install(project, result, target, staged, staging / "replaced")
+        _install(project, result, target, staged, staging / "replaced", validators)
     return result
 
 
@@ -105,6 +118,7 @@ def _install(
     target: Path,
     staged: Path,
     replaced: Path,
+    validators: "SpecValidators",
 ) -> None:
     merged = merged_spec_paths(project)
     existed = {path for path in merged if path.is_file()}
@@ -113,7 +127,7 @@ def _install(
         if target.exists() or target.is_symlink():
             undo.move(target, replaced)  # --force: the old folder comes back on failure
         undo.move(staged, target)
-        built = generate(project, [result.name])
+        built = generate(project, [result.name], validators)
     written = set(built.written)
     files = [target / relative for relative in tree_files(target)]
     files += [path for path in merged if path not in existed and path.is_file()]

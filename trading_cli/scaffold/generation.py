@@ -8,24 +8,33 @@ module's ``ws_generated/``, specs and client are exactly what those commands mak
 import importlib
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from trading_cli.build.result import BuildResult
 from trading_cli.project import Project
+
+if TYPE_CHECKING:
+    from trading_cli.build.specs import SpecValidators
 
 CLIENT_FILES = ("__init__.py", "client.py")
 """The files ``trading clients build`` writes into ``client_generated/``."""
 
 
-def generate(project: Project, modules: Sequence[str]) -> BuildResult:
+def generate(
+    project: Project,
+    modules: Sequence[str],
+    validators: "SpecValidators | None" = None,
+) -> BuildResult:
     """Build the WS routers, specs and clients of ``modules``, and the merged specs.
 
     An empty ``modules`` rebuilds only the merged specs (after a removal).
+    ``validators`` already started spare the spec build their start-up.
     """
     from trading_cli.build.clients import build_clients
     from trading_cli.build.specs import build_specs
 
     importlib.invalidate_caches()  # module folders may have just appeared
-    result = build_specs(project, list(modules))
+    result = build_specs(project, list(modules), validators=validators)
     if modules:
         result.merge(build_clients(project, list(modules)))
     return result
