@@ -30,7 +30,7 @@ FINAL = '"final":true'
 
 
 def hub_app() -> Any:
-    """A module with one WS route, served by the hub, built by create_app()."""
+    """A module with one WS route, served by the hub, mounted as in production."""
     from fastapi import APIRouter
     from pydantic import BaseModel
 
@@ -88,8 +88,9 @@ def hub_app() -> Any:
         def ws_routers(self) -> list[Any]:
             return [TicksRouter(service)]
 
-    app, _ = BenchModule().create_app()
-    return app
+    from trading_api.app_factory import ModularFastAPI
+
+    return ModularFastAPI([BenchModule()])
 
 
 def raw_app() -> Any:
@@ -153,7 +154,10 @@ def raw_app() -> Any:
 def serve(kind: str) -> None:
     import uvicorn
 
+    from trading_api.app_factory import freeze_for_serving
+
     app = hub_app() if kind == "hub" else raw_app()
+    freeze_for_serving()  # as trading_api.main does; the same for both servers
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     print(sock.getsockname()[1], flush=True)
@@ -176,7 +180,9 @@ async def one_round(kind: str, clients: int, updates: int) -> tuple[float, int]:
         assert child.stdout is not None
         port = int(child.stdout.readline())
         base = f"http://127.0.0.1:{port}"
-        url = f"ws://127.0.0.1:{port}/ws"  # both apps serve at the root here
+        # The hub is served as in production: a module mounted in ModularFastAPI.
+        prefix = "/api/v1/bench" if kind == "hub" else ""
+        url = f"ws://127.0.0.1:{port}{prefix}/ws"
         async with httpx.AsyncClient(base_url=base, timeout=60) as http:
             await _wait_ready(http)
             sockets = [
@@ -193,7 +199,7 @@ async def one_round(kind: str, clients: int, updates: int) -> tuple[float, int]:
                     assert "subscribed" in await ws.recv()
             started = time.perf_counter()
             counts = asyncio.gather(*(_drain(ws) for ws in sockets))
-            await http.post("/publish", params={"n": updates})
+            await http.post(f"{prefix}/publish", params={"n": updates})
             received = await asyncio.wait_for(counts, timeout=120)
             elapsed = time.perf_counter() - started
             for ws in sockets:

@@ -8,6 +8,7 @@ file and starts no process.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
@@ -159,6 +160,18 @@ def _info(module: Module) -> ModuleInfo:
         version=module.version,
         has_websocket=bool(module.ws_routers),
     )
+
+
+def freeze_for_serving() -> None:
+    """Take everything built so far out of the cyclic garbage collector's scans.
+
+    A server process imports FastAPI, pydantic and every module's models before
+    it serves; the collector would otherwise walk all of it on each full
+    collection, which a busy WebSocket fan-out triggers often. Call once, after
+    the app is built, in a process that only serves it (``trading_api.main``).
+    """
+    gc.collect()
+    gc.freeze()
 
 
 class AppFactory:

@@ -6,7 +6,7 @@ generated code) stops the server with one line that says how to fix it, instead
 of a traceback.
 """
 
-from trading_api.app_factory import AppFactory
+from trading_api.app_factory import AppFactory, freeze_for_serving
 from trading_api.shared.errors import TradingApiError
 from trading_api.shared.settings import Settings
 
@@ -14,3 +14,4 @@ try:
     app = AppFactory().create_app(Settings.from_env().enabled_modules)
 except TradingApiError as exc:
     raise SystemExit(f"error: {exc}") from None
+freeze_for_serving()
