@@ -4,8 +4,12 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from trading_cli.errors import CliError
+
+if TYPE_CHECKING:
+    from trading_api.shared.module_registry import ModuleRegistry
 
 MARKER = Path("src/trading_api/modules")
 
@@ -35,6 +39,15 @@ class Project:
     def templates_dir(self) -> Path:
         """The copier templates."""
         return self.root / "templates"
+
+    def module_registry(self) -> "ModuleRegistry":
+        """This checkout's modules, discovered (none imported yet)."""
+        self.activate()
+        from trading_api.shared.module_registry import ModuleRegistry
+
+        registry = ModuleRegistry()
+        registry.auto_discover(self.modules_dir)
+        return registry
 
     def activate(self) -> None:
         """Make ``import trading_api`` load this checkout's code, in this process

@@ -199,9 +199,5 @@ class AppFactory:
 
     def resolve_names(self, enabled_module_names: Sequence[str] | None) -> list[str]:
         """The modules an app would serve, ``core`` first, in registry order."""
-        if enabled_module_names is None:
-            return self.registry.names
-        wanted = {name.strip() for name in enabled_module_names if name.strip()}
-        self.registry.check_known(sorted(wanted))
-        wanted.add(ALWAYS_ENABLED)
+        wanted = {*self.registry.select(enabled_module_names), ALWAYS_ENABLED}
         return [name for name in self.registry.names if name in wanted]

@@ -19,7 +19,7 @@ from trading_cli.errors import CliError
 from trading_cli.project import Project
 
 if TYPE_CHECKING:
-    from trading_api.shared.module_registry import ModuleRegistry
+    pass
 
 CLIENT_DIR = "client_generated"
 
@@ -42,9 +42,9 @@ def build_clients(
         TradingApiError: a module fails to load (its message names the fix).
         CliError: an endpoint uses something a client cannot express.
     """
-    registry = _registry(project)
+    registry = project.module_registry()
     rendered: dict[Path, dict[str, str]] = {}
-    for name in _selected(registry, modules):
+    for name in registry.select(modules):
         module = registry.create_module(name)
         try:
             files = render_client_package(describe_client(module))
@@ -59,23 +59,6 @@ def build_clients(
             result.record(out / filename, text, check=check, root=project.root)
         _drop_leftovers(out, set(files), check=check, root=project.root, into=result)
     return result
-
-
-def _registry(project: Project) -> "ModuleRegistry":
-    project.activate()
-    from trading_api.shared.module_registry import ModuleRegistry
-
-    registry = ModuleRegistry()
-    registry.auto_discover(project.modules_dir)
-    return registry
-
-
-def _selected(registry: "ModuleRegistry", modules: Sequence[str] | None) -> list[str]:
-    if modules is None:
-        return registry.names
-    wanted = set(modules)
-    registry.check_known(sorted(wanted))
-    return [name for name in registry.names if name in wanted]
 
 
 def _drop_leftovers(

@@ -28,7 +28,7 @@ from trading_cli.errors import CliError
 from trading_cli.project import Project
 
 if TYPE_CHECKING:
-    from trading_api.shared.module_registry import ModuleRegistry
+    pass
 
 COMMAND = "trading specs build"
 GENERATED_KEY = "x-generated-by"
@@ -148,8 +148,8 @@ def _build(
     check: bool,
     validators: "SpecValidators",
 ) -> SpecsBuildResult:
-    registry = _registry(project)
-    selected = _selected(registry, modules)
+    registry = project.module_registry()
+    selected = registry.select(modules)
     result = SpecsBuildResult()
     for name in selected:
         _ws_routers(project, registry.entry(name).package_dir, check, result)
@@ -168,22 +168,6 @@ def _build(
         else:
             result.record(path, text, check=check, root=project.root)
     return result
-
-
-def _registry(project: Project) -> "ModuleRegistry":
-    project.activate()
-    from trading_api.shared.module_registry import ModuleRegistry
-
-    registry = ModuleRegistry()
-    registry.auto_discover(project.modules_dir)
-    return registry
-
-
-def _selected(registry: "ModuleRegistry", modules: Sequence[str] | None) -> list[str]:
-    if modules is None:
-        return registry.names
-    registry.check_known(list(modules))
-    return [name for name in registry.names if name in set(modules)]
 
 
 def _ws_routers(

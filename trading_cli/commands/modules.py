@@ -47,14 +47,11 @@ def modules_command(
 def describe_modules(project: Project) -> list[dict[str, Any]]:
     """One record per discovered module; a module that fails to load carries
     its error instead of route counts."""
-    project.activate()
+    registry = project.module_registry()
     from fastapi.routing import APIRoute
 
     from trading_api.shared.errors import TradingApiError
-    from trading_api.shared.module_registry import ModuleRegistry
 
-    registry = ModuleRegistry()
-    registry.auto_discover(project.modules_dir)
     rows = []
     for name in registry.names:
         entry = registry.entry(name)

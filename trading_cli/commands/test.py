@@ -85,13 +85,7 @@ def test_command(
 
 
 def _known(project: Project, modules: list[str]) -> list[str]:
-    project.activate()
-    from trading_api.shared.module_registry import ModuleRegistry
-
-    registry = ModuleRegistry()
-    registry.auto_discover(project.modules_dir)
-    registry.check_known(list(dict.fromkeys(modules)))
-    return [name for name in registry.names if name in modules]
+    return project.module_registry().select(modules)
 
 
 def _affected(project: Project, base: str | None) -> list[str]:

@@ -118,12 +118,8 @@ def plan(project: Project, config_path: Path) -> Plan:
 
 
 def _load(project: Project, config_path: Path) -> tuple[DeployConfig, list[str]]:
-    project.activate()
-    from trading_api.shared.module_registry import ModuleRegistry
-
-    registry = ModuleRegistry()
-    registry.auto_discover(project.modules_dir)
-    return load_config(config_path, registry.names), registry.names
+    names = project.module_registry().names
+    return load_config(config_path, names), names
 
 
 def _inspect_modules(

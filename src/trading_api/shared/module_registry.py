@@ -13,6 +13,7 @@ import importlib
 import importlib.util
 import sys
 import traceback
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -108,6 +109,18 @@ class ModuleRegistry:
         unknown = [name for name in names if name not in self._entries]
         if unknown:
             raise UnknownModuleError(unknown, self.names)
+
+    def select(self, names: Sequence[str] | None) -> list[str]:
+        """``names`` in registry order (``core`` first), or every name for None.
+
+        Raises:
+            UnknownModuleError: naming every unknown name and the known ones.
+        """
+        if names is None:
+            return self.names
+        wanted = {name.strip() for name in names if name.strip()}
+        self.check_known(sorted(wanted))
+        return [name for name in self.names if name in wanted]
 
     def module_class(self, name: str) -> type[Module]:
         """Import the module's package (once) and return its validated class."""
