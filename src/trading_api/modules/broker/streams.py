@@ -1,18 +1,15 @@
 """Who listens to which account: the broker's side of its WebSocket topics.
 
 Every broker route is subscribed with ``{accountId}``, so a topic names one route
-and one account. The topic string is parsed here rather than with
-``trading_api.shared.ws.parse_topic`` because that package pulls in the web stack,
-which the domain layer stays free of; the format is the documented
-``"<route>:" + canonical JSON``.
+and one account.
 """
 
-import json
 from collections.abc import Callable
 
 from pydantic import BaseModel
 
 from trading_api.models.broker import AccountSubscriptionRequest
+from trading_api.shared.ws.topics import parse_topic
 
 Publish = Callable[[BaseModel], None]
 ROUTES = ("orders", "positions", "executions", "equity", "broker-connection")
@@ -24,10 +21,10 @@ def parse_account_topic(topic: str) -> tuple[str, str]:
     Raises:
         ValueError: not a broker topic.
     """
-    route, _, payload = topic.partition(":")
+    route, params = parse_topic(topic)
     if route not in ROUTES:
         raise ValueError(f"unknown broker route {route!r}; expected one of {ROUTES}")
-    request = AccountSubscriptionRequest.model_validate(json.loads(payload))
+    request = AccountSubscriptionRequest.model_validate(params)
     return route, request.account_id
 
 

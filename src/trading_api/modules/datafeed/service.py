@@ -8,7 +8,6 @@ second, tests call it directly after moving their clock.
 """
 
 import asyncio
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,6 +45,7 @@ from trading_api.modules.datafeed.symbols import (
     SYMBOL_TYPES,
     Instrument,
 )
+from trading_api.shared.ws.topics import parse_topic
 
 Clock = Callable[[], float]
 Publish = Callable[[BaseModel], None]
@@ -272,7 +272,7 @@ class DatafeedService:
 
     async def create_topic(self, topic: str, publish: Publish) -> None:
         """Start streaming a topic (first subscriber): publish a snapshot now."""
-        route, params = _parse_topic(topic)
+        route, params = parse_topic(topic)
         now = self._clock()
         if route == "bars":
             request = BarsSubscriptionRequest.model_validate(params)
@@ -324,9 +324,3 @@ class DatafeedService:
         while True:
             self.advance()
             await asyncio.sleep(poll_interval)
-
-
-def _parse_topic(topic: str) -> tuple[str, dict[str, object]]:
-    route, _, payload = topic.partition(":")
-    params: dict[str, object] = json.loads(payload)
-    return route, params
