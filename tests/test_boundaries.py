@@ -84,6 +84,13 @@ def test_the_project_keeps_its_boundaries(trading: Trading) -> None:
             "shared-imports-no-module",
         ),
         (
+            "market/catalogue.py",
+            "from trading_api.modules.datafeed import api as _api",
+            "trading_api.market.catalogue",
+            "trading_api.modules.datafeed.api",
+            "market-imports-no-module",
+        ),
+        (
             "models/core.py",
             "from trading_cli.errors import CliError",
             "trading_api.models.core",
@@ -131,9 +138,18 @@ def test_a_new_module_is_covered_without_configuration(
             "imported": "trading_api.modules.core.service",
             "rule": "module-imports",
             "explanation": "a module imports only trading_api.shared, "
-            "trading_api.models and itself",
+            "trading_api.models, trading_api.market and itself",
         }
     ]
+
+
+def test_modules_may_import_the_market_library(project: Path, trading: Trading) -> None:
+    plant(project, "modules/core/service.py", "from trading_api.market import resolve")
+    plant(project, "modules/broker/api.py", "import trading_api.market.sessions")
+
+    result = trading(project, "boundaries")
+
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_type_checking_imports_count_too(project: Path, trading: Trading) -> None:

@@ -16,14 +16,18 @@ from trading_cli.project import Project
 ROOT = "trading_api"
 RULES = {
     "module-imports": (
-        "a module imports only trading_api.shared, trading_api.models and itself"
+        "a module imports only trading_api.shared, trading_api.models, "
+        "trading_api.market and itself"
     ),
     "shared-imports-no-module": (
         "trading_api.shared and trading_api.models never import a module"
     ),
+    "market-imports-no-module": "trading_api.market never imports a module",
     "api-imports-no-cli": "trading_api never imports trading_cli",
 }
-_ALLOWED_TO_MODULES = ("shared", "models", "modules")
+MARKET = f"{ROOT}.market"
+"""The market library every module may import, which knows no module."""
+_ALLOWED_TO_MODULES = ("shared", "models", "market", "modules")
 SESSION = {"root_packages": [ROOT], "include_external_packages": "True"}
 """import-linter's session options, as a config file would give them."""
 
@@ -69,6 +73,7 @@ def contracts(modules: list[str], top_level: list[str]) -> list[dict[str, Any]]:
     ]
     # Source and forbidden sets overlap on purpose: import-linter skips a module
     # importing itself, so one contract covers every pair of modules.
+    market = [_forbidden("market-imports-no-module", [MARKET], [f"{ROOT}.modules"])]
     return [
         _forbidden("module-imports", modules, [*modules, *outside]),
         _forbidden(
@@ -76,6 +81,7 @@ def contracts(modules: list[str], top_level: list[str]) -> list[dict[str, Any]]:
             [f"{ROOT}.shared", f"{ROOT}.models"],
             [f"{ROOT}.modules"],
         ),
+        *(market if MARKET in top_level else []),
         _forbidden("api-imports-no-cli", [ROOT], ["trading_cli"]),
     ]
 
