@@ -18,16 +18,20 @@ from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
 from trading_api import __version__
-from trading_api.shared.docs import add_offline_docs
+from trading_api.shared.docs import add_docs_redirect, add_offline_docs
+from trading_api.shared.http_cors import OriginPolicy
+from trading_api.shared.http_errors import install_error_handlers
 from trading_api.shared.module_interface import API_PREFIX, Module, ModuleInfo
 from trading_api.shared.module_registry import DEFAULT_MODULES_DIR, ModuleRegistry
 from trading_api.shared.openapi import merge_openapi
+from trading_api.shared.settings import Settings
 
 if TYPE_CHECKING:
     from trading_api.shared.ws import WsApp
 
 ALWAYS_ENABLED = "core"
 TITLE = "Trading API"
+DOCS_PATH = f"{API_PREFIX}/docs"
 
 
 class ModularFastAPI(FastAPI):
@@ -37,9 +41,17 @@ class ModularFastAPI(FastAPI):
         modules: The enabled modules, ``core`` first.
         module_apps: Each module's FastAPI app by module name.
         ws_apps: Each module's WebSocket app by module name (modules with WS only).
+        origin_policy: The browser origins allowed to call the API (CORS); the
+            one list every origin check consults.
     """
 
-    def __init__(self, modules: Sequence[Module], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        modules: Sequence[Module],
+        *,
+        origin_policy: OriginPolicy | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(
             title=TITLE,
             version=__version__,
@@ -52,9 +64,19 @@ class ModularFastAPI(FastAPI):
         self.modules = list(modules)
         self.module_apps: dict[str, FastAPI] = {}
         self.ws_apps: dict[str, WsApp] = {}
+        self.origin_policy = origin_policy or OriginPolicy.from_list(
+            Settings().cors_origins
+        )
+        # CORS wraps the whole dispatch, fast path included, so every module
+        # answers preflights; requests without an Origin pass straight through.
+        self._serve = self.origin_policy.wrap(self._dispatch)
+        install_error_handlers(self)
+        add_docs_redirect(
+            self, paths=["/", API_PREFIX, f"{API_PREFIX}/"], docs_path=DOCS_PATH
+        )
         add_offline_docs(
             self,
-            docs_path=f"{API_PREFIX}/docs",
+            docs_path=DOCS_PATH,
             openapi_path=f"{API_PREFIX}/openapi.json",
             title=TITLE,
         )
@@ -73,6 +95,10 @@ class ModularFastAPI(FastAPI):
             self.mount(module.mount_path, module_app, name=module.name)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer CORS, then dispatch (see :meth:`_dispatch`)."""
+        await self._serve(scope, receive, send)
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Send module requests straight to the module app.
 
         A request under ``/api/v1/<module>/`` goes to that module's app with the
@@ -175,10 +201,20 @@ def freeze_for_serving() -> None:
 
 
 class AppFactory:
-    """Builds :class:`ModularFastAPI` apps from the modules found in a folder."""
+    """Builds :class:`ModularFastAPI` apps from the modules found in a folder.
 
-    def __init__(self, modules_dir: Path = DEFAULT_MODULES_DIR) -> None:
+    ``settings`` configures every app it builds; None reads them from the
+    environment (:meth:`Settings.from_env`) at each :meth:`create_app`.
+    """
+
+    def __init__(
+        self,
+        modules_dir: Path = DEFAULT_MODULES_DIR,
+        *,
+        settings: Settings | None = None,
+    ) -> None:
         self.modules_dir = modules_dir
+        self.settings = settings
         self.registry = ModuleRegistry()
 
     def create_app(
@@ -191,11 +227,17 @@ class AppFactory:
         Raises:
             UnknownModuleError: a name is not a discovered module; lists the known.
             ModuleDiscoveryError: a module breaks the convention or fails to import.
+            OriginError: a ``CORS_ORIGINS`` entry is not an origin.
         """
+        settings = self.settings or Settings.from_env()
+        policy = OriginPolicy.from_list(settings.cors_origins)
         self.registry.clear()
         self.registry.auto_discover(self.modules_dir)
         names = self.resolve_names(enabled_module_names)
-        return ModularFastAPI([self.registry.create_module(name) for name in names])
+        return ModularFastAPI(
+            [self.registry.create_module(name) for name in names],
+            origin_policy=policy,
+        )
 
     def resolve_names(self, enabled_module_names: Sequence[str] | None) -> list[str]:
         """The modules an app would serve, ``core`` first, in registry order."""

@@ -9,11 +9,15 @@ from :class:`WireModel`, so the JSON on the wire matches TradingView's names.
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+# Every model refuses NaN and infinities (JSON has neither; Python's parser reads
+# ``NaN``, ``Infinity`` and ``1e309`` anyway): a 422 naming the field, never a
+# non-finite number in the books or an invalid JSON answer.
+
 
 class WireModel(BaseModel):
     """A model whose Python field names are its JSON names."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class CamelModel(BaseModel):
@@ -28,6 +32,7 @@ class CamelModel(BaseModel):
         validate_by_alias=True,
         serialize_by_alias=True,
         extra="forbid",
+        allow_inf_nan=False,
     )
 
 

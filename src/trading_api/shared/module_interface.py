@@ -27,7 +27,8 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
-from trading_api.shared.docs import add_offline_docs
+from trading_api.shared.docs import add_docs_redirect, add_offline_docs
+from trading_api.shared.http_errors import install_error_handlers
 from trading_api.shared.naming import package_for
 
 if TYPE_CHECKING:
@@ -162,6 +163,8 @@ class Module(ABC):
         add_offline_docs(
             app, docs_path="/docs", openapi_path="/openapi.json", title=app.title
         )
+        add_docs_redirect(app, paths=["/"], docs_path="/docs")
+        install_error_handlers(app)
         if ws_app is not None:
             ws_app.install(app)
         app.state.module = self

@@ -1,0 +1,217 @@
+"""What a browser front-end sees at the HTTP level: CORS, redirects, 405, 422.
+
+Preflights and refusals are checked through a real uvicorn as well, since a
+browser talks to the real server; the rest in process.
+"""
+
+import json
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from trading_api.app_factory import AppFactory, ModularFastAPI
+from trading_api.shared.http_cors import OriginError
+from trading_api.shared.settings import DEFAULT_CORS_ORIGINS, Settings
+from trading_api.shared.testing import serve
+
+VITE = "http://localhost:5173"
+STRANGER = "https://evil.example"
+ORDERS = "/api/v1/broker/orders"
+MARKET_BUY = {"symbol": "AAPL", "type": 2, "side": 1, "qty": 1}
+
+
+def build(*origins: str) -> ModularFastAPI:
+    settings = Settings(cors_origins=origins or DEFAULT_CORS_ORIGINS)
+    return AppFactory(settings=settings).create_app()
+
+
+@pytest.fixture(scope="module")
+def app() -> ModularFastAPI:
+    return build()
+
+
+@pytest.fixture(scope="module")
+def client(app: ModularFastAPI) -> Iterator[TestClient]:
+    with TestClient(app, follow_redirects=False) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="module")
+def base_url(app: ModularFastAPI) -> Iterator[str]:
+    with serve(app) as url:
+        yield url
+
+
+def preflight(origin: str, method: str = "POST") -> dict[str, str]:
+    return {
+        "Origin": origin,
+        "Access-Control-Request-Method": method,
+        "Access-Control-Request-Headers": "content-type, authorization",
+    }
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/core/health",
+        ORDERS,
+        "/api/v1/datafeed/quotes",
+        "/api/v1/openapi.json",
+    ],
+)
+def test_preflight_from_a_dev_origin_is_granted_on_every_module(
+    base_url: str, path: str
+) -> None:
+    response = httpx.options(f"{base_url}{path}", headers=preflight(VITE))
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == VITE
+    assert "POST" in response.headers["access-control-allow-methods"]
+    allowed_headers = response.headers["access-control-allow-headers"].lower()
+    assert "authorization" in allowed_headers and "content-type" in allowed_headers
+
+
+def test_preflight_from_an_unlisted_origin_is_refused(base_url: str) -> None:
+    response = httpx.options(f"{base_url}{ORDERS}", headers=preflight(STRANGER))
+    assert response.status_code == 400
+    assert "access-control-allow-origin" not in response.headers
+
+
+def test_cross_origin_request_carries_the_grant_only_for_listed_origins(
+    base_url: str,
+) -> None:
+    url = f"{base_url}/api/v1/core/health"
+    granted = httpx.get(url, headers={"Origin": "http://127.0.0.1:3000"})
+    refused = httpx.get(url, headers={"Origin": STRANGER})
+    assert granted.headers["access-control-allow-origin"] == "http://127.0.0.1:3000"
+    assert "Origin" in granted.headers["vary"]
+    assert "access-control-allow-origin" not in refused.headers
+
+
+def test_cors_origins_setting_replaces_the_dev_defaults() -> None:
+    app = build("https://charts.example.com/")
+    with TestClient(app) as client:
+        deployed = client.options(
+            ORDERS, headers=preflight("https://charts.example.com")
+        )
+        dev = client.options(ORDERS, headers=preflight(VITE))
+    assert deployed.headers["access-control-allow-origin"] == (
+        "https://charts.example.com"
+    )
+    assert dev.status_code == 400
+
+
+def test_cors_origins_is_read_from_the_environment_as_a_comma_list() -> None:
+    settings = Settings.from_env({"CORS_ORIGINS": " https://a.example , http://b:81"})
+    assert settings.cors_origins == ("https://a.example", "http://b:81")
+    assert Settings.from_env({"CORS_ORIGINS": ""}).cors_origins == ()
+    assert Settings.from_env({}).cors_origins == DEFAULT_CORS_ORIGINS
+
+
+def test_a_cors_entry_that_is_not_an_origin_stops_the_build_naming_it() -> None:
+    with pytest.raises(OriginError, match=r"'localhost:5173' is not an origin"):
+        build("localhost:5173")
+
+
+def test_the_app_publishes_its_origin_policy_for_other_checks() -> None:
+    policy = build("https://charts.example.com").origin_policy
+    assert policy.allows("https://charts.example.com")
+    assert not policy.allows(VITE)
+
+
+@pytest.mark.parametrize(
+    ("path", "docs"),
+    [
+        ("/", "/api/v1/docs"),
+        ("/api/v1", "/api/v1/docs"),
+        ("/api/v1/", "/api/v1/docs"),
+        ("/api/v1/broker/", "/api/v1/broker/docs"),
+    ],
+)
+def test_bare_prefixes_redirect_to_the_docs(
+    client: TestClient, path: str, docs: str
+) -> None:
+    response = client.get(path)
+    assert response.status_code == 307
+    assert response.headers["location"] == docs
+    assert client.get(docs).status_code == 200
+
+
+def test_redirects_follow_the_proxy_root_path(app: ModularFastAPI) -> None:
+    with TestClient(app, root_path="/trading", follow_redirects=False) as client:
+        response = client.get("/")
+    assert response.headers["location"] == "/trading/api/v1/docs"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("PATCH", f"{ORDERS}/ORDER-1", "DELETE, OPTIONS, PUT"),
+        ("POST", f"{ORDERS}/ORDER-1", "DELETE, OPTIONS, PUT"),
+        ("DELETE", ORDERS, "GET, OPTIONS, POST"),
+        ("POST", "/api/v1/openapi.json", "GET, HEAD, OPTIONS"),
+    ],
+)
+def test_method_not_allowed_lists_every_method_of_the_path(
+    client: TestClient, method: str, path: str, allow: str
+) -> None:
+    response = client.request(method, path)
+    assert response.status_code == 405
+    assert response.headers["allow"] == allow
+
+
+def test_plain_options_answers_the_methods_of_the_path(client: TestClient) -> None:
+    response = client.options(f"{ORDERS}/ORDER-1")
+    assert response.status_code == 204
+    assert response.headers["allow"] == "DELETE, OPTIONS, PUT"
+
+
+@pytest.mark.parametrize("spelling", ["take_profit", "takeProfit"])
+def test_validation_error_names_the_field_as_the_wire_does(
+    client: TestClient, spelling: str
+) -> None:
+    response = client.post(ORDERS, json={**MARKET_BUY, spelling: -5})
+    assert response.status_code == 422
+    [error] = response.json()["detail"]
+    assert error["loc"] == ["body", "takeProfit"]
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e309"])
+def test_non_finite_number_is_a_422_naming_the_field(
+    base_url: str, number: str
+) -> None:
+    body = json.dumps(MARKET_BUY).replace('"qty": 1', f'"qty": {number}')
+    response = httpx.post(
+        f"{base_url}{ORDERS}",
+        content=body,
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 422
+    [error] = json.loads(response.content.decode("utf-8"))["detail"]
+    assert (error["loc"], error["type"]) == (["body", "qty"], "finite_number")
+
+
+def test_invalid_utf8_body_is_a_documented_422(client: TestClient) -> None:
+    response = client.post(
+        ORDERS,
+        content=b'{"symbol": "\xff\xfe"}',
+        headers={"content-type": "application/json"},
+    )
+    document = client.get("/api/v1/broker/openapi.json").json()
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["type"] == "json_invalid"
+    assert "422" in document["paths"]["/orders"]["post"]["responses"]
+
+
+def test_refused_input_with_a_lone_surrogate_is_echoed_as_valid_json(
+    client: TestClient,
+) -> None:
+    response = client.post(
+        ORDERS,
+        content=b'{"symbol": "\\ud800", "type": 2, "side": 1, "qty": 1}',
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 422
+    [error] = json.loads(response.content.decode("utf-8", errors="strict"))["detail"]
+    assert error["loc"] == ["body", "symbol"]
