@@ -13,7 +13,13 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 MODULES = ROOT / "src" / "trading_api" / "modules"
-PROJECT_PARTS = ("pyproject.toml", ".copier-answers.yml", "src", "templates")
+PROJECT_PARTS = (
+    "pyproject.toml",
+    ".copier-answers.yml",
+    ".gitignore",
+    "src",
+    "templates",
+)
 UNCOPIED = shutil.ignore_patterns(
     "__pycache__", ".git", "node_modules", ".pytest_cache", ".mypy_cache", ".ruff_cache"
 )

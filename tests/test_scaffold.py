@@ -20,7 +20,14 @@ ROOT = Path(__file__).resolve().parents[1]
 MODULE = Path("src/trading_api/modules/market_data")
 MERGED_OPENAPI = Path("src/trading_api/specs_generated/openapi.json")
 MERGED_ASYNCAPI = Path("src/trading_api/specs_generated/asyncapi.json")
-SKIPPED = {".git", "__pycache__", "node_modules", ".pytest_cache", ".mypy_cache"}
+SKIPPED = {
+    ".git",
+    ".run",
+    "__pycache__",
+    "node_modules",
+    ".pytest_cache",
+    ".mypy_cache",
+}
 CopyProject = Callable[..., Path]
 Git = Callable[..., str]
 Trading = Callable[..., subprocess.CompletedProcess[str]]

@@ -1,6 +1,7 @@
 """``trading clients build``: the typed Python client of each module."""
 
 import sys
+from contextlib import nullcontext
 
 import typer
 
@@ -34,9 +35,14 @@ def build_command(
     WebSocket subscribe helper. Files are written only when they change.
     """
     from trading_cli.build.clients import build_clients
+    from trading_cli.lock import project_lock
 
     project = find_project()
-    result = build_clients(project, modules or None, check=check)
+    lock = (
+        nullcontext() if check else project_lock(project.root, "trading clients build")
+    )
+    with lock:
+        result = build_clients(project, modules or None, check=check)
     relative = [path.relative_to(project.root) for path in result.written]
     for path in relative:
         typer.echo(f"wrote {path}")

@@ -40,7 +40,7 @@ def build_command(
     from trading_cli.build.specs import SpecsBuildResult, build_specs
 
     project = find_project()
-    with _status("Building specs"):
+    with _writing(project, "trading specs build", check), _status("Building specs"):
         result = build_specs(project, modules or None, check=check)
     notes = result.notes if isinstance(result, SpecsBuildResult) else []
     for note in notes:
@@ -110,6 +110,17 @@ def diff_command(
             f"{ALLOW_FILE}; restore the API, or add each path and rule there "
             "with a reason"
         )
+
+
+def _writing(
+    project: Project, command: str, check: bool
+) -> AbstractContextManager[object]:
+    """The project lock, unless only checking (which writes nothing)."""
+    if check:
+        return nullcontext()
+    from trading_cli.lock import project_lock
+
+    return project_lock(project.root, command)
 
 
 def _status(message: str) -> AbstractContextManager[object]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from trading_cli.lock import project_lock
 from trading_cli.project import Project
 from trading_cli.scaffold.answers import TEMPLATE_SRC, ModuleAnswers, tree_files
 from trading_cli.scaffold.generation import (
@@ -71,15 +72,25 @@ def scaffold_module(
     """Create module ``answers.name`` from the template, or with ``dry_run`` say
     which files that would create and change, writing nothing.
 
-    ``force`` replaces an existing module folder of that name.
+    ``force`` replaces an existing module folder of that name. Everything but a
+    dry run holds the project lock.
 
     Raises:
         UsageError: the name or an answer is invalid; nothing was changed.
         CliError: rendering or generation failed; nothing was changed.
     """
+    if dry_run:
+        return _scaffold(project, answers, dry_run=True, force=force)
+    with project_lock(project.root, f"trading new-module {answers.name}"):
+        return _scaffold(project, answers, dry_run=False, force=force)
+
+
+def _scaffold(
+    project: Project, answers: ModuleAnswers, *, dry_run: bool, force: bool
+) -> ScaffoldResult:
     template = ModuleTemplate(project)
     template.require()
-    check_new_name(project, answers.name, force=force)
+    check_new_name(project, answers.name, force=force)  # again, under the lock
     commit = template.commit()
     target = module_dir(project, answers.name)
     result = ScaffoldResult(

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from trading_cli.build.result import BuildResult
 from trading_cli.errors import CliError, UsageError
+from trading_cli.lock import project_lock
 from trading_cli.project import Project
 from trading_cli.scaffold.answers import (
     ANSWERS_FILE,
@@ -89,17 +90,32 @@ def plan_removal(project: Project, name: str, *, force: bool = False) -> Removal
 def remove_module(project: Project, removal: Removal) -> BuildResult:
     """Delete the module folder and rebuild the merged specs without it.
 
+    Holds the project lock; the module is checked again under it, since another
+    command may have changed it after :func:`plan_removal`.
+
     Raises:
-        CliError: the merged specs failed to build; the module was put back.
+        CliError: the module changed since it was planned, or the merged specs
+            failed to build; the module was put back.
     """
     what = f"rebuilding the merged specs without module {removal.name!r}"
-    with (
-        staging_folder(project.root, "remove-module-") as staging,
-        all_or_nothing(what) as undo,
-    ):
-        undo.keep_files(merged_spec_paths(project))
-        undo.move(removal.folder, staging / removal.folder.name)
-        return generate(project, [])
+    with project_lock(project.root, f"trading remove-module {removal.name}"):
+        _recheck(project, removal)
+        with (
+            staging_folder(project.root, "remove-module-") as staging,
+            all_or_nothing(what) as undo,
+        ):
+            undo.keep_files(merged_spec_paths(project))
+            undo.move(removal.folder, staging / removal.folder.name)
+            return generate(project, [])
+
+
+def _recheck(project: Project, removal: Removal) -> None:
+    again = plan_removal(project, removal.name, force=True)
+    if again.hand_made != removal.hand_made or again.files != removal.files:
+        raise CliError(
+            f"module {removal.name!r} changed while waiting for the project lock; "
+            "run the command again"
+        )
 
 
 def _summary(removal: Removal) -> str:

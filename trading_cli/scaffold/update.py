@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from trading_cli.errors import CliError, UsageError
+from trading_cli.lock import project_lock
 from trading_cli.project import Project
 from trading_cli.scaffold.answers import (
     ANSWERS_FILE,
@@ -72,6 +73,16 @@ def update_modules(
         CliError: the template has uncommitted changes, a version cannot be
             read, or generation failed (then nothing was changed).
     """
+    if check:
+        return _update(project, names, check=True)
+    what = " ".join(names) if names is not None else "--all"
+    with project_lock(project.root, f"trading update-module {what}"):
+        return _update(project, names, check=False)
+
+
+def _update(
+    project: Project, names: Sequence[str] | None, *, check: bool
+) -> list[ModuleUpdate]:
     template = ModuleTemplate(project)
     template.require()
     records = _records(project, names)

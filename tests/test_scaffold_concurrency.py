@@ -1,0 +1,158 @@
+"""Writers of the tree take turns: the project lock, between real processes."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+MERGED_OPENAPI = Path("src/trading_api/specs_generated/openapi.json")
+TRADING = (sys.executable, "-m", "trading_cli.main")
+CopyProject = Callable[..., Path]
+Trading = Callable[..., subprocess.CompletedProcess[str]]
+
+HOLDER = """
+import sys
+from pathlib import Path
+from trading_cli.lock import project_lock
+
+with project_lock(Path(sys.argv[1]), "trading new-module held"):
+    print("locked", flush=True)
+    sys.stdin.readline()
+"""
+
+
+@pytest.fixture(scope="module")
+def pristine(
+    project_copy: CopyProject, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """A git-tracked project copy that tests copy again before changing it."""
+    return project_copy(tmp_path_factory.mktemp("lock") / "project", git=True)
+
+
+@pytest.fixture
+def project(pristine: Path, tmp_path: Path) -> Path:
+    root = tmp_path / "project"
+    subprocess.run(["cp", "-a", str(pristine), str(root)], check=True)
+    return root
+
+
+@pytest.fixture
+def holder(project: Path) -> Iterator[subprocess.Popen[str]]:
+    """Another process holding the project lock until it reads a line."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(project)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    assert process.stdout.readline().strip() == "locked"
+    yield process
+    if process.poll() is None:
+        process.kill()
+    process.wait(timeout=10)
+
+
+def start(project: Path, *args: str, **env: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [*TRADING, *args],
+        cwd=project,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "NO_COLOR": "1", **env},
+    )
+
+
+def finish(process: subprocess.Popen[str]) -> tuple[int, str, str]:
+    out, err = process.communicate(timeout=120)
+    return process.returncode, out, err
+
+
+def merged_paths(project: Path) -> set[str]:
+    document = json.loads((project / MERGED_OPENAPI).read_text())
+    return {path.split("/")[3] for path in document["paths"]}
+
+
+def test_a_writer_that_cannot_wait_names_the_holder_and_exits_1(
+    project: Path, holder: subprocess.Popen[str], trading: Trading
+) -> None:
+    result = trading(project, "specs", "build", env={"TRADING_LOCK_TIMEOUT": "0"})
+    assert result.returncode == 1
+    assert f"locked by pid {holder.pid} (trading new-module held)" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_second_writer_says_whom_it_waits_for_then_runs(
+    project: Path, holder: subprocess.Popen[str]
+) -> None:
+    waiting = start(project, "clients", "build")
+    assert waiting.stderr is not None
+    line = waiting.stderr.readline()  # printed before it blocks
+    assert line == (
+        f"note: waiting for pid {holder.pid} (trading new-module held) "
+        "to finish writing the project\n"
+    )
+    assert waiting.poll() is None
+    assert holder.stdin is not None
+    holder.stdin.write("\n")
+    holder.stdin.flush()
+    code, out, _ = finish(waiting)
+    assert code == 0
+    assert "clients are up to date" in out
+
+
+def test_checks_that_write_nothing_do_not_wait_for_the_lock(
+    project: Path, holder: subprocess.Popen[str], trading: Trading
+) -> None:
+    result = trading(
+        project, "clients", "build", "--check", env={"TRADING_LOCK_TIMEOUT": "0"}
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_lock_left_by_a_killed_process_is_taken_over(
+    project: Path, holder: subprocess.Popen[str], trading: Trading
+) -> None:
+    holder.send_signal(signal.SIGKILL)
+    holder.wait(timeout=10)
+    result = trading(project, "clients", "build", env={"TRADING_LOCK_TIMEOUT": "0"})
+    assert result.returncode == 0, result.stderr
+    assert (
+        f"took over the project lock left by pid {holder.pid} "
+        "(trading new-module held), which is no longer running" in result.stderr
+    )
+
+
+def test_two_new_modules_at_once_both_land_in_the_merged_openapi(
+    project: Path, trading: Trading
+) -> None:
+    runs = [start(project, "new-module", name) for name in ("alpha", "beta")]
+    results = [finish(run) for run in runs]
+
+    assert [code for code, _, _ in results] == [0, 0], results
+    assert {"alpha", "beta"} <= merged_paths(project)
+    check = trading(project, "specs", "build", "--check")
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_the_same_new_module_twice_at_once_makes_one_whole_module(
+    project: Path, trading: Trading
+) -> None:
+    runs = [start(project, "new-module", "gamma") for _ in range(2)]
+    results = sorted(finish(run) for run in runs)
+
+    assert [code for code, _, _ in results] == [0, 2], results
+    assert "already exists" in results[1][2]
+    assert "gamma" in merged_paths(project)
+    # Exactly the files new-module renders: remove-module finds nothing hand-made.
+    check = trading(project, "specs", "build", "--check")
+    assert check.returncode == 0, check.stdout + check.stderr
+    removed = trading(project, "remove-module", "gamma", "--yes")
+    assert removed.returncode == 0, removed.stderr
