@@ -65,22 +65,27 @@ def _unit_level(path: PricePath, seconds: int) -> int:
     return min(i for i, size in enumerate(path.levels) if seconds % size == 0)
 
 
-def _intraday(path: PricePath, seconds: int, day: int, j: int, now: float) -> Ohlcv:
-    """Bar ``j`` of ``seconds`` in the session of ``day`` as it stands at ``now``."""
-    level = _unit_level(path, seconds)
+def _intraday(
+    path: PricePath, seconds: int, level: int, day: int, j: int, now: float
+) -> Ohlcv:
+    """Bar ``j`` of ``seconds`` in the session of ``day`` as it stands at ``now``.
+
+    It merges bars of ladder ``level``, which tile it.
+    """
     size = path.levels[level]
     first = j * seconds // size
     last = min((j + 1) * seconds, path.session.duration) // size
     parts = []
+    opening = path.session.opening(day)
     for k in range(first, last):
-        start = path.start(level, day, k)
+        start = opening + k * size
         if start > now:
             break
         if start + size <= now:
             parts.append(path.bar(level, day, k))
         else:
             parts.append(path.partial(level, day, k, now))
-    return merge(parts)
+    return parts[0] if len(parts) == 1 else merge(parts)
 
 
 def _days(path: PricePath, latest: int, now: float) -> Iterator[int]:
@@ -106,12 +111,13 @@ def _descending(
         return
     seconds = int(resolution) * MINUTE
     count = math.ceil(path.session.duration / seconds)
+    level = _unit_level(path, seconds)
     for day in _days(path, latest, now):
         opening = path.session.opening(day)
         for j in reversed(range(count)):
             start = opening + j * seconds
             if start < before and start <= now:
-                yield _bar(start, _intraday(path, seconds, day, j, now))
+                yield _bar(start, _intraday(path, seconds, level, day, j, now))
 
 
 def _calendar_descending(

@@ -14,7 +14,7 @@ carries.
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
-from functools import cached_property
+from functools import cached_property, lru_cache
 from zoneinfo import ZoneInfo
 
 DAY = 86_400
@@ -62,8 +62,7 @@ class Session:
 
     def opening(self, day: int) -> int:
         """When the window of trading date ``day`` opens (UNIX seconds)."""
-        local = date.fromordinal(day + _EPOCH) - timedelta(days=int(self.overnight))
-        return int(datetime.combine(local, self.opens, self._zone).timestamp())
+        return _opening(self, day)
 
     def trades_on(self, day: int) -> bool:
         """Whether trading date ``day`` has a window."""
@@ -121,6 +120,12 @@ class Session:
         while not self.trades_on(day):
             day += 1
         return day
+
+
+@lru_cache(maxsize=16_384)
+def _opening(session: Session, day: int) -> int:
+    local = date.fromordinal(day + _EPOCH) - timedelta(days=int(session.overnight))
+    return int(datetime.combine(local, session.opens, session._zone).timestamp())
 
 
 US_STOCKS = Session(

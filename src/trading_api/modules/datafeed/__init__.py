@@ -1,8 +1,9 @@
 """The datafeed module: simulated market data, TradingView-datafeed style.
 
-REST at ``/api/v1/datafeed`` (``/config``, ``/search``, ``/resolve/{symbol}``,
-``/bars``, ``/quotes``) and WebSocket routes ``bars`` and ``quotes``. Live streams
-are driven by a background task started with the app.
+REST at ``/api/v1/datafeed`` (``/config``, ``/time``, ``/search``,
+``/resolve/{symbol}``, ``/bars``, ``/quotes``) and WebSocket routes ``bars`` and
+``quotes``, all read from the shared market library. Live streams are driven by a
+background task started with the app.
 """
 
 from collections.abc import Callable, Coroutine, Mapping, Sequence
@@ -10,6 +11,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from trading_api.market import Market
 from trading_api.shared.module_interface import Module
 from trading_api.shared.ws import WsRouter
 
@@ -21,14 +23,19 @@ __all__ = ["DatafeedModule"]
 
 
 class DatafeedModule(Module):
-    """Symbols, history, quotes and live bars of a simulated 24x7 market."""
+    """Symbols, history, quotes and live bars of the simulated market."""
 
     name = "datafeed"
     description = "Simulated market data: symbols, bar history, quotes, live bars."
 
-    def __init__(self) -> None:
-        """Create the service and its routes; nothing runs until startup."""
-        self._service = DatafeedService()
+    def __init__(self, market: Market | None = None) -> None:
+        """Create the service and its routes; nothing runs until startup.
+
+        Args:
+            market: The market to serve (tests pass one with a manual clock);
+                the real-time market by default.
+        """
+        self._service = DatafeedService(market)
         self._routers = [create_router(self._service)]
         self._ws_routers: list[WsRouter[Any, Any]] = [
             BarsRouter(self._service),

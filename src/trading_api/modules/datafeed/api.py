@@ -2,13 +2,14 @@
 
 Times in requests are UNIX seconds as in TradingView's UDF; ``Bar.time`` in answers
 is UNIX milliseconds as in TradingView's ``Bar``. Domain errors become HTTP errors
-in :func:`install_error_handler` only: unknown symbol 404, broken rule 400.
+through :data:`ERROR_STATUSES` only: unknown symbol 404, broken rule 400.
 """
 
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
+from trading_api.market import MAX_BARS
 from trading_api.models.bars import BarsHistory, Resolution
 from trading_api.models.common import error_responses
 from trading_api.models.datafeed import (
@@ -19,8 +20,7 @@ from trading_api.models.datafeed import (
     SymbolInfo,
 )
 
-from .history import MAX_BARS
-from .service import DatafeedError, DatafeedService, UnknownSymbolError
+from .service import DatafeedError, DatafeedService, MarketError, UnknownSymbolError
 
 LATEST_TIME = 4_102_444_800  # 2100-01-01: later timestamps are certainly mistakes.
 Symbol = Annotated[str, Query(min_length=1, max_length=64, examples=["NASDAQ:AAPL"])]
@@ -36,6 +36,11 @@ def create_router(service: DatafeedService) -> APIRouter:
     async def get_config() -> DatafeedConfiguration:
         """What the datafeed supports: resolutions, exchanges, symbol types."""
         return service.configuration()
+
+    @router.get("/time", response_model=int, status_code=200)
+    async def get_time() -> int:
+        """The server's time in UNIX seconds (TradingView's ``getServerTime``)."""
+        return service.server_time()
 
     @router.get("/search", response_model=list[SearchSymbolResultItem], status_code=200)
     async def search_symbols(
@@ -63,7 +68,7 @@ def create_router(service: DatafeedService) -> APIRouter:
         "/bars",
         response_model=BarsHistory,
         status_code=200,
-        responses=error_responses(400, 404),
+        responses=error_responses(404),
     )
     async def get_bars(
         symbol: Symbol,
@@ -72,10 +77,24 @@ def create_router(service: DatafeedService) -> APIRouter:
         to_time: Timestamp,
         count_back: Annotated[
             int | None,
-            Query(ge=1, le=100_000, description=f"At most {MAX_BARS} are returned."),
+            Query(
+                ge=1,
+                le=MAX_BARS,
+                description=(
+                    f"Answer the last count_back bars before to_time, whatever "
+                    f"from_time says; at most {MAX_BARS}."
+                ),
+            ),
         ] = None,
     ) -> BarsHistory:
-        """Bars opening in [from_time, to_time), or the last count_back before it."""
+        """Bars opening in [from_time, to_time), or the last count_back before it.
+
+        Bars exist only while the symbol's session is open. A window holding more
+        than 5000 bars answers its latest 5000 (ask again with to_time set to the
+        first bar's time for the earlier ones). An empty window (to_time at or
+        before from_time included) answers noData, with nextTime the opening of
+        the last bar before from_time when there is one.
+        """
         return service.bars(symbol, resolution, from_time, to_time, count_back)
 
     @router.post("/quotes", response_model=list[QuoteData], status_code=200)
@@ -88,6 +107,7 @@ def create_router(service: DatafeedService) -> APIRouter:
 
 ERROR_STATUSES: dict[type[Exception], int] = {
     UnknownSymbolError: 404,
+    MarketError: 400,
     DatafeedError: 400,
 }
 """Datafeed errors as HTTP: unknown symbol 404, any other problem 400."""

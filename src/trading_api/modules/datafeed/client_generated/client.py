@@ -55,6 +55,13 @@ class DatafeedClient(ModuleClient):
         """
         return self._call("GET", "/config", DatafeedConfiguration)
 
+    def get_time(self) -> int:
+        """The server's time in UNIX seconds (TradingView's ``getServerTime``).
+
+        ``GET /api/v1/datafeed/time``
+        """
+        return self._call("GET", "/time", int)
+
     def search_symbols(
         self,
         *,
@@ -96,6 +103,12 @@ class DatafeedClient(ModuleClient):
         count_back: int | None = None,
     ) -> BarsHistory:
         """Bars opening in [from_time, to_time), or the last count_back before it.
+
+        Bars exist only while the symbol's session is open. A window holding more
+        than 5000 bars answers its latest 5000 (ask again with to_time set to the
+        first bar's time for the earlier ones). An empty window (to_time at or
+        before from_time included) answers noData, with nextTime the opening of
+        the last bar before from_time when there is one.
 
         ``GET /api/v1/datafeed/bars``
         """
@@ -176,6 +189,13 @@ class AsyncDatafeedClient(AsyncModuleClient):
         """
         return await self._call("GET", "/config", DatafeedConfiguration)
 
+    async def get_time(self) -> int:
+        """The server's time in UNIX seconds (TradingView's ``getServerTime``).
+
+        ``GET /api/v1/datafeed/time``
+        """
+        return await self._call("GET", "/time", int)
+
     async def search_symbols(
         self,
         *,
@@ -217,6 +237,12 @@ class AsyncDatafeedClient(AsyncModuleClient):
         count_back: int | None = None,
     ) -> BarsHistory:
         """Bars opening in [from_time, to_time), or the last count_back before it.
+
+        Bars exist only while the symbol's session is open. A window holding more
+        than 5000 bars answers its latest 5000 (ask again with to_time set to the
+        first bar's time for the earlier ones). An empty window (to_time at or
+        before from_time included) answers noData, with nextTime the opening of
+        the last bar before from_time when there is one.
 
         ``GET /api/v1/datafeed/bars``
         """

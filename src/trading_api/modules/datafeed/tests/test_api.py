@@ -41,13 +41,22 @@ def test_search_filters_by_exchange_and_type(client: TestClient) -> None:
     assert {h["symbol"] for h in hits} == {"BTCUSD", "ETHUSD", "SOLUSD"}
 
 
+def test_config_promises_time_and_time_is_served(client: TestClient) -> None:
+    before = int(time.time())
+    assert client.get(f"{BASE}/config").json()["supports_time"] is True
+    response = client.get(f"{BASE}/time")
+    assert response.status_code == 200
+    assert before <= response.json() <= int(time.time())
+
+
 def test_resolve_returns_tradingview_symbol_info(client: TestClient) -> None:
     info = client.get(f"{BASE}/resolve/NASDAQ:AAPL").json()
-    assert (info["ticker"], info["session"], info["has_intraday"]) == (
+    assert (info["ticker"], info["session"], info["timezone"]) == (
         "NASDAQ:AAPL",
-        "24x7",
-        True,
+        "0930-1600:23456",
+        "America/New_York",
     )
+    assert info["has_intraday"] is True
 
 
 def test_resolve_unknown_symbol_is_not_found(client: TestClient) -> None:
@@ -80,7 +89,7 @@ def test_bars_times_are_milliseconds_and_windows_are_seconds(
 ) -> None:
     bars = get_bars(
         client,
-        symbol="AAPL",
+        symbol="BTCUSD",
         resolution="60",
         from_time=1_700_000_000,
         to_time=1_700_010_000,
@@ -89,15 +98,60 @@ def test_bars_times_are_milliseconds_and_windows_are_seconds(
     assert times == [1_700_002_800_000, 1_700_006_400_000]
 
 
-def test_empty_window_is_a_bad_request(client: TestClient) -> None:
+def test_empty_window_has_no_data_and_the_previous_bar_time(
+    client: TestClient,
+) -> None:
+    response = get_bars(
+        client,
+        symbol="BTCUSD",
+        resolution="1D",
+        from_time=1_700_000_000,  # 2023-11-14T22:13:20Z
+        to_time=1_600_000_000,
+    )
+    assert response.status_code == 200
+    assert response.json() == {
+        "bars": [],
+        "meta": {"noData": True, "nextTime": 1_699_920_000_000},  # 2023-11-14
+    }
+
+
+def test_future_window_points_at_the_live_bar(client: TestClient) -> None:
+    now = int(time.time())
+    body = get_bars(
+        client,
+        symbol="ETHUSD",
+        resolution="1D",
+        from_time=now + 2 * 86_400,
+        to_time=now + 3 * 86_400,
+    ).json()
+    assert body["meta"]["noData"] is True
+    assert body["meta"]["nextTime"] == now // 86_400 * 86_400_000  # today
+
+
+def test_count_back_above_5000_is_refused_naming_the_field(
+    client: TestClient,
+) -> None:
     response = get_bars(
         client,
         symbol="AAPL",
-        resolution="1D",
-        from_time=1_700_000_000,
-        to_time=1_600_000_000,
+        resolution="1",
+        from_time=0,
+        to_time=1_700_000_000,
+        count_back=5001,
     )
-    assert response.status_code == 400 and "before to_time" in response.json()["detail"]
+    assert response.status_code == 422
+    [error] = response.json()["detail"]
+    assert error["loc"] == ["query", "count_back"] and "5000" in error["msg"]
+
+
+def test_schema_documents_the_count_back_maximum(client: TestClient) -> None:
+    parameters = client.get(f"{BASE}/openapi.json").json()["paths"]["/bars"]["get"][
+        "parameters"
+    ]
+    [count_back] = [p for p in parameters if p["name"] == "count_back"]
+    assert {"maximum": 5000, "minimum": 1, "type": "integer"} in count_back["schema"][
+        "anyOf"
+    ]
 
 
 def test_unknown_resolution_is_a_validation_error_naming_the_field(
@@ -115,10 +169,11 @@ def test_bars_of_unknown_symbol_are_not_found(client: TestClient) -> None:
 
 def test_quotes_answer_each_symbol_and_flag_unknown_ones(client: TestClient) -> None:
     body = client.post(
-        f"{BASE}/quotes", json={"symbols": ["NASDAQ:AAPL", "NOPE"]}
+        f"{BASE}/quotes", json={"symbols": ["NASDAQ:AAPL", "AAPL", "NOPE"]}
     ).json()
     assert [(q["n"], q["s"]) for q in body] == [
         ("NASDAQ:AAPL", "ok"),
+        ("AAPL", "ok"),
         ("NOPE", "error"),
     ]
     assert body[0]["v"]["lp"] > 0

@@ -1,4 +1,8 @@
-"""Datafeed service behaviour, without HTTP: catalogue, history, quotes, streams."""
+"""Datafeed service behaviour, without HTTP: catalogue, history, quotes, streams.
+
+Time is pinned with a manual clock. Instants are worked out by hand (New York is
+UTC-4 in June), prices are fixed vectors of the market's path.
+"""
 
 import asyncio
 import json
@@ -7,54 +11,52 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
+from trading_api.market import ManualClock, Market, UnknownSymbolError
 from trading_api.models.bars import Bar, Resolution
 from trading_api.models.datafeed import QuoteData
-from trading_api.modules.datafeed.history import HISTORY_START, bar_end
-from trading_api.modules.datafeed.series import Ohlcv, merge
-from trading_api.modules.datafeed.service import (
-    DatafeedService,
-    InvalidRequestError,
-    UnknownSymbolError,
-)
+from trading_api.modules.datafeed.service import DatafeedService, InvalidRequestError
 
-NOW = 1_718_000_000.5  # 2024-06-10T06:13:20.5Z, a Monday
-YEAR = 365 * 86_400
-
-
-class FakeClock:
-    """A clock tests move by hand."""
-
-    def __init__(self, now: float = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
+HOUR = 3_600
+MON = 1_717_977_600  # 2024-06-10T00:00Z, a Monday
+FRI, SAT = MON - 3 * 86_400, MON - 2 * 86_400
+TUE = MON + 86_400
+NOON = MON + 12 * HOUR + 10  # 08:00:10 New York: crypto and FX trade, stocks not
+CLOSE = MON + 20 * HOUR  # 16:00 New York, the stock close
+HISTORY_START = 1_577_836_800  # 2020-01-01
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock() -> ManualClock:
+    return ManualClock(NOON)
 
 
 @pytest.fixture
-def service(clock: FakeClock) -> DatafeedService:
+def service(clock: ManualClock) -> DatafeedService:
     return DatafeedService(
-        clock=clock, bar_interval=1.0, fast_interval=1.0, slow_interval=10.0
+        Market(clock), bar_interval=1.0, fast_interval=1.0, slow_interval=10.0
     )
 
 
-def values(bar: Bar) -> Ohlcv:
-    return Ohlcv(bar.open, bar.high, bar.low, bar.close, bar.volume)
-
-
 def history(
-    service: DatafeedService, resolution: Resolution, frm: float, to: float
+    service: DatafeedService,
+    resolution: Resolution,
+    frm: float,
+    to: float,
+    symbol: str = "NASDAQ:AAPL",
 ) -> list[Bar]:
-    return service.bars("NASDAQ:AAPL", resolution, int(frm), int(to)).bars
+    return service.bars(symbol, resolution, int(frm), int(to)).bars
 
 
 def topic(route: str, payload: dict[str, Any]) -> str:
     return f"{route}:{json.dumps(payload, sort_keys=True, separators=(',', ':'))}"
+
+
+def subscribe(
+    service: DatafeedService, name: str, payload: dict[str, Any]
+) -> list[BaseModel]:
+    received: list[BaseModel] = []
+    asyncio.run(service.create_topic(topic(name, payload), received.append))
+    return received
 
 
 def test_catalogue_spans_ten_symbols_two_exchanges_and_two_types(
@@ -66,13 +68,21 @@ def test_catalogue_spans_ten_symbols_two_exchanges_and_two_types(
     assert len({h.type for h in hits}) >= 2
 
 
-def test_configuration_advertises_exchanges_types_and_resolutions(
+def test_configuration_advertises_time_exchanges_types_and_resolutions(
     service: DatafeedService,
 ) -> None:
     config = service.configuration()
     assert config.supported_resolutions == [r.value for r in Resolution]
     assert {e.value for e in config.exchanges} >= {"NASDAQ", "NYSE", "BINANCE"}
     assert {t.value for t in config.symbols_types} == {"stock", "crypto", "forex"}
+    assert config.supports_time and config.currency_codes == ["JPY", "USD"]
+
+
+def test_server_time_is_the_market_clock(
+    service: DatafeedService, clock: ManualClock
+) -> None:
+    clock.set(1_718_000_000.9)
+    assert service.server_time() == 1_718_000_000
 
 
 def test_search_matches_name_or_description_case_insensitively(
@@ -109,95 +119,134 @@ def test_resolve_accepts_ticker_or_bare_name(
     )
 
 
+@pytest.mark.parametrize(
+    ("symbol", "session", "timezone", "currency"),
+    [
+        ("AAPL", "0930-1600:23456", "America/New_York", "USD"),
+        ("FX:EURUSD", "1700-1700:23456", "America/New_York", "USD"),
+        ("USDJPY", "1700-1700:23456", "America/New_York", "JPY"),
+        ("BTCUSD", "24x7", "Etc/UTC", "USD"),
+    ],
+)
+def test_resolve_reports_the_real_session_and_timezone(
+    service: DatafeedService, symbol: str, session: str, timezone: str, currency: str
+) -> None:
+    info = service.resolve(symbol)
+    assert (info.session, info.timezone, info.currency_code) == (
+        session,
+        timezone,
+        currency,
+    )
+
+
 def test_resolve_unknown_symbol_raises(service: DatafeedService) -> None:
     with pytest.raises(UnknownSymbolError, match="NOPE"):
         service.resolve("NOPE")
 
 
 @pytest.mark.parametrize("resolution", list(Resolution))
-def test_every_resolution_serves_aligned_ascending_bars_up_to_the_live_one(
-    service: DatafeedService, resolution: Resolution
+def test_every_resolution_serves_ascending_bars_up_to_the_live_one(
+    service: DatafeedService, clock: ManualClock, resolution: Resolution
 ) -> None:
-    bars = history(service, resolution, NOW - YEAR, NOW + 1)
+    clock.set(MON + 15 * HOUR + 7)  # 11:00:07 New York
+    bars = history(service, resolution, MON - 400 * 86_400, clock.now + 1)
     times = [b.time // 1000 for b in bars]
     assert len(bars) >= 12
     assert times == sorted(set(times))
-    assert all(
-        t == service.bars("AAPL", resolution, t, t + 1).bars[0].time // 1000
-        for t in times[-3:]
-    )
-    assert times[-1] <= NOW < bar_end(resolution, times[-1])
+    assert times[-1] <= clock.now
     assert all(
         b.low <= min(b.open, b.close) <= max(b.open, b.close) <= b.high for b in bars
     )
 
 
-@pytest.mark.parametrize(
-    ("resolution", "seconds"),
-    [(Resolution.MINUTE_1, 60), (Resolution.HOUR_1, 3600), (Resolution.DAY_1, 86_400)],
-)
-def test_bars_are_aligned_to_their_resolution(
-    service: DatafeedService, resolution: Resolution, seconds: int
+def test_monday_daily_bar_is_the_markets_fixed_vector(
+    service: DatafeedService, clock: ManualClock
 ) -> None:
-    bars = history(service, resolution, NOW - 100 * seconds, NOW)
-    assert all((b.time // 1000) % seconds == 0 for b in bars)
+    clock.set(TUE)
+    [day] = history(service, Resolution.DAY_1, MON, TUE)
+    assert day == Bar(
+        time=MON * 1000,
+        open=143.23,
+        high=143.62,
+        low=132.46,
+        close=132.55,
+        volume=93_636_867.0,
+    )
 
 
-def test_weekly_bars_open_on_monday_and_monthly_on_the_first(
-    service: DatafeedService,
+def test_stock_hourly_bars_start_at_0930_new_york(
+    service: DatafeedService, clock: ManualClock
 ) -> None:
-    weeks = history(service, Resolution.WEEK_1, NOW - YEAR, NOW)
-    months = history(service, Resolution.MONTH_1, NOW - YEAR, NOW)
-    assert {((b.time // 86_400_000) + 3) % 7 for b in weeks} == {0}
-    assert months[-1].time == 1_717_200_000_000  # 2024-06-01
+    clock.set(TUE)
+    bars = history(service, Resolution.HOUR_1, MON, TUE)
+    start = (MON + 13 * HOUR + 1_800) * 1000  # 09:30 New York
+    assert [b.time for b in bars] == [start + h * HOUR * 1000 for h in range(7)]
+
+
+def test_bars_exist_only_in_session(
+    service: DatafeedService, clock: ManualClock
+) -> None:
+    clock.set(TUE)
+    assert history(service, Resolution.MINUTE_1, SAT, MON) == []
+    assert len(history(service, Resolution.MINUTE_1, MON, TUE)) == 390
+
+
+def test_count_back_skips_the_hours_the_market_is_closed(
+    service: DatafeedService, clock: ManualClock
+) -> None:
+    clock.set(TUE + 13 * HOUR + 1_860)  # Tuesday 09:31 New York
+    result = service.bars(
+        "AAPL", Resolution.MINUTE_1, TUE, int(clock.now), count_back=400
+    )
+    times = [b.time // 1000 for b in result.bars]
+    assert len(times) == 400  # 1 on Tuesday, 390 on Monday, 9 on Friday
+    assert times[0] == FRI + 19 * HOUR + 51 * 60  # Friday 15:51 New York
+    assert times[-1] == TUE + 13 * HOUR + 1_800  # Tuesday 09:30, the live bar
 
 
 def test_count_back_returns_that_many_minute_bars_ending_before_to_time(
     service: DatafeedService,
 ) -> None:
-    to_time = 1_717_996_380  # aligned to the minute, an hour before NOW
+    to_time = MON + 11 * HOUR  # an hour before NOON, on the minute
     result = service.bars(
-        "AAPL", Resolution.MINUTE_1, int(NOW - YEAR), to_time, count_back=300
+        "BTCUSD", Resolution.MINUTE_1, to_time - 60, to_time, count_back=300
     )
     assert len(result.bars) == 300
     assert result.bars[-1].time // 1000 == to_time - 60
     assert result.bars[0].time // 1000 == to_time - 300 * 60
 
 
-@pytest.mark.parametrize(
-    ("coarse", "fine", "count"),
-    [
-        (Resolution.MINUTE_5, Resolution.MINUTE_1, 5),
-        (Resolution.HOUR_1, Resolution.MINUTE_15, 4),
-        (Resolution.HOUR_1, Resolution.MINUTE_30, 2),
-        (Resolution.MINUTE_30, Resolution.MINUTE_5, 6),
-        (Resolution.HOUR_4, Resolution.MINUTE_30, 8),
-        (Resolution.DAY_1, Resolution.HOUR_1, 24),
-        (Resolution.WEEK_1, Resolution.DAY_1, 7),
-    ],
-)
-def test_coarse_bars_aggregate_their_fine_bars_exactly(
-    service: DatafeedService, coarse: Resolution, fine: Resolution, count: int
+def test_count_back_above_the_maximum_is_refused(service: DatafeedService) -> None:
+    with pytest.raises(InvalidRequestError, match="above the maximum 5000"):
+        service.bars("AAPL", Resolution.DAY_1, 0, MON, count_back=5001)
+
+
+def test_a_window_of_more_than_5000_bars_answers_the_latest_5000(
+    service: DatafeedService,
 ) -> None:
-    start = 1_717_977_600 - 7 * 86_400  # a Monday, well before NOW
-    [big] = history(service, coarse, start, start + 1)
-    small = history(service, fine, start, bar_end(coarse, start))
-    assert len(small) == count
-    assert merge(values(b) for b in small) == values(big)
+    bars = history(service, Resolution.MINUTE_5, NOON - 30 * 86_400, NOON + 1, "ETHUSD")
+    assert len(bars) == 5000
+    assert bars[-1].time // 1000 == MON + 12 * HOUR  # the live 5-minute bar
 
 
 def test_live_daily_bar_aggregates_the_live_minute_bars(
     service: DatafeedService,
 ) -> None:
-    midnight = int(NOW) // 86_400 * 86_400
-    minutes = history(service, Resolution.MINUTE_1, midnight, NOW + 1)
-    [day] = history(service, Resolution.DAY_1, midnight, NOW + 1)
-    assert merge(values(b) for b in minutes) == values(day)
+    minutes = history(service, Resolution.MINUTE_1, MON, NOON + 1, "BTCUSD")
+    [day] = history(service, Resolution.DAY_1, MON, NOON + 1, "BTCUSD")
+    assert len(minutes) == 721  # 00:00 to 12:00 included
+    assert (day.open, day.high, day.low, day.close, day.volume) == (
+        minutes[0].open,
+        max(b.high for b in minutes),
+        min(b.low for b in minutes),
+        minutes[-1].close,
+        sum(b.volume for b in minutes),
+    )
 
 
 def test_history_never_extends_past_now(service: DatafeedService) -> None:
-    bars = history(service, Resolution.MINUTE_1, NOW - 600, NOW + 3600)
-    assert bars[-1].time // 1000 == int(NOW) // 60 * 60
+    bars = history(service, Resolution.MINUTE_1, NOON - 600, NOON + HOUR, "BTCUSD")
+    assert bars[-1].time // 1000 == MON + 12 * HOUR
 
 
 def test_each_symbol_has_its_own_series(service: DatafeedService) -> None:
@@ -205,7 +254,7 @@ def test_each_symbol_has_its_own_series(service: DatafeedService) -> None:
         symbol: [
             b.close
             for b in service.bars(
-                symbol, Resolution.DAY_1, int(NOW - 30 * 86_400), int(NOW)
+                symbol, Resolution.DAY_1, NOON - 30 * 86_400, NOON
             ).bars
         ]
         for symbol in ("AAPL", "MSFT", "JPM")
@@ -213,102 +262,146 @@ def test_each_symbol_has_its_own_series(service: DatafeedService) -> None:
     assert closes["AAPL"] != closes["MSFT"] != closes["JPM"]
 
 
-def test_history_is_deterministic_across_instances(clock: FakeClock) -> None:
-    first = DatafeedService(clock=clock).bars(
-        "BTCUSD", Resolution.MINUTE_15, int(NOW - 86_400), int(NOW)
+def test_history_is_deterministic_across_instances(clock: ManualClock) -> None:
+    first = DatafeedService(Market(clock)).bars(
+        "BTCUSD", Resolution.MINUTE_15, NOON - 86_400, NOON
     )
-    second = DatafeedService(clock=clock).bars(
-        "BTCUSD", Resolution.MINUTE_15, int(NOW - 86_400), int(NOW)
+    second = DatafeedService(Market(clock)).bars(
+        "BTCUSD", Resolution.MINUTE_15, NOON - 86_400, NOON
     )
     assert first == second
 
 
-def test_empty_window_raises_invalid_request(service: DatafeedService) -> None:
-    with pytest.raises(InvalidRequestError, match="before to_time"):
-        service.bars("AAPL", Resolution.DAY_1, int(NOW), int(NOW) - 10)
+@pytest.mark.parametrize("to_time", [NOON - 10, NOON - 20])
+def test_empty_window_has_no_data_and_points_at_the_bar_before(
+    service: DatafeedService, to_time: int
+) -> None:
+    result = service.bars("BTCUSD", Resolution.MINUTE_1, NOON - 10, to_time)
+    assert result.bars == [] and result.meta.no_data
+    assert result.meta.next_time == (MON + 12 * HOUR - 60) * 1000
+
+
+def test_future_window_next_time_is_the_live_bar(service: DatafeedService) -> None:
+    result = service.bars("BTCUSD", Resolution.MINUTE_1, NOON + HOUR, NOON + 2 * HOUR)
+    assert result.meta.no_data
+    assert result.meta.next_time == (MON + 12 * HOUR) * 1000  # today's live minute
+
+
+def test_weekend_window_next_time_is_fridays_last_bar(
+    service: DatafeedService,
+) -> None:
+    result = service.bars("AAPL", Resolution.MINUTE_1, SAT, MON)
+    assert result.meta.no_data
+    assert result.meta.next_time == (FRI + 19 * HOUR + 59 * 60) * 1000  # 15:59
 
 
 def test_window_before_history_start_has_no_data(service: DatafeedService) -> None:
     result = service.bars(
-        "AAPL", Resolution.DAY_1, HISTORY_START - YEAR, HISTORY_START - 1
+        "AAPL", Resolution.DAY_1, HISTORY_START - 86_400, HISTORY_START - 1
     )
     assert result.bars == [] and result.meta.no_data and result.meta.next_time is None
 
 
-def test_quote_last_price_is_the_live_minute_close(service: DatafeedService) -> None:
+def test_quote_is_the_markets_fixed_vector_with_a_one_tick_spread(
+    service: DatafeedService, clock: ManualClock
+) -> None:
+    clock.set(CLOSE)
     [quote] = service.quotes(["NASDAQ:AAPL"])
-    live = service.live_bar("NASDAQ:AAPL", Resolution.MINUTE_1)
-    assert quote.s == "ok" and quote.v.lp == live.close
-    assert (
-        quote.v.bid is not None
-        and quote.v.ask is not None
-        and quote.v.bid < quote.v.lp < quote.v.ask
-    )
+    v = quote.v
+    assert (quote.s, v.lp, v.bid, v.ask) == ("ok", 132.55, 132.54, 132.56)
+    assert v.spread == 0.02
+    assert (v.prev_close_price, v.ch, v.chp) == (143.23, -10.68, -7.46)
 
 
-def test_quote_of_unknown_symbol_is_an_error_entry(service: DatafeedService) -> None:
-    [quote] = service.quotes(["NOPE"])
-    assert (quote.s, quote.n, quote.v.lp) == ("error", "NOPE", None)
+def test_quote_does_not_move_while_closed(
+    service: DatafeedService, clock: ManualClock
+) -> None:
+    clock.set(CLOSE)
+    at_close = service.quotes(["AAPL"])
+    clock.set(SAT + 12 * HOUR + 7 * 86_400)
+    assert service.quotes(["AAPL"]) != at_close  # a week later it traded
+    clock.set(CLOSE + 5 * HOUR)
+    assert service.quotes(["AAPL"]) == at_close
 
 
-def subscribe(
-    service: DatafeedService, name: str, payload: dict[str, Any]
-) -> list[BaseModel]:
-    received: list[BaseModel] = []
-    asyncio.run(service.create_topic(topic(name, payload), received.append))
-    return received
+def test_quotes_keep_the_requested_names(service: DatafeedService) -> None:
+    quotes = service.quotes(["AAPL", "NASDAQ:AAPL", "NOPE"])
+    assert [(q.n, q.s) for q in quotes] == [
+        ("AAPL", "ok"),
+        ("NASDAQ:AAPL", "ok"),
+        ("NOPE", "error"),
+    ]
+    assert quotes[0].v == quotes[1].v and quotes[2].v.lp is None
 
 
 def test_bars_topic_publishes_the_live_bar_at_once(service: DatafeedService) -> None:
-    received = subscribe(service, "bars", {"symbol": "AAPL", "resolution": "1"})
-    assert received == [service.live_bar("AAPL", Resolution.MINUTE_1)]
+    received = subscribe(service, "bars", {"symbol": "BTCUSD", "resolution": "1"})
+    [bar] = received
+    assert isinstance(bar, Bar)
+    assert (bar.time, bar.close) == ((MON + 12 * HOUR) * 1000, 93_732.79)
 
 
 def test_bars_topic_publishes_again_once_its_interval_passed(
-    service: DatafeedService, clock: FakeClock
+    service: DatafeedService, clock: ManualClock
 ) -> None:
-    received = subscribe(service, "bars", {"symbol": "AAPL", "resolution": "1"})
+    received = subscribe(service, "bars", {"symbol": "BTCUSD", "resolution": "1"})
     service.advance()
-    clock.now += 20
+    clock.advance(20)
     service.advance()
     assert len(received) == 2
-    assert received[-1] == service.live_bar("AAPL", Resolution.MINUTE_1)
-
-
-def test_bars_topic_update_matches_rest_history(
-    service: DatafeedService, clock: FakeClock
-) -> None:
-    received = subscribe(service, "bars", {"symbol": "AAPL", "resolution": "60"})
-    clock.now += 125
-    service.advance()
     assert (
         received[-1]
-        == history(service, Resolution.HOUR_1, clock.now - 3600, clock.now + 1)[-1]
+        == history(service, Resolution.MINUTE_1, NOON - 60, clock.now + 1, "BTCUSD")[-1]
     )
+
+
+def test_bars_topic_of_a_closed_market_publishes_once(
+    service: DatafeedService, clock: ManualClock
+) -> None:
+    received = subscribe(service, "bars", {"symbol": "AAPL", "resolution": "5"})
+    for _ in range(5):
+        clock.advance(30)
+        service.advance()
+    [bar] = received
+    assert isinstance(bar, Bar)
+    assert bar.time == (FRI + 19 * HOUR + 55 * 60) * 1000  # Friday 15:55 New York
 
 
 def test_quotes_topic_updates_fast_symbols_more_often_than_slow(
-    service: DatafeedService, clock: FakeClock
+    service: DatafeedService, clock: ManualClock
 ) -> None:
     received = subscribe(
-        service, "quotes", {"symbols": ["AAPL", "MSFT"], "fast_symbols": ["AAPL"]}
+        service, "quotes", {"symbols": ["BTCUSD", "ETHUSD"], "fast_symbols": ["BTCUSD"]}
     )
     for _ in range(10):
-        clock.now += 1
+        clock.advance(1)
         service.advance()
     names = [q.n for q in received if isinstance(q, QuoteData)]
-    assert names.count("NASDAQ:AAPL") >= 8
-    assert names.count("NASDAQ:MSFT") == 2
+    assert names.count("BTCUSD") >= 8
+    assert names.count("ETHUSD") == 2
+
+
+def test_quotes_topic_names_quotes_as_subscribed_and_is_quiet_while_closed(
+    service: DatafeedService, clock: ManualClock
+) -> None:
+    received = subscribe(
+        service, "quotes", {"symbols": ["AAPL"], "fast_symbols": ["AAPL"]}
+    )
+    for _ in range(10):
+        clock.advance(1)
+        service.advance()
+    [quote] = received
+    assert isinstance(quote, QuoteData) and quote.n == "AAPL"
 
 
 def test_removed_topic_stops_publishing(
-    service: DatafeedService, clock: FakeClock
+    service: DatafeedService, clock: ManualClock
 ) -> None:
-    received = subscribe(service, "bars", {"symbol": "AAPL", "resolution": "1"})
+    received = subscribe(service, "bars", {"symbol": "BTCUSD", "resolution": "1"})
     asyncio.run(
-        service.remove_topic(topic("bars", {"symbol": "AAPL", "resolution": "1"}))
+        service.remove_topic(topic("bars", {"symbol": "BTCUSD", "resolution": "1"}))
     )
-    clock.now += 30
+    clock.advance(30)
     service.advance()
     assert len(received) == 1
 
