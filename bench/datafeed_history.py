@@ -5,8 +5,9 @@ Run: python bench/datafeed_history.py [--rounds 5]
 Each case is a `DatafeedService.bars` call, the work behind `GET /bars`: 5000
 one-minute bars by `count_back` (the most one answer holds) and a window of a
 year of one-minute bars (answered with its latest 5000), for a 24x7 symbol and a
-symbol trading 6.5 hours a day. "cold" asks a window 30 days further back each
-round (each case its own months), so no memoised bar is reused; "warm" repeats the same request.
+symbol trading 6.5 hours a day. "cold" asks a window months further back each
+round (each case its own months), so no memoised bar is reused; "warm" repeats
+the same request.
 """
 
 import argparse
