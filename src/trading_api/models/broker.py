@@ -6,10 +6,10 @@ JSON numbers; the broker rounds money to cents and prices to the tick at every
 booking step.
 """
 
-from enum import IntEnum
+from enum import IntEnum, StrEnum
 from typing import Annotated
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 from pydantic.alias_generators import to_camel
 
 from trading_api.models.common import CamelModel
@@ -61,6 +61,13 @@ class ParentType(IntEnum):
     TRADE = 3
 
 
+class TimeInForce(StrEnum):
+    """How long an order works: until the session ends (DAY) or until cancelled."""
+
+    DAY = "DAY"
+    GTC = "GTC"
+
+
 class ConnectionStatus(IntEnum):
     """The state of the broker connection."""
 
@@ -80,8 +87,25 @@ def _require_price(
     return value
 
 
+class OrderDuration(CamelModel):
+    """TradingView's order duration: its ``type`` is the time in force."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    type: TimeInForce = Field(
+        description="DAY expires at the end of the symbol's session; GTC works "
+        "until filled or cancelled."
+    )
+
+
 class PreOrder(CamelModel):
-    """An order as the client submits it (place or preview)."""
+    """An order as the client submits it (place or preview).
+
+    TradingView's PreOrder as its order ticket sends it: fields this broker does
+    not use (``currentQuotes``, ``customFields``, ``stopType`` ...) are ignored.
+    """
+
+    model_config = ConfigDict(extra="ignore")
 
     symbol: Symbol
     type: OrderType
@@ -91,6 +115,19 @@ class PreOrder(CamelModel):
     stop_price: Price | None = Field(default=None, validate_default=True)
     take_profit: Price | None = None
     stop_loss: Price | None = None
+    duration: OrderDuration | None = Field(
+        default=None, description="Time in force; GTC when absent."
+    )
+    seen_price: Price | None = Field(
+        default=None,
+        description="The price the client showed when the order was sent; a "
+        "MARKET order reports its slippage against it.",
+    )
+    is_close: bool = Field(
+        default=False,
+        description="The order only closes a position: refused when there is "
+        "nothing to close, cancelled if the position is gone when it would fill.",
+    )
 
     @field_validator("limit_price")
     @classmethod
@@ -108,13 +145,26 @@ class PreOrder(CamelModel):
 
 
 class OrderModification(CamelModel):
-    """Changes to a working order; absent fields stay as they are."""
+    """Changes to a working order, or the whole TradingView Order object.
 
+    Absent fields stay as they are; ``takeProfit`` or ``stopLoss`` null removes
+    that bracket. ``id``, ``symbol``, ``type`` and ``side``, when sent, must be
+    the order's own; fields the broker manages (``status``, ``filledQty`` ...) and
+    unknown fields are ignored.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str | None = None
+    symbol: Symbol | None = None
+    type: OrderType | None = None
+    side: Side | None = None
     qty: Quantity | None = None
     limit_price: Price | None = None
     stop_price: Price | None = None
     take_profit: Price | None = None
     stop_loss: Price | None = None
+    duration: OrderDuration | None = None
 
 
 class Order(CamelModel):
@@ -134,8 +184,13 @@ class Order(CamelModel):
     parent_type: ParentType | None = None
     take_profit: float | None = None
     stop_loss: float | None = None
+    duration: OrderDuration | None = None
+    seen_price: float | None = None
+    is_close: bool = False
     update_time: int = Field(default=0, description="Last change, UNIX milliseconds.")
-    message: str | None = Field(default=None, description="Why it was rejected.")
+    message: str | None = Field(
+        default=None, description="Why it was rejected, cancelled or expired."
+    )
 
 
 class PlaceOrderResult(CamelModel):
@@ -145,7 +200,9 @@ class PlaceOrderResult(CamelModel):
 
 
 class Brackets(CamelModel):
-    """Take-profit and stop-loss prices; null removes a bracket."""
+    """Take-profit and stop-loss prices; null or absent removes a bracket."""
+
+    model_config = ConfigDict(extra="ignore")
 
     take_profit: Price | None = None
     stop_loss: Price | None = None

@@ -17,6 +17,7 @@ from trading_api.shared.ws import WsRouter
 
 from .api import ERROR_STATUSES, create_router
 from .service import BrokerService
+from .settings import BrokerSettings
 from .ws_generated import (
     BrokerConnectionRouter,
     EquityRouter,
@@ -34,9 +35,13 @@ class BrokerModule(Module):
     name = "broker"
     description = "Simulated broker: orders, positions, executions, equity, leverage."
 
-    def __init__(self) -> None:
-        """Create the service and its routes; the simulation starts with the app."""
-        self._service = BrokerService()
+    def __init__(self, settings: BrokerSettings | None = None) -> None:
+        """Create the service and its routes; the simulation starts with the app.
+
+        Args:
+            settings: Limits; read from the environment when None.
+        """
+        self._service = BrokerService(settings=settings or BrokerSettings.from_env())
         self._routers = [create_router(self._service)]
         self._ws_routers: list[WsRouter[Any, Any]] = [
             router(self._service)

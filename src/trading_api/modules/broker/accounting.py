@@ -12,6 +12,7 @@ than the position closes it and opens the rest the other way at the fill price.
 """
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from trading_api.models.broker import Execution, Order, Side
 
@@ -25,6 +26,14 @@ def _qty(amount: float) -> float:
     return round(amount, 8)
 
 
+class FillResult(NamedTuple):
+    """A position after a fill, and the P&L the fill realized."""
+
+    qty: float
+    avg_price: float
+    realized: float
+
+
 @dataclass
 class Holding:
     """A net position: signed quantity (long > 0) and average entry price."""
@@ -33,26 +42,24 @@ class Holding:
     qty: float = 0.0
     avg_price: float = 0.0
 
-    def apply_fill(self, side: Side, qty: float, price: float) -> float:
-        """Book a fill and return the P&L it realizes."""
+    def after_fill(self, side: Side, qty: float, price: float) -> FillResult:
+        """What a fill would make of this position; changes nothing."""
         signed = side.value * qty
         if self.qty == 0 or (self.qty > 0) == (signed > 0):
             total = abs(self.qty) + qty
-            self.avg_price = round(
-                (abs(self.qty) * self.avg_price + qty * price) / total, 8
-            )
-            self.qty = _qty(self.qty + signed)
-            return 0.0
+            average = round((abs(self.qty) * self.avg_price + qty * price) / total, 8)
+            return FillResult(_qty(self.qty + signed), average, 0.0)
         direction = 1 if self.qty > 0 else -1
         closed = min(abs(self.qty), qty)
         realized = money(closed * (price - self.avg_price) * direction)
         remaining = _qty(self.qty + signed)
         if remaining == 0:
-            self.avg_price = 0.0
+            average = 0.0
         elif (remaining > 0) != (self.qty > 0):
-            self.avg_price = price
-        self.qty = remaining
-        return realized
+            average = price
+        else:
+            average = self.avg_price
+        return FillResult(remaining, average, realized)
 
     def unrealized(self, price: float) -> float:
         """P&L if the position were closed at ``price``."""
@@ -61,22 +68,32 @@ class Holding:
 
 @dataclass
 class Account:
-    """One trading account: cash, positions, orders, fills and leverage."""
+    """One trading account: cash, positions, orders, fills and leverage.
+
+    Plain records, one table each when stored: the account row, its holdings
+    (one per symbol with a position), its orders (``open`` indexes the working
+    and inactive ones; ``triggered`` marks stop-limits whose stop was reached,
+    ``fresh`` legs activated since the last match), its executions and its
+    leverage per symbol.
+    """
 
     id: str
     balance: float
     realized_pl: float = 0.0
     holdings: dict[str, Holding] = field(default_factory=dict)
     orders: dict[str, Order] = field(default_factory=dict)
+    open: dict[str, Order] = field(default_factory=dict)
+    triggered: set[str] = field(default_factory=set)
+    fresh: set[str] = field(default_factory=set)
     executions: list[Execution] = field(default_factory=list)
     leverage: dict[str, float] = field(default_factory=dict)
-    brackets: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def book(self, realized: float) -> None:
         """Add realized P&L to the cash balance."""
         self.balance = money(self.balance + realized)
         self.realized_pl = money(self.realized_pl + realized)
 
-    def holding(self, symbol: str) -> Holding:
-        """The position in ``symbol`` (flat if none)."""
-        return self.holdings.setdefault(symbol, Holding(symbol))
+    def position_qty(self, symbol: str) -> float:
+        """The signed quantity held in ``symbol`` (0 when flat)."""
+        holding = self.holdings.get(symbol)
+        return holding.qty if holding else 0.0

@@ -9,7 +9,7 @@ try from the docs page. Domain errors become HTTP errors in
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Header, Path, Query, Response
 
 from trading_api.models.broker import (
     AccountInfo,
@@ -45,6 +45,18 @@ AccountParam = Annotated[
         description="The account to act on; created on first use.",
     ),
 ]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Makes the request safe to retry: a retry with the same key and "
+        "order gets the first answer and places nothing; the same key with a "
+        "different order is a 409. Keys are per account.",
+    ),
+]
 OrderId = Annotated[str, Path(max_length=32)]
 SymbolParam = Annotated[str, Path(max_length=32, pattern=r"^[A-Za-z0-9:._-]+$")]
 
@@ -63,13 +75,23 @@ def _add_order_routes(router: APIRouter, service: BrokerService) -> None:
         "/orders",
         response_model=PlaceOrderResult,
         status_code=201,
-        responses=error_responses(400),
+        responses=error_responses(400, 409),
     )
     async def place_order(
-        order: PreOrder, account_id: AccountParam = DEFAULT_ACCOUNT
+        order: PreOrder,
+        response: Response,
+        account_id: AccountParam = DEFAULT_ACCOUNT,
+        idempotency_key: IdempotencyKey = None,
     ) -> PlaceOrderResult:
         """Place an order; MARKET fills at once, others when the price crosses."""
-        return PlaceOrderResult(order_id=service.place_order(account_id, order))
+        if idempotency_key is None:
+            return PlaceOrderResult(order_id=service.place_order(account_id, order))
+        order_id, replayed = service.place_order_once(
+            account_id, order, idempotency_key
+        )
+        if replayed:
+            response.headers["Idempotent-Replayed"] = "true"
+        return PlaceOrderResult(order_id=order_id)
 
     @router.post("/orders/preview", response_model=OrderPreviewResult, status_code=200)
     async def preview_order(
@@ -122,7 +144,7 @@ def _add_position_routes(router: APIRouter, service: BrokerService) -> None:
         "/positions/{position_id}",
         response_model=PlaceOrderResult,
         status_code=200,
-        responses=error_responses(400, 404),
+        responses=error_responses(400, 404, 409),
     )
     async def close_position(
         position_id: SymbolParam,
@@ -138,7 +160,7 @@ def _add_position_routes(router: APIRouter, service: BrokerService) -> None:
         "/positions/{position_id}/brackets",
         response_model=Position,
         status_code=200,
-        responses=error_responses(400, 404),
+        responses=error_responses(400, 404, 409),
     )
     async def edit_position_brackets(
         position_id: SymbolParam,
@@ -177,7 +199,7 @@ def _add_account_routes(router: APIRouter, service: BrokerService) -> None:
         "/leverage/set",
         response_model=LeverageSetResult,
         status_code=200,
-        responses=error_responses(400),
+        responses=error_responses(400, 409),
     )
     async def set_leverage(
         params: LeverageSetParams, account_id: AccountParam = DEFAULT_ACCOUNT
@@ -200,4 +222,5 @@ ERROR_STATUSES: dict[type[Exception], int] = {
     ConflictError: 409,
     BrokerError: 400,
 }
-"""Broker errors as HTTP: unknown id 404, wrong state 409, any other rule 400."""
+"""Broker errors as HTTP: unknown id 404; wrong state, a limit or an idempotency
+key reused for another order 409; any other rule 400."""

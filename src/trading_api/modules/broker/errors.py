@@ -24,3 +24,11 @@ class OrderRejectedError(RuleViolationError):
         """Keep the id of the rejected order next to the reason."""
         self.order_id = order_id
         super().__init__(f"order {order_id} rejected: {reason}")
+
+
+class LimitError(ConflictError):
+    """A configured limit (accounts, open orders) would be exceeded (HTTP 409)."""
+
+
+class IdempotencyKeyReusedError(ConflictError):
+    """An ``Idempotency-Key`` sent again with a different order (HTTP 409)."""

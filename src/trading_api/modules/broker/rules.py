@@ -1,5 +1,7 @@
 """Business rules that refuse a request before anything changes."""
 
+from collections.abc import Callable
+
 from trading_api.models.broker import Order, OrderModification, OrderType, Side
 from trading_api.modules.broker.errors import RuleViolationError
 
@@ -32,10 +34,38 @@ def check_brackets(
         )
 
 
+def check_identity(
+    order: Order, changes: OrderModification, canonical: Callable[[str], str]
+) -> None:
+    """Refuse a modification whose id, symbol, type or side is not the order's.
+
+    A TradingView Order object carries them; they identify the order and cannot
+    be changed (cancel it and place a new one instead).
+    """
+    if changes.id is not None and changes.id != order.id:
+        raise RuleViolationError(
+            f"the body is order {changes.id!r} but the path names order {order.id}"
+        )
+    if changes.symbol is not None and canonical(changes.symbol) != order.symbol:
+        raise RuleViolationError(
+            f"order {order.id} trades {order.symbol}; its symbol cannot change "
+            "(cancel it and place a new order)"
+        )
+    for name, sent, held in (
+        ("type", changes.type, order.type),
+        ("side", changes.side, order.side),
+    ):
+        if sent is not None and sent != held:
+            raise RuleViolationError(
+                f"order {order.id} is a {held.name} order; its {name} cannot change "
+                "(cancel it and place a new order)"
+            )
+
+
 def check_modification(order: Order, changes: OrderModification) -> None:
     """Refuse changes that do not fit the order's type or role."""
     is_leg = order.parent_id is not None
-    if is_leg and changes.qty is not None:
+    if is_leg and changes.qty is not None and changes.qty != order.qty:
         raise RuleViolationError(
             f"order {order.id} is a bracket leg; its quantity follows its parent"
         )
@@ -70,9 +100,6 @@ def leg_kind(order: Order) -> str:
     return "tp" if order.type is OrderType.LIMIT else "sl"
 
 
-def set_leg_price(leg: Order, price: float) -> None:
-    """Move a bracket leg to ``price``."""
-    if leg.type is OrderType.LIMIT:
-        leg.limit_price = price
-    else:
-        leg.stop_price = price
+def leg_price(leg: Order) -> float | None:
+    """The price of a bracket leg: the limit of a take-profit, the stop of a stop."""
+    return leg.limit_price if leg.type is OrderType.LIMIT else leg.stop_price

@@ -1,8 +1,13 @@
 """The simulated broker: orders, matching, positions, accounts and leverage.
 
-Accounts: every account id is served; an account is created on first use with
-:data:`STARTING_BALANCE` USD. Ids are never shared: an order or position of one
-account is unknown (404) to another, and each account has its own streams.
+The service translates requests and streams; every state change is a command of
+:class:`~trading_api.modules.broker.engine.TradingEngine`, which owns the state
+and emits the events (see there for atomic fills).
+
+Accounts: every account id is served; an account is created with its first
+state-changing request, with :data:`STARTING_BALANCE` USD (reads create nothing).
+Ids are never shared: an order or position of one account is unknown (404) to
+another, and each account has its own streams.
 
 Simulation: prices come from the broker's own seeded :class:`PriceSimulator`.
 :meth:`BrokerService.step` advances it by some seconds and matches resting orders;
@@ -20,6 +25,7 @@ Money is float rounded to cents at each booking step (see ``accounting``).
 """
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 
@@ -38,33 +44,29 @@ from trading_api.models.broker import (
     OrderModification,
     OrderPreviewResult,
     OrderStatus,
-    OrderType,
-    ParentType,
     Position,
     PreOrder,
-    Side,
 )
-from trading_api.modules.broker.accounting import Account, Holding, money
-from trading_api.modules.broker.engine import OPEN, TradingEngine
-from trading_api.modules.broker.errors import (
-    ConflictError,
-    OrderRejectedError,
-    RuleViolationError,
-)
+from trading_api.modules.broker.accounting import money
+from trading_api.modules.broker.engine import TradingEngine
+from trading_api.modules.broker.errors import OrderRejectedError, RuleViolationError
+from trading_api.modules.broker.idempotency import Answer, IdempotencyStore, fingerprint
 from trading_api.modules.broker.preview import leverage_preview, order_preview
 from trading_api.modules.broker.rules import (
     LEVERAGE_MAX,
     LEVERAGE_MIN,
     LEVERAGE_STEP,
     check_brackets,
-    check_modification,
-    leg_kind,
-    leverage_problem,
-    set_leg_price,
 )
-from trading_api.modules.broker.streams import Publish
+from trading_api.modules.broker.settings import BrokerSettings
+from trading_api.modules.broker.streams import (
+    BROKER_CONNECTION,
+    EQUITY,
+    Publish,
+)
 
 STARTING_BALANCE = 100_000.0
+LOG = logging.getLogger(__name__)
 
 
 class BrokerService:
@@ -76,6 +78,7 @@ class BrokerService:
         seed: int = 7,
         clock: Callable[[], float] = time.time,
         starting_balance: float = STARTING_BALANCE,
+        settings: BrokerSettings | None = None,
     ) -> None:
         """Create the broker.
 
@@ -83,16 +86,34 @@ class BrokerService:
             seed: Seed of the price simulation.
             clock: Returns UNIX seconds; stamps orders and executions.
             starting_balance: Cash of a new account, in USD.
+            settings: Limits; the defaults of :class:`BrokerSettings` if None.
         """
+        settings = settings or BrokerSettings()
         self._engine = TradingEngine(
-            seed=seed, clock=clock, starting_balance=starting_balance
+            seed=seed,
+            clock=clock,
+            starting_balance=starting_balance,
+            settings=settings,
         )
+        self._idempotency = IdempotencyStore(settings.idempotency_keys)
+
+    @property
+    def engine(self) -> TradingEngine:
+        """The engine that owns the broker's state."""
+        return self._engine
 
     async def run(self, interval: float = 1.0) -> None:
-        """Step the simulation every ``interval`` seconds until cancelled."""
+        """Step the simulation every ``interval`` seconds until cancelled.
+
+        A step that raises is logged with its traceback and the next one runs,
+        so resting orders keep filling and prices keep moving.
+        """
         while True:
             await asyncio.sleep(interval)
-            self._engine.step(interval)
+            try:
+                self._engine.step(interval)
+            except Exception:
+                LOG.exception("broker simulation step failed; continuing")
 
     def price(self, symbol: str) -> float:
         """The current simulated price of ``symbol``."""
@@ -103,7 +124,7 @@ class BrokerService:
         self._engine.set_price(symbol, price)
 
     def step(self, seconds: float) -> None:
-        """Advance the simulation by ``seconds``: move prices, match, push equity."""
+        """Advance the simulation by ``seconds``: move prices, match, push P&L."""
         self._engine.step(seconds)
 
     # -- orders ---------------------------------------------------------------
@@ -114,29 +135,38 @@ class BrokerService:
         Raises:
             RuleViolationError: brackets on the wrong side of the entry price.
             OrderRejectedError: recorded as REJECTED, e.g. insufficient margin.
+            LimitError: too many accounts or open orders.
         """
-        account = self._engine.account(account_id)
-        reference = self._engine.reference_price(
-            pre.type, pre.limit_price, pre.stop_price, pre.symbol
-        )
-        check_brackets(
-            pre.side, reference, pre.take_profit, pre.stop_loss, "the entry price"
-        )
-        order = self._engine.new_order(account, pre)
-        problem = self._engine.margin_problem(
-            account, pre.symbol, pre.side, pre.qty, reference
-        )
-        if problem:
-            self._engine.reject(account, order, problem)
-        else:
-            self._engine.push_order(account, order)
-            for kind, price in (("tp", pre.take_profit), ("sl", pre.stop_loss)):
-                if price is not None:
-                    self._engine.new_leg(account, order, kind, price, ParentType.ORDER)
-            self._engine.try_fill(account, order, arriving=True)
+        order = self._engine.place(account_id, pre)
         if order.status is OrderStatus.REJECTED:
             raise OrderRejectedError(order.id, order.message or "rejected")
         return order.id
+
+    def place_order_once(
+        self, account_id: str, pre: PreOrder, key: str
+    ) -> tuple[str, bool]:
+        """Place an order under an idempotency key; a retry gets the first answer.
+
+        Returns the order id and whether the answer is a replay.
+
+        Raises:
+            IdempotencyKeyReusedError: ``key`` was used for a different order.
+            OrderRejectedError: the order (first or replayed) was rejected.
+            RuleViolationError: refused before anything was recorded.
+        """
+        print_ = fingerprint(pre)
+        answer = self._idempotency.recall(account_id, key, print_)
+        replayed = answer is not None
+        if answer is None:
+            order = self._engine.place(account_id, pre)
+            rejection = None
+            if order.status is OrderStatus.REJECTED:
+                rejection = order.message or "rejected"
+            answer = Answer(print_, order.id, rejection)
+            self._idempotency.remember(account_id, key, answer)
+        if answer.rejection is not None:
+            raise OrderRejectedError(answer.order_id, answer.rejection)
+        return answer.order_id, replayed
 
     def preview_order(self, account_id: str, pre: PreOrder) -> OrderPreviewResult:
         """What placing ``pre`` would cost and whether it would be accepted."""
@@ -173,55 +203,7 @@ class BrokerService:
             ConflictError: the order is filled, cancelled or rejected.
             RuleViolationError: the change does not fit the order.
         """
-        account, order = self._engine.order(account_id, order_id)
-        if order.status not in OPEN:
-            raise ConflictError(
-                f"order {order.id} is {order.status.name.lower()}; "
-                "only working or inactive orders can be modified"
-            )
-        check_modification(order, changes)
-        reference = self._engine.reference_price(
-            order.type,
-            changes.limit_price or order.limit_price,
-            changes.stop_price or order.stop_price,
-            order.symbol,
-        )
-        take_profit = changes.take_profit or order.take_profit
-        stop_loss = changes.stop_loss or order.stop_loss
-        if changes.take_profit or changes.stop_loss:
-            check_brackets(
-                order.side, reference, take_profit, stop_loss, "the entry price"
-            )
-        self._apply_modification(account, order, changes)
-        self._engine.push_order(account, order)
-        self._engine.try_fill(account, order, arriving=True)
-        return order
-
-    def _apply_modification(
-        self, account: Account, order: Order, changes: OrderModification
-    ) -> None:
-        if changes.qty is not None:
-            order.qty = changes.qty
-            for leg in self._engine.legs_of_order(account, order):
-                leg.qty = changes.qty
-                self._engine.push_order(account, leg)
-        order.limit_price = changes.limit_price or order.limit_price
-        order.stop_price = changes.stop_price or order.stop_price
-        legs = {
-            leg_kind(leg): leg for leg in self._engine.legs_of_order(account, order)
-        }
-        for kind, price in (("tp", changes.take_profit), ("sl", changes.stop_loss)):
-            if price is None:
-                continue
-            if kind == "tp":
-                order.take_profit = price
-            else:
-                order.stop_loss = price
-            if kind in legs:
-                set_leg_price(legs[kind], price)
-                self._engine.push_order(account, legs[kind])
-            else:
-                self._engine.new_leg(account, order, kind, price, ParentType.ORDER)
+        return self._engine.modify(account_id, order_id, changes).model_copy()
 
     def cancel_order(self, account_id: str, order_id: str) -> Order:
         """Cancel a working or inactive order, with its bracket legs.
@@ -230,20 +212,7 @@ class BrokerService:
             NotFoundError: no such order in the account.
             ConflictError: the order is already filled, cancelled or rejected.
         """
-        account, order = self._engine.order(account_id, order_id)
-        if order.status not in OPEN:
-            raise ConflictError(
-                f"order {order.id} is already {order.status.name.lower()}; "
-                "only working or inactive orders can be cancelled"
-            )
-        self._engine.cancel(account, order)
-        for leg in self._engine.legs_of_order(account, order):
-            self._engine.cancel(account, leg)
-        if order.parent_type is ParentType.POSITION:
-            legs = account.brackets.get(order.symbol, {})
-            legs.pop(leg_kind(order), None)
-            self._engine.push_position(account, order.symbol)
-        return order
+        return self._engine.cancel(account_id, order_id).model_copy()
 
     def orders(self, account_id: str) -> list[Order]:
         """Every order of the account, oldest first, in any state."""
@@ -253,8 +222,9 @@ class BrokerService:
 
     def executions(self, account_id: str, symbol: str) -> list[Execution]:
         """The account's fills in ``symbol``, oldest first."""
+        name = self._engine.canonical_or_same(symbol)
         return [
-            e for e in self._engine.account(account_id).executions if e.symbol == symbol
+            e for e in self._engine.account(account_id).executions if e.symbol == name
         ]
 
     # -- positions ------------------------------------------------------------
@@ -262,11 +232,7 @@ class BrokerService:
     def positions(self, account_id: str) -> list[Position]:
         """The account's open positions."""
         account = self._engine.account(account_id)
-        return [
-            self._engine.position(account, h)
-            for h in account.holdings.values()
-            if h.qty
-        ]
+        return [self._engine.position(account, h) for h in account.holdings.values()]
 
     def close_position(
         self, account_id: str, position_id: str, amount: float | None = None
@@ -279,17 +245,10 @@ class BrokerService:
             NotFoundError: no open position with that id.
             RuleViolationError: ``amount`` exceeds the position.
         """
-        account = self._engine.account(account_id)
-        holding = self._engine.holding(account, position_id)
-        size = abs(holding.qty)
-        qty = size if amount is None else amount
-        if qty > size:
-            raise RuleViolationError(
-                f"cannot close {qty:g} of position {position_id}: it holds {size:g}"
-            )
-        side = Side.SELL if holding.qty > 0 else Side.BUY
-        pre = PreOrder(symbol=holding.symbol, type=OrderType.MARKET, side=side, qty=qty)
-        return self.place_order(account_id, pre)
+        order = self._engine.close_position(account_id, position_id, amount)
+        if order.status is OrderStatus.REJECTED:
+            raise OrderRejectedError(order.id, order.message or "rejected")
+        return order.id
 
     def set_position_brackets(
         self, account_id: str, position_id: str, brackets: Brackets
@@ -300,40 +259,7 @@ class BrokerService:
             NotFoundError: no open position with that id.
             RuleViolationError: a bracket on the wrong side of the current price.
         """
-        account = self._engine.account(account_id)
-        holding = self._engine.holding(account, position_id)
-        side = Side.BUY if holding.qty > 0 else Side.SELL
-        price = self._engine.price(holding.symbol)
-        check_brackets(
-            side, price, brackets.take_profit, brackets.stop_loss, "the current price"
-        )
-        legs = account.brackets.setdefault(holding.symbol, {})
-        self._set_leg(account, holding, legs, "tp", brackets.take_profit)
-        self._set_leg(account, holding, legs, "sl", brackets.stop_loss)
-        self._engine.push_position(account, holding.symbol)
-        return self._engine.position(account, holding)
-
-    def _set_leg(
-        self,
-        account: Account,
-        holding: Holding,
-        legs: dict[str, str],
-        kind: str,
-        price: float | None,
-    ) -> None:
-        """Create, move or (price None) cancel one bracket leg of a position."""
-        existing = account.orders.get(legs.get(kind, ""))
-        if existing is not None and price is None:
-            self._engine.cancel(account, existing)
-            del legs[kind]
-        elif existing is not None and price is not None:
-            set_leg_price(existing, price)
-            self._engine.push_order(account, existing)
-        elif price is not None:
-            leg = self._engine.new_leg(
-                account, holding, kind, price, ParentType.POSITION
-            )
-            legs[kind] = leg.id
+        return self._engine.set_brackets(account_id, position_id, brackets)
 
     # -- account and leverage -------------------------------------------------
 
@@ -360,9 +286,10 @@ class BrokerService:
     ) -> LeverageInfo:
         """The leverage in force for a symbol and its allowed range."""
         account = self._engine.account(account_id)
+        symbol = self._engine.canonical_or_same(params.symbol)
         return LeverageInfo(
-            title=f"{params.symbol} leverage",
-            leverage=self._engine.leverage(account, params.symbol),
+            title=f"{symbol} leverage",
+            leverage=self._engine.leverage(account, symbol),
             min=LEVERAGE_MIN,
             max=LEVERAGE_MAX,
             step=LEVERAGE_STEP,
@@ -372,7 +299,6 @@ class BrokerService:
         self, account_id: str, params: LeverageSetParams
     ) -> LeveragePreviewResult:
         """What setting a leverage would mean, with errors instead of exceptions."""
-        self._engine.account(account_id)
         return leverage_preview(params.leverage)
 
     def set_leverage(
@@ -383,11 +309,7 @@ class BrokerService:
         Raises:
             RuleViolationError: out of range or not a multiple of the step.
         """
-        account = self._engine.account(account_id)
-        problem = leverage_problem(params.leverage)
-        if problem:
-            raise RuleViolationError(problem)
-        account.leverage[params.symbol] = params.leverage
+        self._engine.set_leverage(account_id, params.symbol, params.leverage)
         return LeverageSetResult(leverage=params.leverage)
 
     # -- streams --------------------------------------------------------------
@@ -395,11 +317,10 @@ class BrokerService:
     async def create_topic(self, topic: str, publish: Publish) -> None:
         """Start pushing one account's route; state-like routes get a snapshot."""
         route, account_id = self._engine.subscribers.add(topic, publish)
-        account = self._engine.account(account_id)
-        if route == "equity":
+        if route == EQUITY:
             self._engine.forget_equity(account_id)
-            self._engine.push_equity(account)
-        elif route == "broker-connection":
+            self._engine.push_equity(account_id)
+        elif route == BROKER_CONNECTION:
             status = BrokerConnectionData(
                 account_id=account_id,
                 status=ConnectionStatus.CONNECTED,

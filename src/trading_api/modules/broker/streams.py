@@ -11,8 +11,21 @@ from pydantic import BaseModel
 from trading_api.models.broker import AccountSubscriptionRequest
 from trading_api.shared.ws.topics import parse_topic
 
+from .ws_generated import (
+    BrokerConnectionRouter,
+    EquityRouter,
+    ExecutionsRouter,
+    OrdersRouter,
+    PositionsRouter,
+)
+
 Publish = Callable[[BaseModel], None]
-ROUTES = ("orders", "positions", "executions", "equity", "broker-connection")
+ORDERS = OrdersRouter.route
+POSITIONS = PositionsRouter.route
+EXECUTIONS = ExecutionsRouter.route
+EQUITY = EquityRouter.route
+BROKER_CONNECTION = BrokerConnectionRouter.route
+ROUTES = (ORDERS, POSITIONS, EXECUTIONS, EQUITY, BROKER_CONNECTION)
 
 
 def parse_account_topic(topic: str) -> tuple[str, str]:
@@ -54,7 +67,10 @@ class Subscribers:
         return (route, account_id) in self._publishers
 
     def publish(self, route: str, account_id: str, item: BaseModel) -> None:
-        """Push ``item`` to the subscribers of ``route`` for ``account_id``, if any."""
+        """Push ``item`` to the subscribers of ``route`` for ``account_id``, if any.
+
+        ``item`` must not change afterwards (the engine sends snapshots).
+        """
         publish = self._publishers.get((route, account_id))
         if publish is not None:
-            publish(item.model_copy(deep=True))
+            publish(item)

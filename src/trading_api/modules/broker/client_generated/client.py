@@ -62,6 +62,7 @@ class BrokerClient(ModuleClient):
         order: PreOrder,
         *,
         account_id: str = "DEMO-1",
+        idempotency_key: str | None = None,
     ) -> PlaceOrderResult:
         """Place an order; MARKET fills at once, others when the price crosses.
 
@@ -72,6 +73,7 @@ class BrokerClient(ModuleClient):
             "/orders",
             PlaceOrderResult,
             params={"accountId": account_id},
+            headers={"Idempotency-Key": idempotency_key},
             body=order,
         )
 
@@ -354,6 +356,7 @@ class AsyncBrokerClient(AsyncModuleClient):
         order: PreOrder,
         *,
         account_id: str = "DEMO-1",
+        idempotency_key: str | None = None,
     ) -> PlaceOrderResult:
         """Place an order; MARKET fills at once, others when the price crosses.
 
@@ -364,6 +367,7 @@ class AsyncBrokerClient(AsyncModuleClient):
             "/orders",
             PlaceOrderResult,
             params={"accountId": account_id},
+            headers={"Idempotency-Key": idempotency_key},
             body=order,
         )
 

@@ -257,3 +257,41 @@ fuzzed = schemathesis.openapi.from_asgi(
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 def test_no_input_produces_a_server_error(case: schemathesis.Case) -> None:
     case.call_and_validate(checks=[not_a_server_error])
+
+
+def test_a_retry_with_the_same_idempotency_key_gets_the_first_answer(
+    client: TestClient,
+) -> None:
+    body = {"symbol": "AAPL", "type": MARKET, "side": BUY, "qty": 10}
+    headers = {"Idempotency-Key": "order-7"}
+    first = client.post(f"{BASE}/orders", json=body, headers=headers)
+    again = client.post(f"{BASE}/orders", json=body, headers=headers)
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert first.json() == again.json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert len(orders(client)) == 1
+
+
+def test_an_idempotency_key_reused_for_another_order_is_a_conflict(
+    client: TestClient,
+) -> None:
+    body = {"symbol": "AAPL", "type": MARKET, "side": BUY, "qty": 10}
+    headers = {"Idempotency-Key": "order-7"}
+    client.post(f"{BASE}/orders", json=body, headers=headers)
+    response = client.post(f"{BASE}/orders", json={**body, "qty": 11}, headers=headers)
+    assert response.status_code == 409
+    assert "already used for a different order" in response.json()["detail"]
+    assert len(orders(client)) == 1
+
+
+def test_tradingview_order_object_modifies_an_order(client: TestClient) -> None:
+    order_id = place(
+        client, type=LIMIT, limitPrice=90.0, takeProfit=95.0, stopLoss=85.0
+    ).json()["orderId"]
+    [order] = [o for o in orders(client) if o["id"] == order_id]
+    order.update(limitPrice=91.0, stopLoss=None, customFields={"a": 1})
+    response = client.put(f"{BASE}/orders/{order_id}", json=order)
+    assert response.status_code == 200, response.text
+    assert (response.json()["limitPrice"], response.json()["stopLoss"]) == (91.0, None)
+    legs = [o for o in orders(client) if o["parentId"] == order_id]
+    assert sorted((o["type"], o["status"]) for o in legs) == [(1, 3), (3, CANCELED)]

@@ -26,14 +26,17 @@ from trading_api.models.broker import (
     Position,
     PreOrder,
     Side,
+    TimeInForce,
 )
 from trading_api.modules.broker.errors import (
     ConflictError,
+    LimitError,
     NotFoundError,
     OrderRejectedError,
     RuleViolationError,
 )
 from trading_api.modules.broker.service import BrokerService
+from trading_api.modules.broker.settings import BrokerSettings
 
 ACCOUNT = "A-1"
 BUY, SELL = Side.BUY, Side.SELL
@@ -353,8 +356,13 @@ def test_removing_a_position_bracket_cancels_its_leg(broker: BrokerService) -> N
     broker.set_position_brackets(
         ACCOUNT, "AAPL", Brackets(take_profit=120.0, stop_loss=90.0)
     )
+    [stop_leg] = [o for o in broker.orders(ACCOUNT) if o.type is OrderType.STOP]
     updated = broker.set_position_brackets(ACCOUNT, "AAPL", Brackets(take_profit=125.0))
     assert (updated.take_profit, updated.stop_loss) == (125.0, None)
+    assert order(broker, stop_leg.id).status is OrderStatus.CANCELED
+    broker.set_price("AAPL", 89.0)
+    assert order(broker, stop_leg.id).status is OrderStatus.CANCELED
+    assert position(broker) == (10, BUY, 100.0)
 
 
 @pytest.mark.parametrize(
@@ -539,9 +547,10 @@ def test_fill_pushes_execution_position_and_equity(broker: BrokerService) -> Non
         (100.0, BUY),
         (105.0, SELL),
     ]
-    assert [(p.qty, p.side) for p in positions if isinstance(p, Position)] == [
-        (10, BUY),
-        (0, BUY),
+    assert [(p.qty, p.side, p.pl) for p in positions if isinstance(p, Position)] == [
+        (10, BUY, 0.0),
+        (10, BUY, 50.0),
+        (0, BUY, 0.0),
     ]
     last = equity[-1]
     assert isinstance(last, EquityData) and (last.equity, last.realized_pl) == (
@@ -581,3 +590,234 @@ def test_removed_topic_gets_no_more_pushes(broker: BrokerService) -> None:
     asyncio.run(broker.remove_topic('orders:{"accountId":"A-1"}'))
     place(broker, BUY, 1)
     assert received == []
+
+
+# -- fills that set off their own brackets ------------------------------------------
+
+
+def test_stop_entry_whose_take_profit_is_through_the_market_fills_both(
+    broker: BrokerService,
+) -> None:
+    parent = place(
+        broker,
+        BUY,
+        10,
+        OrderType.STOP,
+        stop_price=105.0,
+        take_profit=110.0,
+        stop_loss=95.0,
+    )
+    broker.set_price("AAPL", 112.0)
+    legs = {o.type: o for o in broker.orders(ACCOUNT) if o.parent_id}
+    assert order(broker, parent).avg_price == 112.0
+    assert (legs[OrderType.LIMIT].status, legs[OrderType.LIMIT].avg_price) == (
+        OrderStatus.FILLED,
+        112.0,
+    )
+    assert legs[OrderType.STOP].status is OrderStatus.CANCELED
+    assert position(broker) is None and money(broker) == (100_000.0, 0.0, 100_000.0)
+
+
+def test_buy_limit_above_the_market_with_a_stop_between_closes_at_once(
+    broker: BrokerService,
+) -> None:
+    parent = place(broker, BUY, 10, OrderType.LIMIT, limit_price=105.0, stop_loss=102.0)
+    [stop] = [o for o in broker.orders(ACCOUNT) if o.parent_id]
+    assert order(broker, parent).avg_price == 100.0
+    assert (stop.status, stop.avg_price, stop.parent_id) == (
+        OrderStatus.FILLED,
+        100.0,
+        "AAPL",
+    )
+    assert position(broker) is None
+    [e1, e2] = broker.executions(ACCOUNT, "AAPL")
+    assert (e1.order_id, e2.order_id) == (parent, stop.id)
+
+
+# -- idempotency ------------------------------------------------------------------
+
+
+def pre_order(**fields: Any) -> PreOrder:
+    return PreOrder.model_validate(
+        {"symbol": "AAPL", "type": OrderType.MARKET, "side": BUY, "qty": 1, **fields}
+    )
+
+
+def test_a_retry_with_the_same_key_places_nothing_new(broker: BrokerService) -> None:
+    first = broker.place_order_once(ACCOUNT, pre_order(), "key-1")
+    again = broker.place_order_once(ACCOUNT, pre_order(), "key-1")
+    assert (first, again) == ((first[0], False), (first[0], True))
+    assert len(broker.orders(ACCOUNT)) == 1 and position(broker) == (1, BUY, 100.0)
+
+
+def test_the_same_key_for_another_order_is_a_conflict(broker: BrokerService) -> None:
+    broker.place_order_once(ACCOUNT, pre_order(), "key-1")
+    with pytest.raises(ConflictError, match="already used for a different order"):
+        broker.place_order_once(ACCOUNT, pre_order(qty=2), "key-1")
+    assert len(broker.orders(ACCOUNT)) == 1
+
+
+def test_a_rejected_order_is_replayed_as_rejected(broker: BrokerService) -> None:
+    with pytest.raises(OrderRejectedError) as first:
+        broker.place_order_once(ACCOUNT, pre_order(qty=5_000), "big")
+    with pytest.raises(OrderRejectedError) as again:
+        broker.place_order_once(ACCOUNT, pre_order(qty=5_000), "big")
+    assert first.value.order_id == again.value.order_id
+    assert len(broker.orders(ACCOUNT)) == 1
+
+
+def test_keys_are_per_account(broker: BrokerService) -> None:
+    mine = broker.place_order_once(ACCOUNT, pre_order(), "k")
+    theirs = broker.place_order_once("B-2", pre_order(qty=3), "k")
+    assert mine[0] != theirs[0] and not theirs[1]
+
+
+# -- limits --------------------------------------------------------------------------
+
+
+def limited(**limits: int) -> BrokerService:
+    service = BrokerService(seed=1, settings=BrokerSettings(**limits))
+    service.set_price("AAPL", 100.0)
+    return service
+
+
+def test_open_orders_past_the_limit_are_refused_and_change_nothing() -> None:
+    broker = limited(max_open_orders=3)
+    place(broker, BUY, 1, OrderType.LIMIT, limit_price=90.0, take_profit=95.0)
+    with pytest.raises(LimitError, match="BROKER_MAX_OPEN_ORDERS"):
+        place(broker, BUY, 1, OrderType.LIMIT, limit_price=90.0, take_profit=95.0)
+    assert len(broker.orders(ACCOUNT)) == 2
+    place(broker, BUY, 1)
+    assert position(broker) == (1, BUY, 100.0)
+
+
+def test_accounts_past_the_limit_are_refused_but_reads_create_none() -> None:
+    broker = limited(max_accounts=2)
+    place(broker, BUY, 1, account="A")
+    for reader in ("R1", "R2", "R3"):
+        assert broker.orders(reader) == [] and broker.positions(reader) == []
+        assert broker.account_info(reader).balance == 100_000.0
+    place(broker, BUY, 1, account="B")
+    with pytest.raises(LimitError, match="BROKER_MAX_ACCOUNTS"):
+        place(broker, BUY, 1, account="C")
+    assert broker.orders("C") == []
+    place(broker, BUY, 1, account="A")
+
+
+# -- TradingView objects -----------------------------------------------------------
+
+
+def test_tradingview_pre_order_fields_are_accepted_and_unknown_ones_ignored(
+    broker: BrokerService,
+) -> None:
+    pre = pre_order(
+        type=OrderType.LIMIT,
+        limitPrice=90.0,
+        currentQuotes={"ask": 100.01, "bid": 99.99},
+        customFields={"comment": "x"},
+        stopType=0,
+        seenPrice=100.0,
+        duration={"type": "DAY", "datetime": None},
+        somethingNew=[1, 2],
+    )
+    placed = order(broker, broker.place_order(ACCOUNT, pre))
+    assert (placed.duration and placed.duration.type, placed.seen_price) == (
+        TimeInForce.DAY,
+        100.0,
+    )
+
+
+def test_market_order_reports_slippage_against_the_seen_price(
+    broker: BrokerService,
+) -> None:
+    filled = order(broker, broker.place_order(ACCOUNT, pre_order(seenPrice=99.5)))
+    assert filled.message == "filled +0.5 from the seen price"
+
+
+def test_is_close_without_a_position_to_close_is_refused(
+    broker: BrokerService,
+) -> None:
+    place(broker, BUY, 5)
+    with pytest.raises(RuleViolationError, match="no short position"):
+        broker.place_order(ACCOUNT, pre_order(side=BUY, isClose=True))
+    with pytest.raises(RuleViolationError, match="holds 5"):
+        broker.place_order(ACCOUNT, pre_order(side=SELL, qty=6, isClose=True))
+    assert len(broker.orders(ACCOUNT)) == 1
+
+
+def test_resting_is_close_order_is_cancelled_when_the_position_is_gone(
+    broker: BrokerService,
+) -> None:
+    place(broker, BUY, 5)
+    closer = broker.place_order(
+        ACCOUNT,
+        pre_order(
+            side=SELL, qty=5, type=OrderType.LIMIT, limitPrice=110.0, isClose=True
+        ),
+    )
+    broker.close_position(ACCOUNT, "AAPL")
+    broker.set_price("AAPL", 111.0)
+    assert order(broker, closer).status is OrderStatus.CANCELED
+    assert position(broker) is None
+
+
+def test_modify_with_a_full_order_object_and_null_take_profit_removes_it(
+    broker: BrokerService,
+) -> None:
+    parent = place(
+        broker,
+        BUY,
+        10,
+        OrderType.LIMIT,
+        limit_price=95.0,
+        take_profit=100.0,
+        stop_loss=90.0,
+    )
+    full = order(broker, parent).model_dump(by_alias=True)
+    full.update(limitPrice=96.0, takeProfit=None, status=2, filledQty=99)
+    modified = broker.modify_order(
+        ACCOUNT, parent, OrderModification.model_validate(full)
+    )
+    legs = {o.type: o.status for o in broker.orders(ACCOUNT) if o.parent_id}
+    assert (modified.limit_price, modified.take_profit, modified.stop_loss) == (
+        96.0,
+        None,
+        90.0,
+    )
+    assert modified.status is OrderStatus.WORKING
+    assert legs == {
+        OrderType.LIMIT: OrderStatus.CANCELED,
+        OrderType.STOP: OrderStatus.INACTIVE,
+    }
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [("side", SELL, "side cannot change"), ("id", "77", "path names order")],
+)
+def test_modify_cannot_change_what_identifies_the_order(
+    broker: BrokerService, field: str, value: Any, message: str
+) -> None:
+    parent = place(broker, BUY, 10, OrderType.LIMIT, limit_price=95.0)
+    with pytest.raises(RuleViolationError, match=message):
+        broker.modify_order(
+            ACCOUNT, parent, OrderModification.model_validate({field: value})
+        )
+
+
+def test_moving_the_entry_past_a_bracket_is_refused(broker: BrokerService) -> None:
+    parent = place(broker, BUY, 10, OrderType.LIMIT, limit_price=95.0, stop_loss=90.0)
+    with pytest.raises(RuleViolationError, match="stopLoss"):
+        broker.modify_order(ACCOUNT, parent, OrderModification(limit_price=89.0))
+    assert order(broker, parent).limit_price == 95.0
+
+
+def test_moving_a_leg_of_a_pending_order_to_the_wrong_side_is_refused(
+    broker: BrokerService,
+) -> None:
+    parent = place(broker, BUY, 10, OrderType.LIMIT, limit_price=95.0, take_profit=99.0)
+    [leg] = [o for o in broker.orders(ACCOUNT) if o.parent_id == parent]
+    with pytest.raises(RuleViolationError, match="takeProfit"):
+        broker.modify_order(ACCOUNT, leg.id, OrderModification(limit_price=94.0))
+    broker.modify_order(ACCOUNT, leg.id, OrderModification(limit_price=98.0))
+    assert order(broker, parent).take_profit == 98.0
