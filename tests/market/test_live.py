@@ -78,3 +78,12 @@ def test_scenario_can_be_shared_by_two_markets(clock: ManualClock) -> None:
 def test_override_must_be_a_positive_price(market: Market, price: float) -> None:
     with pytest.raises(ValueError, match="positive"):
         market.scenario.set_price("AAPL", price, at=MON_NOON)
+
+
+def test_price_range_includes_an_override_from_its_time_on(market: Market) -> None:
+    # BTCUSD's 12:00Z minute reaches its high 93732.96 at 18 s (see test_prices).
+    market.scenario.set_price("BTCUSD", 90_000.0, at=MON_NOON + 30)
+    assert market.price_range("BTCUSD", MON_NOON, MON_NOON + 60) == (
+        90_000.0,
+        93_732.96,
+    )

@@ -17,6 +17,7 @@ from trading_api.market import (
     ResolutionError,
     bars,
     price_at,
+    price_range,
     quote_at,
 )
 
@@ -214,3 +215,33 @@ def test_nothing_before_history_start() -> None:
 def test_unknown_resolution_is_a_typed_error() -> None:
     with pytest.raises(ResolutionError, match="'7'"):
         bars("AAPL", "7", before=MON, now=MON)
+
+
+MINUTE_AT_NOON = (93_713.27, 93_732.96)  # BTCUSD 12:00Z minute: low, high (above)
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "expected"),
+    [
+        (0, 60, MINUTE_AT_NOON),  # a whole minute: its low and high
+        # open 93732.57 rises linearly to the high 93732.96 at 18 s:
+        # at 5 s 93732.57 + 0.39 * 5 / 18 = 93732.68, at 10 s 93732.79.
+        (5, 10, (93_732.68, 93_732.79)),
+        (10, 5, (93_732.68, 93_732.68)),  # backwards: the instant ``end``
+    ],
+)
+def test_price_range_follows_the_path_inside_a_minute(
+    start: float, end: float, expected: tuple[float, float]
+) -> None:
+    noon = MON + 12 * HOUR
+    assert price_range("BTCUSD", noon + start, noon + end) == expected
+
+
+def test_price_range_of_a_closed_market_is_its_close() -> None:
+    assert price_range("AAPL", MON + 20 * HOUR, MON + 23 * HOUR) == (132.55, 132.55)
+
+
+def test_price_range_over_days_spans_the_sessions_inside() -> None:
+    # From Friday's close to Tuesday 00:00Z: the weekend (Friday's close, which
+    # Monday opens at) and Monday's whole session (its fixed vector above).
+    assert price_range("AAPL", FRI + 20 * HOUR, TUE) == (132.46, 143.62)

@@ -7,7 +7,7 @@ computes the same price for the same instant without talking to another.
 
 Symbols: :data:`INSTRUMENTS`, :func:`resolve` (``AAPL`` or ``NASDAQ:AAPL``).
 Sessions: :func:`is_open`, :func:`next_open`, ``Instrument.session``.
-Prices: :func:`price_at`, :func:`quote_at`, :func:`bars`.
+Prices: :func:`price_at`, :func:`price_range`, :func:`quote_at`, :func:`bars`.
 Driving it: :class:`Market` with a :class:`ManualClock` and a :class:`Scenario`.
 """
 
@@ -26,7 +26,13 @@ from trading_api.market.errors import (
     UnknownSymbolError,
 )
 from trading_api.market.live import Clock, ManualClock, Market, Scenario
-from trading_api.market.prices import bars, is_open, next_open, price_at
+from trading_api.market.prices import (
+    bars,
+    is_open,
+    next_open,
+    price_at,
+    price_range,
+)
 from trading_api.market.quotes import Quote, quote_at
 from trading_api.market.sessions import CRYPTO, FX, US_STOCKS, Session
 
@@ -56,6 +62,7 @@ __all__ = [
     "is_open",
     "next_open",
     "price_at",
+    "price_range",
     "quote_at",
     "resolve",
 ]

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from trading_api.market.bars import HISTORY_START, MAX_BARS, Bar
 from trading_api.market.catalogue import Instrument, resolve
 from trading_api.market.path import path_of
-from trading_api.market.prices import bars, price_at
+from trading_api.market.prices import bars, price_at, price_range
 from trading_api.market.quotes import Quote, quote_at
 
 Clock = Callable[[], float]
@@ -68,6 +68,10 @@ class Scenario:
         else:
             self._steps.pop(resolve(symbol).ticker, None)
 
+    def steps(self, ticker: str) -> list[tuple[float, float]]:
+        """The ``(from_time, price)`` steps of canonical ``ticker``, in time order."""
+        return list(self._steps.get(ticker, ()))
+
     def price_at(self, ticker: str, t: float) -> float | None:
         """The override in force for canonical ``ticker`` at ``t``, if any."""
         steps = self._steps.get(ticker)
@@ -104,6 +108,32 @@ class Market:
         if override is not None:
             return path_of(instrument).round(override)
         return price_at(instrument.ticker, at)
+
+    def price_range(
+        self, symbol: str, start: float, end: float | None = None
+    ) -> tuple[float, float]:
+        """Lowest and highest price from ``start`` to ``end`` (default: now).
+
+        The path's :func:`~trading_api.market.price_range` where no override is
+        in force, the override's price where one is.
+        """
+        until = self.now() if end is None else end
+        start = min(start, until)
+        instrument = resolve(symbol)
+        current = self.scenario.price_at(instrument.ticker, start)
+        pieces: list[tuple[float, float, float | None]] = []
+        for at, step_price in self.scenario.steps(instrument.ticker):
+            if start < at <= until:
+                pieces.append((start, at, current))
+                start, current = at, step_price
+        pieces.append((start, until, current))
+        seen: list[float] = []
+        for begin, finish, fixed in pieces:
+            if fixed is None:
+                seen.extend(price_range(instrument.ticker, begin, finish))
+            else:
+                seen.append(path_of(instrument).round(fixed))
+        return min(seen), max(seen)
 
     def quote(self, symbol: str, t: float | None = None) -> Quote:
         """The quote of ``symbol``, its last price overridden if one is in force."""
