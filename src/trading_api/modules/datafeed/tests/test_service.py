@@ -324,6 +324,29 @@ def test_quote_does_not_move_while_closed(
     assert service.quotes(["AAPL"]) == at_close
 
 
+def test_fx_quote_is_frozen_over_the_weekend(
+    service: DatafeedService, clock: ManualClock
+) -> None:
+    clock.set(FRI + 21 * HOUR)  # Friday 17:00 New York: FX closes
+    at_close = service.quotes(["EURUSD"])
+    clock.set(SAT + 12 * HOUR)
+    assert service.quotes(["EURUSD"]) == at_close
+    clock.set(MON - 3 * HOUR + 90)  # Sunday 17:01:30 New York: FX trades again
+    assert service.quotes(["EURUSD"]) != at_close
+
+
+def test_stock_live_bar_stops_at_the_close(
+    service: DatafeedService, clock: ManualClock
+) -> None:
+    clock.set(CLOSE - 60 + 30)  # 15:59:30 New York
+    before_close = service.live_bar("AAPL", Resolution.MINUTE_1)
+    clock.set(CLOSE + 60)  # 16:01
+    after_close = service.live_bar("AAPL", Resolution.MINUTE_1)
+    assert before_close.time == after_close.time == (CLOSE - 60) * 1000
+    assert after_close.close == 132.55  # the fixed close
+    assert before_close.close != after_close.close  # still moving at 15:59:30
+
+
 def test_quotes_keep_the_requested_names(service: DatafeedService) -> None:
     quotes = service.quotes(["AAPL", "NASDAQ:AAPL", "NOPE"])
     assert [(q.n, q.s) for q in quotes] == [
