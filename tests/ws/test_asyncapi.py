@@ -13,7 +13,7 @@ import pytest
 from pydantic import BaseModel, Field
 
 from trading_api.shared.errors import SpecConflictError
-from trading_api.shared.ws import WsApp, WsRouter
+from trading_api.shared.ws import ConflateByKey, WsApp, WsRouter
 from trading_api.shared.ws.asyncapi import merge_asyncapi
 from trading_cli.build.validators import AsyncApiParser, find_parser_root
 
@@ -98,6 +98,35 @@ def test_merged_document_passes_the_official_parser(
     assert parser_problems(merged) == []
     assert {"ticker.ticks", "zoo.pets", "ticker._control"} <= set(merged["channels"])
     assert merged["servers"]["zoo"]["pathname"] == "/api/v1/zoo"
+
+
+def test_each_channel_publishes_its_delivery_class(server: Server) -> None:
+    channels = server.ws_app.asyncapi()["channels"]
+
+    assert channels["items"]["x-delivery"] == {
+        "class": "conflate-by-key",
+        "key": ["item"],
+    }
+    assert channels["ticks"]["x-delivery"] == {"class": "conflate-by-topic"}
+    assert channels["journal"]["x-delivery"] == {"class": "lossless"}
+    assert "conflate by key (`item`)" in channels["items"]["description"]
+    assert "4008" in channels["journal"]["description"]
+
+
+def test_keyed_delivery_is_published_with_json_field_names() -> None:
+    class Fill(BaseModel):
+        order_id: str = Field(serialization_alias="orderId")
+
+    class FillsRouter(WsRouter[PetRequest, Fill]):
+        route = "fills"
+        request_model = PetRequest
+        data_model = Fill
+        delivery = ConflateByKey("order_id")
+
+    app = WsApp("desk", [FillsRouter(object())], title="t", version="1")  # type: ignore[arg-type]
+
+    delivery = app.asyncapi()["channels"]["fills"]["x-delivery"]
+    assert delivery == {"class": "conflate-by-key", "key": ["orderId"]}
 
 
 def test_document_describes_each_route_from_its_models(server: Server) -> None:

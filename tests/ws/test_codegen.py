@@ -13,6 +13,7 @@ import pytest
 
 from trading_api.shared.artifacts import header_line
 from trading_api.shared.errors import GeneratedCodeError
+from trading_api.shared.ws import ConflateByKey, ConflateByTopic, Lossless
 from trading_api.shared.ws.codegen import (
     WsDeclarationError,
     check_ws_generated,
@@ -154,6 +155,60 @@ def test_generated_files_pass_ruff_format_and_lint(module_dir: Path) -> None:
     assert lint.returncode == 0, lint.stdout.decode()
 
 
+DELIVERIES = """
+from typing import Annotated
+
+from trading_api.shared.ws import ConflateByKey, ConflateByTopic, Lossless
+
+KeyedRouter: TypeAlias = Annotated[WsRouter[BarsRequest, Bar], ConflateByKey("close")]
+LatestRouter: TypeAlias = Annotated[
+    WsRouter[BarsRequest, Bar], ConflateByTopic()
+]
+JournalRouter: TypeAlias = Annotated[WsRouter[BarsRequest, Bar], Lossless()]
+"""
+
+
+def test_declared_delivery_class_reaches_the_generated_class(
+    module_dir: Path,
+) -> None:
+    (module_dir / "ws.py").write_text(WS + DELIVERIES)
+    write_ws_routers(module_dir)
+
+    generated = importlib.import_module("demo_pkg.demo_mod.ws_generated")
+    text = (module_dir / "ws_generated" / "keyed_router.py").read_text()
+
+    assert '    delivery = ConflateByKey("close")\n' in text
+    assert generated.KeyedRouter.delivery == ConflateByKey("close")
+    assert generated.LatestRouter.delivery == ConflateByTopic()
+    assert generated.JournalRouter.delivery == Lossless()
+    assert generated.BarsRouter.delivery == Lossless()  # undeclared: the default
+
+
+def test_changing_the_delivery_class_makes_the_output_stale(
+    module_dir: Path,
+) -> None:
+    (module_dir / "ws.py").write_text(WS + DELIVERIES)
+    write_ws_routers(module_dir)
+    ws = module_dir / "ws.py"
+    ws.write_text(ws.read_text().replace('ConflateByKey("close")', "Lossless()"))
+
+    with pytest.raises(GeneratedCodeError, match=r"keyed_router\.py is out of date"):
+        check_ws_generated(module_dir)
+
+
+def test_key_field_the_data_model_lacks_fails_when_the_route_is_built(
+    module_dir: Path,
+) -> None:
+    (module_dir / "ws.py").write_text(
+        WS + DELIVERIES.replace('ConflateByKey("close")', 'ConflateByKey("id")')
+    )
+    write_ws_routers(module_dir)
+    generated = importlib.import_module("demo_pkg.demo_mod.ws_generated")
+
+    with pytest.raises(TypeError, match=r"KeyedRouter: .*Bar has no field 'id'"):
+        generated.KeyedRouter(object())
+
+
 def test_removed_alias_loses_its_file(module_dir: Path) -> None:
     write_ws_routers(module_dir)
     ws = module_dir / "ws.py"
@@ -185,6 +240,29 @@ def test_syntax_error_raises_and_deletes_nothing(module_dir: Path) -> None:
         ("XRouter: TypeAlias = WsRouter[Bar]", "two type arguments"),
         ("Feed: TypeAlias = WsRouter[BarsRequest, Bar]", "must end with 'Router'"),
         ("XRouter: TypeAlias = list[Bar]", "must be WsRouter"),
+        (
+            "XRouter: TypeAlias = Annotated[WsRouter[BarsRequest, Bar], Fast()]",
+            "must be one of ConflateByKey, ConflateByTopic, Lossless",
+        ),
+        (
+            "XRouter: TypeAlias = Annotated[WsRouter[BarsRequest, Bar], "
+            "ConflateByKey(KEY)]",
+            "string literals, got KEY",
+        ),
+        (
+            "XRouter: TypeAlias = Annotated[WsRouter[BarsRequest, Bar], "
+            "ConflateByKey()]",
+            "ConflateByKey needs field names",
+        ),
+        (
+            "XRouter: TypeAlias = Annotated[WsRouter[BarsRequest, Bar], "
+            'Lossless("id")]',
+            "XRouter: .*argument",
+        ),
+        (
+            "XRouter: TypeAlias = Annotated[WsRouter[BarsRequest, Bar]]",
+            r"must be Annotated\[WsRouter",
+        ),
     ],
 )
 def test_bad_declaration_is_a_clear_error(

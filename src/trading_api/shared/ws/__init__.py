@@ -1,14 +1,25 @@
 """The real-time layer: WebSocket routes, the hub that serves them, their docs.
 
 A module declares routes in ``ws.py`` (``BarsRouter: TypeAlias = WsRouter[Req,
-Data]``), ``trading specs build`` generates the classes into ``ws_generated/``, the
-module instantiates them with its service (a :class:`WsRouteService`), and
-:class:`WsApp` serves them at ``/api/v1/<module>/ws``.
+Data]``, or ``Annotated[WsRouter[Req, Data], ConflateByKey("id")]`` to choose a
+delivery class), ``trading specs build`` generates the classes into
+``ws_generated/``, the module instantiates them with its service (a
+:class:`WsRouteService`), and :class:`WsApp` serves them at ``/api/v1/<module>/ws``.
 """
 
 from trading_api.shared.ws.app import WsApp
+from trading_api.shared.ws.delivery import (
+    ConflateByKey,
+    ConflateByTopic,
+    Delivery,
+    Lossless,
+)
 from trading_api.shared.ws.hub import WsStats
-from trading_api.shared.ws.limits import CLOSE_SLOW_CONSUMER, WsLimits
+from trading_api.shared.ws.limits import (
+    CLOSE_INTERNAL_ERROR,
+    CLOSE_SLOW_CONSUMER,
+    WsLimits,
+)
 from trading_api.shared.ws.messages import ErrorCode, WsError, WsResponse
 from trading_api.shared.ws.router import (
     Publish,
@@ -19,8 +30,13 @@ from trading_api.shared.ws.router import (
 from trading_api.shared.ws.topics import parse_topic, request_from_topic, topic_for
 
 __all__ = [
+    "CLOSE_INTERNAL_ERROR",
     "CLOSE_SLOW_CONSUMER",
+    "ConflateByKey",
+    "ConflateByTopic",
+    "Delivery",
     "ErrorCode",
+    "Lossless",
     "Publish",
     "WsApp",
     "WsError",

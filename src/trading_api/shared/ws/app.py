@@ -4,7 +4,8 @@
 module's mount point, ``/api/v1/<module>``):
 
 * ``/ws``: the WebSocket endpoint (see :mod:`trading_api.shared.ws.messages`);
-* ``GET /ws/stats``: ``{connections, topics, subscriptions, dropped}``. It is part of
+* ``GET /ws/stats``: ``{connections, topics, subscriptions, dropped,
+  queued_bytes}``. It is part of
   the module's OpenAPI document on purpose: operators and generated clients use it;
 * ``GET /ws/asyncapi.json`` and ``GET /ws/asyncapi`` (an HTML page rendered on the
   server): documentation, kept out of OpenAPI.
@@ -25,6 +26,7 @@ from trading_api.shared.ws.asyncapi_html import render_asyncapi_html
 from trading_api.shared.ws.dispatch import Dispatcher
 from trading_api.shared.ws.hub import Hub, WsStats
 from trading_api.shared.ws.limits import WsLimits
+from trading_api.shared.ws.messages import ErrorCode, error_frame
 from trading_api.shared.ws.router import WsRouter
 
 logger = logging.getLogger(__name__)
@@ -99,9 +101,19 @@ class WsApp:
                 if message["type"] == "websocket.disconnect":
                     break
                 text = message.get("text")
-                self._dispatcher.handle(
-                    conn, text if text is not None else message["bytes"]
-                )
+                data = text if text is not None else message.get("bytes", b"")
+                try:
+                    self._dispatcher.handle(conn, data)
+                except Exception:
+                    # A bug, not the client's fault: report it, keep serving.
+                    logger.exception("handling a WebSocket message failed")
+                    conn.send(
+                        error_frame(
+                            ErrorCode.INTERNAL_ERROR,
+                            "the server failed to handle this message; "
+                            "the failure is in its log",
+                        )
+                    )
         finally:
             await self._hub.disconnect(conn)
 
@@ -119,7 +131,7 @@ class WsApp:
         return self._asyncapi
 
     def stats(self) -> WsStats:
-        """``{connections, topics, subscriptions, dropped}`` right now."""
+        """``{connections, topics, subscriptions, dropped, queued_bytes}`` now."""
         return self._hub.stats()
 
     async def aclose(self) -> None:

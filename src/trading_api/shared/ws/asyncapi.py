@@ -5,7 +5,9 @@ route shares the module's socket and the envelope ``type`` tells them apart) plu
 ``_control`` channel for ``ping``/``pong``/``error``. Subscribe and unsubscribe are
 ``receive`` operations with a ``reply``; updates are ``send`` operations. Payload
 schemas come from the pydantic models, with ``$ref``s into
-``#/components/schemas``.
+``#/components/schemas``. Each route's channel carries its delivery class, as
+prose in its description and as ``x-delivery`` (``{"class": "conflate-by-key",
+"key": ["id"]}``, ``{"class": "conflate-by-topic"}`` or ``{"class": "lossless"}``).
 """
 
 from __future__ import annotations
@@ -270,16 +272,19 @@ def _add_route(
     route = router.route
     route_messages = _route_messages(router, refs)
     messages.update(route_messages)
+    delivery = router.delivery
     channels[route] = {
         "address": WS_ADDRESS,
         "title": route,
         "description": (
             f"Route {route!r}: subscribe with {router.request_model.__name__}, "
-            f"receive {router.data_model.__name__} updates."
+            f"receive {router.data_model.__name__} updates.\n\n"
+            + delivery.describe(router.data_model)
         ),
         "messages": {
             key: {"$ref": f"#/components/messages/{key}"} for key in route_messages
         },
+        "x-delivery": delivery.asyncapi(router.data_model),
     }
     for action in ("subscribe", "unsubscribe"):
         operations[f"{route}.{action}"] = _operation(

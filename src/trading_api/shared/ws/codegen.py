@@ -151,15 +151,23 @@ def _render_router(declaration: RouterDeclaration) -> str:
         FINGERPRINT_PREFIX + d.fingerprint,
         f'"""WebSocket route ``{d.route}``, generated from ws.py."""',
         "",
-        *_render_imports([*d.imports, _WS_ROUTER], _first_party(d)),
+        *_render_imports(
+            [*d.imports, *_delivery_import(d), _WS_ROUTER], _first_party(d)
+        ),
         "",
         "",
         _class_line(d),
         f'    route = "{d.route}"',
         f"    request_model = {d.request}",
         f"    data_model = {d.data}",
+        *([f"    delivery = {d.delivery}"] if d.delivery else []),
     ]
     return "\n".join(lines) + "\n"
+
+
+def _delivery_import(d: RouterDeclaration) -> list[Import]:
+    name = d.delivery_class
+    return [] if name is None else [Import("trading_api.shared.ws", name)]
 
 
 def _class_line(d: RouterDeclaration) -> str:

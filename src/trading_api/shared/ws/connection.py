@@ -1,10 +1,15 @@
 """One client connection: its topics and its bounded, conflating send queue.
 
 Everything sent to a client goes through the queue and one writer task, so the hub
-never awaits a client: publishing to a stuck client only costs a queue append. Past
-the soft limit a new update replaces the queued update of the same topic (latest
-wins); past the hard limit the connection is closed with
-:data:`~trading_api.shared.ws.limits.CLOSE_SLOW_CONSUMER`.
+never awaits a client: publishing to a stuck client only costs a queue append.
+The queue is bounded in messages and in bytes. Past a soft limit a conflatable
+update replaces the queued update with the same conflation key (see
+:mod:`trading_api.shared.ws.delivery`); past a hard limit the connection is closed
+with :data:`~trading_api.shared.ws.limits.CLOSE_SLOW_CONSUMER`. If sending fails
+for any other reason than the client leaving, the connection is closed with
+:data:`~trading_api.shared.ws.limits.CLOSE_INTERNAL_ERROR`. Either way the hub is
+told at once (``on_closed``), so the connection's topics are released and the
+stats stop counting it without waiting for the client.
 """
 
 from __future__ import annotations
@@ -12,22 +17,42 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Callable, Hashable
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from trading_api.shared.ws.limits import CLOSE_SLOW_CONSUMER, WsLimits
+from trading_api.shared.ws.limits import (
+    CLOSE_INTERNAL_ERROR,
+    CLOSE_SLOW_CONSUMER,
+    WsLimits,
+)
 
 logger = logging.getLogger(__name__)
 
+# Sends that fail because the client is gone: nothing to report, nothing to close.
+_GONE = (OSError, WebSocketDisconnect)
+# Replaced entries stay in the deque (marked dead) until the writer reaches them,
+# or until there are this many and more than live ones: then the deque is rebuilt.
+_COMPACT_AFTER = 1024
+
+
+def frame_size(frame: str) -> int:
+    """The UTF-8 size of ``frame`` (cheap for ASCII, which JSON mostly is)."""
+    return len(frame) if frame.isascii() else len(frame.encode("utf-8", "replace"))
+
 
 class _Entry:
-    """A queued frame; ``topic`` is set for updates, which may be conflated."""
+    """A queued frame; ``key`` is set for updates that may be conflated.
 
-    __slots__ = ("frame", "topic")
+    ``frame`` is None once a newer update with the same key replaced it.
+    """
 
-    def __init__(self, frame: str, topic: str | None) -> None:
+    __slots__ = ("frame", "key", "size")
+
+    def __init__(self, frame: str | None, size: int, key: Hashable | None) -> None:
         self.frame = frame
-        self.topic = topic
+        self.size = size
+        self.key = key
 
 
 class Connection:
@@ -36,17 +61,30 @@ class Connection:
     Attributes:
         topics: topics this connection holds (subscribed or being created).
         dropped: updates replaced in or discarded from the queue.
+        close_code: the code the server closed the connection with, if it did.
     """
 
-    def __init__(self, websocket: WebSocket, limits: WsLimits) -> None:
+    def __init__(
+        self,
+        websocket: WebSocket,
+        limits: WsLimits,
+        on_closed: Callable[[Connection], None] = lambda _: None,
+    ) -> None:
         self.topics: set[str] = set()
         self.dropped = 0
+        self.close_code: int | None = None
         self._websocket = websocket
+        self._on_closed = on_closed
         self._soft = limits.send_queue_soft_limit
         self._hard = limits.send_queue_hard_limit
+        self._soft_bytes = limits.send_queue_soft_bytes
+        self._hard_bytes = limits.send_queue_hard_bytes
         self._pending: deque[_Entry] = deque()
-        # The newest queued update of each topic: the one a newer update replaces.
-        self._latest: dict[str, _Entry] = {}
+        self._count = 0  # live entries in _pending
+        self._bytes = 0  # their frames' size
+        self._dead = 0  # replaced entries still in _pending
+        # The queued update of each conflation key: the one a newer one replaces.
+        self._latest: dict[Hashable, _Entry] = {}
         self._wakeup = asyncio.Event()
         self._closed = False
         self._writer = asyncio.create_task(self._write(), name="ws-writer")
@@ -57,78 +95,134 @@ class Connection:
         """True once the connection stopped accepting frames."""
         return self._closed
 
+    @property
+    def queued_bytes(self) -> int:
+        """Bytes of the frames waiting to be sent."""
+        return self._bytes
+
     def send(self, frame: str) -> None:
         """Queue a reply (response, pong, error); replies are never conflated."""
         if self._closed:
             return
-        self._pending.append(_Entry(frame, None))
-        self._after_append()
+        self._append(_Entry(frame, frame_size(frame), None))
 
-    def push_update(self, topic: str, frame: str) -> None:
-        """Queue an update of ``topic``, conflating it when the queue is full."""
+    def push_update(self, frame: str, size: int, key: Hashable | None) -> None:
+        """Queue an update of ``size`` bytes.
+
+        Args:
+            frame: the complete update message.
+            size: its UTF-8 size (computed once per publish, see
+                :func:`frame_size`).
+            key: its conflation key, unique across the connection's topics, or
+                None for a lossless update.
+        """
         if self._closed:
             return
-        if len(self._pending) >= self._soft:
-            queued = self._latest.get(topic)
-            if queued is not None:
-                queued.frame = frame
+        entry = _Entry(frame, size, key)
+        if key is not None:
+            latest = self._latest
+            queued = latest.get(key)
+            if queued is not None and (
+                self._count >= self._soft or self._bytes >= self._soft_bytes
+            ):
+                # Replace: the old entry dies in place, the new one queues at the
+                # back so seq keeps growing through the topic.
+                queued.frame = None
+                self._count -= 1
+                self._bytes -= queued.size
+                self._dead += 1
                 self.dropped += 1
-                return
-        entry = _Entry(frame, topic)
-        self._pending.append(entry)
-        self._latest[topic] = entry
-        self._after_append()
+            latest[key] = entry
+        self._append(entry)
 
-    def _after_append(self) -> None:
-        if len(self._pending) > self._hard:
-            self.close(CLOSE_SLOW_CONSUMER, "send queue over the hard limit")
-        else:
-            self._wakeup.set()
+    def _append(self, entry: _Entry) -> None:
+        self._pending.append(entry)
+        self._count += 1
+        self._bytes += entry.size
+        if self._count > self._hard or self._bytes > self._hard_bytes:
+            what = "messages" if self._count > self._hard else "bytes"
+            self.close(CLOSE_SLOW_CONSUMER, f"send queue over its hard limit in {what}")
+            return
+        if self._dead > _COMPACT_AFTER and self._dead > self._count:
+            self._pending = deque(e for e in self._pending if e.frame is not None)
+            self._dead = 0
+        self._wakeup.set()
 
     def close(self, code: int, reason: str) -> None:
         """Drop what is queued and close the connection with ``code``."""
         if self._closed:
             return
-        self._closed = True
-        self.dropped += sum(1 for entry in self._pending if entry.topic is not None)
-        self._pending.clear()
-        self._latest.clear()
+        self._mark_closed(code)
         logger.info("closing WebSocket connection: %s (code %d)", reason, code)
         self._closer = asyncio.create_task(self._close(code, reason), name="ws-close")
 
     async def stop(self) -> None:
         """Cancel the writer (the client is gone or the app shuts down)."""
-        self._closed = True
+        self._mark_closed(None)
         tasks = [t for t in (self._writer, self._closer) if t is not None]
         for task in tasks:
             task.cancel()
         await asyncio.wait(tasks)
 
+    def _mark_closed(self, code: int | None) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self.close_code = code
+        self.dropped += sum(
+            1 for e in self._pending if e.frame is not None and e.key is not None
+        )
+        self._pending.clear()
+        self._latest.clear()
+        self._count = self._bytes = self._dead = 0
+        self._on_closed(self)
+
     async def _write(self) -> None:
-        pending = self._pending
+        latest = self._latest
         send = self._websocket.send_text
         try:
             while not self._closed:
+                pending = self._pending
                 while pending:
                     entry = pending.popleft()
-                    topic = entry.topic
-                    if topic is not None and self._latest.get(topic) is entry:
-                        del self._latest[topic]
-                    await send(entry.frame)
+                    frame = entry.frame
+                    if frame is None:
+                        self._dead -= 1
+                        continue
+                    key = entry.key
+                    if key is not None and latest.get(key) is entry:
+                        del latest[key]
+                    self._count -= 1
+                    self._bytes -= entry.size
+                    await send(frame)
+                    if pending is not self._pending:  # compacted meanwhile
+                        pending = self._pending
                 self._wakeup.clear()
                 await self._wakeup.wait()
-        except (OSError, RuntimeError, WebSocketDisconnect) as exc:
-            # The client went away mid-send; the receive loop sees the disconnect
-            # and releases the subscriptions.
+        except asyncio.CancelledError:
+            raise
+        except _GONE as exc:
+            # The client went away mid-send; release its subscriptions now.
             logger.debug("WebSocket writer stopped: %r", exc)
-            self._closed = True
+            self._mark_closed(None)
+        except Exception:
+            logger.exception("sending on a WebSocket connection failed; closing it")
+            if not self._closed:
+                self._mark_closed(CLOSE_INTERNAL_ERROR)
+                self._closer = asyncio.create_task(
+                    self._send_close(CLOSE_INTERNAL_ERROR, "server failed to send"),
+                    name="ws-close",
+                )
 
     async def _close(self, code: int, reason: str) -> None:
         # The writer may be blocked in a send to a client that does not read:
         # cancel it rather than queue the close frame behind it.
         self._writer.cancel()
         await asyncio.wait([self._writer])
+        await self._send_close(code, reason)
+
+    async def _send_close(self, code: int, reason: str) -> None:
         try:
             await self._websocket.close(code, reason)
-        except (OSError, RuntimeError, WebSocketDisconnect) as exc:
+        except (*_GONE, RuntimeError) as exc:
             logger.debug("WebSocket close failed: %r", exc)

@@ -1,7 +1,10 @@
 """Read the WS router declarations of a module's ``ws.py`` without importing it.
 
 A declaration is a module-level line
-``BarsRouter: TypeAlias = WsRouter[BarsSubscriptionRequest, Bar]``. For each, the
+``BarsRouter: TypeAlias = WsRouter[BarsSubscriptionRequest, Bar]``, or the same
+type annotated with its delivery class:
+``OrdersRouter: TypeAlias = Annotated[WsRouter[Request, Order], ConflateByKey("id")]``
+(see :mod:`trading_api.shared.ws.delivery`). For each, the
 reader resolves where the two model names come from (an import in ``ws.py``, or a
 definition in it) so the generated file can import them from ``ws_generated/``:
 relative imports are made absolute from the module's package.
@@ -20,8 +23,9 @@ from pathlib import Path
 
 from trading_api.shared.errors import TradingApiError
 from trading_api.shared.naming import name_for
+from trading_api.shared.ws.delivery import DELIVERY_CLASSES
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 """Bumped when the generated code changes shape, so old output reads as stale."""
 
 
@@ -56,6 +60,7 @@ class RouterDeclaration:
     data: str
     imports: tuple[Import, ...]
     package: str | None  # the module's dotted package, when it is one
+    delivery: str | None = None  # e.g. ``ConflateByKey("id")``; None: the default
 
     @property
     def route(self) -> str:
@@ -74,7 +79,13 @@ class RouterDeclaration:
     def fingerprint(self) -> str:
         """A short hash of everything the generated file is made from."""
         imports = [[i.module, i.name, i.asname] for i in self.imports]
-        return digest([GENERATOR_VERSION, self.alias, self.request, self.data, imports])
+        parts = [GENERATOR_VERSION, self.alias, self.request, self.data, imports]
+        return digest([*parts, self.delivery])
+
+    @property
+    def delivery_class(self) -> str | None:
+        """The delivery class's name, e.g. ``ConflateByKey``."""
+        return None if self.delivery is None else self.delivery.split("(")[0]
 
 
 def digest(data: object) -> str:
@@ -139,6 +150,17 @@ def _declaration(
     assert isinstance(node.target, ast.Name)
     alias = node.target.id
     value = node.value
+    delivery = None
+    if value is not None and _subscript_name(value) == "Annotated":
+        assert isinstance(value, ast.Subscript)
+        parts = value.slice.elts if isinstance(value.slice, ast.Tuple) else []
+        if len(parts) != 2:
+            raise WsDeclarationError(
+                f"{alias} must be Annotated[WsRouter[RequestModel, DataModel], "
+                'Delivery], e.g. ConflateByKey("id")'
+            )
+        value, metadata = parts
+        delivery = _delivery(metadata, alias)
     base = value.value if isinstance(value, ast.Subscript) else None
     base_name = base.attr if isinstance(base, ast.Attribute) else None
     if isinstance(base, ast.Name):
@@ -161,7 +183,47 @@ def _declaration(
     imports = tuple(_import_for(arg, alias, bindings, ws_module) for arg in args)
     package = ws_module.removesuffix(".ws") if ws_module != "..ws" else None
     request, data = ast.unparse(args[0]), ast.unparse(args[1])
-    return RouterDeclaration(alias, request, data, imports, package)
+    return RouterDeclaration(alias, request, data, imports, package, delivery)
+
+
+def _subscript_name(node: ast.expr) -> str | None:
+    """``Annotated`` for ``Annotated[...]`` or ``typing.Annotated[...]``."""
+    if not isinstance(node, ast.Subscript):
+        return None
+    base = node.value
+    if isinstance(base, ast.Attribute):
+        return base.attr
+    return base.id if isinstance(base, ast.Name) else None
+
+
+def _delivery(node: ast.expr, alias: str) -> str:
+    """The delivery class call, checked and spelled canonically."""
+    known = ", ".join(sorted(DELIVERY_CLASSES))
+    func = node.func if isinstance(node, ast.Call) else None
+    name = func.attr if isinstance(func, ast.Attribute) else None
+    if isinstance(func, ast.Name):
+        name = func.id
+    if name not in DELIVERY_CLASSES:
+        raise WsDeclarationError(
+            f"{alias}: the delivery class must be one of {known} called with "
+            f"literal field names, got {ast.unparse(node)}"
+        )
+    assert isinstance(node, ast.Call)
+    fields = []
+    for arg in node.args:
+        if not isinstance(arg, ast.Constant) or not isinstance(arg.value, str):
+            raise WsDeclarationError(
+                f"{alias}: {name}() takes field names as string literals, "
+                f"got {ast.unparse(arg)}"
+            )
+        fields.append(arg.value)
+    if node.keywords:
+        raise WsDeclarationError(f"{alias}: {name}() takes no keyword arguments")
+    try:
+        DELIVERY_CLASSES[name](*fields)
+    except TypeError as exc:
+        raise WsDeclarationError(f"{alias}: {exc}") from None
+    return f"{name}({', '.join(json.dumps(f) for f in fields)})"
 
 
 def _import_for(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from functools import partial
 from typing import Any
 
@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from starlette.websockets import WebSocket
 from typing_extensions import TypedDict
 
-from trading_api.shared.ws.connection import Connection
+from trading_api.shared.ws.connection import Connection, frame_size
 from trading_api.shared.ws.limits import WsLimits
 from trading_api.shared.ws.messages import response_frame, update_frame, update_prefix
 from trading_api.shared.ws.router import Publish, WsRouter
@@ -31,12 +31,18 @@ SHUTDOWN_GRACE_SECONDS = 5.0
 
 
 class WsStats(TypedDict):
-    """What ``GET <module>/ws/stats`` returns: live counts plus queue drops."""
+    """What ``GET <module>/ws/stats`` returns: live counts plus queue drops.
+
+    ``dropped`` counts updates replaced by conflation or discarded when a
+    connection closed with updates queued, since the app started;
+    ``queued_bytes`` is what all send queues hold right now.
+    """
 
     connections: int
     topics: int
     subscriptions: int
     dropped: int
+    queued_bytes: int
 
 
 class _Topic:
@@ -46,6 +52,7 @@ class _Topic:
         "backlog",
         "closed",
         "failed",
+        "key_of",
         "members",
         "name",
         "prefix",
@@ -59,9 +66,11 @@ class _Topic:
         self.name = name
         self.router = router
         self.prefix = update_prefix(router.route, name)
+        self.key_of = router.delivery.key_of(router.data_model)
         self.members: set[Connection] = set()  # the reference count
         self.receivers: dict[Connection, None] = {}  # members told "subscribed"
-        self.backlog: list[str] = []  # published while create_topic ran
+        # Published while create_topic ran: (frame, size, conflation key).
+        self.backlog: list[tuple[str, int, Hashable | None]] = []
         self.seq = 0
         self.ready = False
         self.closed = False
@@ -88,11 +97,12 @@ class Hub:
             topics=len(self._topics),
             subscriptions=self._subscriptions,
             dropped=self._dropped_by_gone + live,
+            queued_bytes=sum(conn.queued_bytes for conn in self._connections),
         )
 
     def connect(self, websocket: WebSocket) -> Connection:
         """Register an accepted WebSocket and start its writer."""
-        conn = Connection(websocket, self._limits)
+        conn = Connection(websocket, self._limits, on_closed=self._connection_closed)
         self._connections.add(conn)
         return conn
 
@@ -101,13 +111,22 @@ class Hub:
 
         Safe to call twice (at shutdown and again when its endpoint returns).
         """
+        await conn.stop()  # calls _forget_connection once
+        self._forget_connection(conn)
+
+    def _connection_closed(self, conn: Connection) -> None:
+        # A connection closed for any reason (the client left, it was too slow,
+        # its writer failed): its topics go right after the current step, which
+        # may be a fan-out iterating over the receivers.
+        asyncio.get_running_loop().call_soon(self._forget_connection, conn)
+
+    def _forget_connection(self, conn: Connection) -> None:
         if conn not in self._connections:
             return
         for topic in conn.topics:
             self._release(conn, topic)
         conn.topics.clear()
         self._connections.discard(conn)
-        await conn.stop()
         self._dropped_by_gone += conn.dropped
 
     def subscribe(
@@ -189,14 +208,15 @@ class Hub:
             ok=True,
             message="subscribed",
         )
-        for frame in state.backlog:
-            conn.push_update(state.name, frame)
+        for frame, size, key in state.backlog:
+            conn.push_update(frame, size, key)
         state.receivers[conn] = None
 
     def _publisher(self, state: _Topic) -> Publish:
         data_model = state.router.data_model
         receivers = state.receivers
         name = state.name
+        key_of = state.key_of
 
         def publish(item: BaseModel) -> None:
             if state.closed:
@@ -208,11 +228,14 @@ class Hub:
                 )
             state.seq += 1
             frame = update_frame(state.prefix, state.seq, item.model_dump_json())
+            size = frame_size(frame)
+            # The key is unique across topics: a connection holds several.
+            key = None if key_of is None else (name, key_of(item))
             if not state.ready:
-                state.backlog.append(frame)
+                state.backlog.append((frame, size, key))
                 return
             for conn in receivers:
-                conn.push_update(name, frame)
+                conn.push_update(frame, size, key)
 
         return publish
 

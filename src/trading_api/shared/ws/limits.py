@@ -2,49 +2,81 @@
 
 Close codes a client may see (besides the standard ones uvicorn sends on shutdown):
 
-* ``4008`` (:data:`CLOSE_SLOW_CONSUMER`): the connection's send queue passed
-  :attr:`WsLimits.send_queue_hard_limit`. Updates are conflated first (latest wins
-  per topic), so this only happens to a client that stops reading while it keeps
-  asking for replies (pings, subscribes). Reconnect and resubscribe.
+* ``4008`` (:data:`CLOSE_SLOW_CONSUMER`): the connection's send queue passed one of
+  its hard limits, in messages (:attr:`WsLimits.send_queue_hard_limit`) or in bytes
+  (:attr:`WsLimits.send_queue_hard_bytes`). Conflating routes are conflated first
+  (see :mod:`trading_api.shared.ws.delivery`), so this happens to a client that
+  stops reading a lossless stream, or a conflating one with more distinct items
+  than the limits hold. Reconnect and resubscribe.
+* ``1011`` (:data:`CLOSE_INTERNAL_ERROR`): the server could not send a message on
+  this connection (a bug, reported in the server log). The connection's
+  subscriptions are released at once. Reconnect and resubscribe.
 
-Everything else a client can do wrong (invalid JSON, unknown type, invalid payload,
-oversize frame, too many topics) gets a message and leaves the connection open.
+Everything else a client can do wrong (invalid JSON or Unicode, nesting too deep,
+unknown type, invalid payload, oversize frame, too many topics) gets a message and
+leaves the connection open.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 CLOSE_SLOW_CONSUMER = 4008
-"""Close code sent when a connection's send queue passes the hard limit."""
+"""Close code sent when a connection's send queue passes a hard limit."""
+
+CLOSE_INTERNAL_ERROR = 1011
+"""Close code sent when the server fails to send on a connection."""
+
+MIB = 1024 * 1024
 
 
 @dataclass(frozen=True)
 class WsLimits:
     """Per-connection limits of a :class:`~trading_api.shared.ws.WsApp`.
 
+    Queue sizes count every queued outgoing message (updates and replies); bytes
+    are the UTF-8 size of the JSON text. A frame shared by many connections counts
+    in full on each, so the bound holds whatever the fan-out.
+
     Attributes:
         max_frame_bytes: Largest accepted incoming text frame, in UTF-8 bytes. A
             larger frame gets an ``error`` with code ``frame_too_large``. (The
             server's own limit, uvicorn's ``ws_max_size``, 16 MiB by default, still
             closes the connection for frames above it.)
+        max_nesting_depth: Deepest nesting of arrays and objects accepted in an
+            incoming frame; a deeper one gets an ``error`` with code
+            ``nesting_too_deep``.
         max_topics_per_connection: Topics one connection may hold at once; past it
             a subscribe is answered with ``status: "error"``.
-        send_queue_soft_limit: Queued outgoing messages from which updates of a
-            topic that already has one queued replace it (latest wins) instead of
-            queueing behind it.
+        send_queue_soft_limit: Queued outgoing messages from which conflating
+            routes replace queued updates instead of queueing behind them.
         send_queue_hard_limit: Queued outgoing messages past which the connection
             is closed with :data:`CLOSE_SLOW_CONSUMER`.
+        send_queue_soft_bytes: Like ``send_queue_soft_limit``, in bytes.
+        send_queue_hard_bytes: Like ``send_queue_hard_limit``, in bytes: what a
+            client that never reads can cost the server, at most.
     """
 
     max_frame_bytes: int = 64 * 1024
+    max_nesting_depth: int = 32
     max_topics_per_connection: int = 128
     send_queue_soft_limit: int = 256
     send_queue_hard_limit: int = 4096
+    send_queue_soft_bytes: int = 1 * MIB
+    send_queue_hard_bytes: int = 4 * MIB
 
     def __post_init__(self) -> None:
-        if min(self.max_frame_bytes, self.max_topics_per_connection) < 1:
-            raise ValueError("WsLimits: every limit must be at least 1")
-        if not 1 <= self.send_queue_soft_limit < self.send_queue_hard_limit:
-            raise ValueError(
-                "WsLimits: need 1 <= send_queue_soft_limit < send_queue_hard_limit, "
-                f"got {self.send_queue_soft_limit} and {self.send_queue_hard_limit}"
-            )
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(
+                    f"WsLimits: {field.name} must be a whole number >= 1, got {value!r}"
+                )
+        pairs = [
+            ("send_queue_soft_limit", "send_queue_hard_limit"),
+            ("send_queue_soft_bytes", "send_queue_hard_bytes"),
+        ]
+        for soft, hard in pairs:
+            if getattr(self, soft) >= getattr(self, hard):
+                raise ValueError(
+                    f"WsLimits: need {soft} < {hard}, got "
+                    f"{getattr(self, soft)} and {getattr(self, hard)}"
+                )

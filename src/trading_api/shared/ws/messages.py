@@ -24,10 +24,13 @@ class ErrorCode(StrEnum):
     """The ``code`` of an ``error`` message: what the client did wrong."""
 
     INVALID_JSON = "invalid_json"
+    INVALID_UNICODE = "invalid_unicode"
+    NESTING_TOO_DEEP = "nesting_too_deep"
     INVALID_MESSAGE = "invalid_message"
     UNKNOWN_TYPE = "unknown_type"
     INVALID_PAYLOAD = "invalid_payload"
     FRAME_TOO_LARGE = "frame_too_large"
+    INTERNAL_ERROR = "internal_error"
 
 
 class WsError(BaseModel):
@@ -52,11 +55,17 @@ class WsResponse(BaseModel):
 
 
 def dump_frame(message_type: str, payload: Any) -> str:
-    """Serialize one envelope to compact JSON text."""
+    """Serialize one envelope to compact JSON text.
+
+    Raises:
+        ValueError: ``payload`` holds a NaN or infinite float, which JSON cannot
+            carry (the server never sends ``NaN``).
+    """
     return json.dumps(
         {"type": message_type, "payload": payload},
         separators=(",", ":"),
         ensure_ascii=False,
+        allow_nan=False,
     )
 
 
