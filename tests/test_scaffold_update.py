@@ -6,10 +6,15 @@ import os
 import shutil
 import subprocess
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import yaml
+from typer.testing import CliRunner
+
+from trading_cli.errors import CliError
+from trading_cli.main import app
 
 TEMPLATE = Path("templates/module/template")
 MODULE = Path("src/trading_api/modules/market_data")
@@ -42,6 +47,33 @@ def change_template(git: Git, project: Path, file: str, old: str, new: str) -> s
     edit(project / TEMPLATE / file, old, new)
     git(project, "commit", "-q", "-am", f"Change the template's {file}")
     return git(project, "rev-parse", "HEAD").strip()
+
+
+@dataclass
+class Outcome:
+    """What a user sees from one in-process run of ``trading``."""
+
+    code: int
+    out: str
+    err: str
+
+
+def cli(project: Path, *args: str) -> Outcome:
+    """Run ``trading ARGS`` in process (Typer's CliRunner) from ``project``, with
+    the exit code and error line the console script would give."""
+    runner = CliRunner()
+    cwd = Path.cwd()
+    os.chdir(project)
+    try:
+        result = runner.invoke(app, list(args), env={"NO_COLOR": "1"})
+    finally:
+        os.chdir(cwd)
+    error = result.exception
+    if isinstance(error, CliError):
+        return Outcome(error.exit_code, result.stdout, f"error: {error}\n")
+    if error is not None and not isinstance(error, SystemExit):
+        raise error
+    return Outcome(result.exit_code, result.stdout, result.stderr)
 
 
 def recorded_commit(project: Path) -> str:
@@ -156,3 +188,104 @@ def test_bad_arguments_are_usage_errors(
     result = trading(base, "update-module", *args)
     assert result.returncode == 2
     assert message in result.stderr
+
+
+def make_conflict(project: Path, git: Git, trading: Trading) -> str:
+    """Leave market-data with a conflict in service.py; return the old commit."""
+    old = recorded_commit(project)
+    change_template(
+        git, project, "service.py.jinja", LIST_DOC, '"""Template wording."""'
+    )
+    edit(project / MODULE / "service.py", LIST_DOC, '"""Local wording."""')
+    assert trading(project, "update-module", "market-data").returncode == 3
+    return old
+
+
+def test_a_module_with_conflicts_stays_behind_until_they_are_resolved(
+    project: Path, trading: Trading, git: Git
+) -> None:
+    old = make_conflict(project, git, trading)
+    answers = yaml.safe_load((project / MODULE / ".copier-answers.yml").read_text())
+
+    result = cli(project, "update-module", "market-data", "--check")
+
+    assert result.code == 1
+    assert f"unresolved conflicts from an earlier update in {MODULE}/service.py" in (
+        result.out
+    )
+    assert answers["_conflicts"] == {"service.py": old}
+
+
+def test_update_refuses_to_go_on_while_markers_remain(
+    project: Path, trading: Trading, git: Git
+) -> None:
+    make_conflict(project, git, trading)
+    before = snapshot(project)
+    result = cli(project, "update-module", "market-data")
+    assert result.code == 3
+    assert "still has conflict markers" in result.out
+    assert snapshot(project) == before
+
+
+def test_resolving_the_markers_and_updating_again_records_the_resolution(
+    project: Path, trading: Trading, git: Git
+) -> None:
+    make_conflict(project, git, trading)
+    service = project / MODULE / "service.py"
+    text = service.read_text()
+    start, end = text.index("<<<<<<<"), text.index(">>>>>>>")
+    end = text.index("\n", end) + 1
+    service.write_text(text[:start] + 8 * " " + '"""Both wordings."""\n' + text[end:])
+
+    result = cli(project, "update-module", "market-data")
+    check = cli(project, "update-module", "market-data", "--check")
+
+    assert result.code == 0, result.err
+    assert "recorded the resolved conflicts" in result.out
+    assert check.code == 0, check.out + check.err
+    answers = (project / MODULE / ".copier-answers.yml").read_text()
+    assert "_conflicts" not in answers
+    specs = trading(project, "specs", "build", "--check")
+    assert specs.returncode == 0, specs.stdout
+
+
+def test_a_commit_that_is_an_option_never_reaches_git(
+    project: Path, trading: Trading
+) -> None:
+    victim = project / "victim.txt"
+    victim.write_text("precious\n")
+    answers = project / MODULE / ".copier-answers.yml"
+    text = answers.read_text()
+    commit = recorded_commit(project)
+    answers.write_text(text.replace(commit, f"--output={victim}"))
+
+    result = trading(project, "update-module", "market-data", "--check")
+
+    assert result.returncode == 2
+    assert "_commit must be a full git commit (40 hex digits)" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert victim.read_text() == "precious\n"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("with_ws: true", "with_ws: 5", "with_ws must be true/false (got 5)"),
+        ("_manifest:", "_manifest: 5\nunused:", "_manifest must map file paths"),
+        ("name: market-data", "name: ../../x", "looks like a path"),
+        ("name: market-data", "name: market-data\nname: x", "duplicate key 'name'"),
+        ("name: market-data", "name: [market-data", "line "),
+        ('api_prefix: "/api/v1"', 'api_prefix: "/api/v2"', "api_prefix is '/api/v2'"),
+    ],
+    ids=["bool", "manifest", "path", "duplicate", "syntax", "prefix"],
+)
+def test_a_broken_module_answers_file_is_one_line_and_exit_2(
+    project: Path, old: str, new: str, message: str
+) -> None:
+    answers = project / MODULE / ".copier-answers.yml"
+    edit(answers, old, new)
+    result = cli(project, "update-module", "market-data", "--check")
+    assert result.code == 2, result.out + result.err
+    assert message in result.err
+    assert result.err.count("\n") == 1
+    assert "unexpected" not in result.err

@@ -174,18 +174,32 @@ def update_module_command(
     for update in updates:
         typer.echo(_describe(update, check))
     if check:
-        behind = [update.name for update in updates if update.behind]
+        behind = [update.name for update in updates if update.behind or update.pending]
         if behind:
             raise CliError(
                 f"{len(behind)} module(s) behind {TEMPLATE}: {', '.join(behind)}; "
                 f"run `trading update-module {' '.join(behind)}` and commit the result"
             )
         return
-    _report_conflicts(project, [u for u in updates if u.conflicts])
+    _report_conflicts(project, [u for u in updates if u.conflicts or u.unresolved])
 
 
 def _describe(update: "ModuleUpdate", check: bool) -> str:
     span = f"{update.from_commit[:7]} -> {update.to_commit[:7]}"
+    if update.unresolved:
+        files = ", ".join(update.unresolved)
+        return (
+            f"{update.name}: unresolved conflicts from an earlier update in {files}; "
+            f"resolve the <<<<<<< markers, then run trading update-module "
+            f"{update.name}"
+        )
+    if update.resolved and check:
+        return (
+            f"{update.name}: conflicts resolved but not recorded; run "
+            f"trading update-module {update.name}"
+        )
+    if update.resolved and not update.behind:
+        return f"{update.name}: recorded the resolved conflicts and regenerated"
     if update.from_commit == update.to_commit:
         return f"{update.name}: up to date with {TEMPLATE}"
     if not update.behind:
@@ -203,6 +217,9 @@ def _report_conflicts(project: Project, updates: "list[ModuleUpdate]") -> None:
     if not updates:
         return
     conflicts = {p: why for update in updates for p, why in update.conflicts.items()}
+    for update in updates:
+        for path in update.unresolved:
+            conflicts[path] = "still has conflict markers from an earlier update"
     for path, why in sorted(conflicts.items()):
         typer.echo(f"  conflict  {path}: {why}")
     raise CliError(

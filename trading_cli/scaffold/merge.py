@@ -83,7 +83,7 @@ def merge_file(
         for label in labels:
             command += ["-L", label]
         result = subprocess.run(
-            [*command, *map(str, paths)], capture_output=True, check=False
+            [*command, "--", *map(str, paths)], capture_output=True, check=False
         )
     if result.returncode < 0 or result.returncode > 127:
         detail = result.stderr.decode(errors="replace").strip()

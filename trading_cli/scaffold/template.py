@@ -25,6 +25,7 @@ from trading_cli.scaffold.answers import (
     TEMPLATE_SRC,
     ModuleAnswers,
     hash_files,
+    is_commit,
     manifest_block,
 )
 
@@ -65,10 +66,21 @@ class ModuleTemplate:
         """Write the template as it was at ``commit`` under ``into``; return its path.
 
         Raises:
+            UsageError: ``commit`` is not a full commit id.
             CliError: git does not have that commit (e.g. a shallow clone).
         """
+        if not is_commit(commit):  # never let a file's value become an option
+            raise UsageError(f"{commit!r} is not a full git commit (40 hex digits)")
         result = subprocess.run(
-            ["git", "archive", "--format=tar", commit, "--", TEMPLATE_SRC],
+            # Without "--": after --end-of-options, git archive reads it as a path.
+            [
+                "git",
+                "archive",
+                "--format=tar",
+                "--end-of-options",
+                commit,
+                TEMPLATE_SRC,
+            ],
             cwd=self.project.root,
             capture_output=True,
         )

@@ -12,6 +12,7 @@ leaves markers in the files and skips generation until they are resolved. Any
 failure puts every module back as it was.
 """
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,11 +45,19 @@ class ModuleUpdate:
     to_commit: str
     changed: list[str] = field(default_factory=list)
     conflicts: dict[str, str] = field(default_factory=dict)
+    unresolved: list[str] = field(default_factory=list)
+    resolved: list[str] = field(default_factory=list)
 
     @property
     def behind(self) -> bool:
         """Whether the template changed files of this module since its commit."""
         return bool(self.changed)
+
+    @property
+    def pending(self) -> bool:
+        """Whether conflicts of an earlier update are not recorded as resolved
+        (``--check`` fails until ``update-module`` records them)."""
+        return bool(self.unresolved or self.resolved)
 
 
 @dataclass
@@ -57,6 +66,7 @@ class _Plan:
     folder: Path
     merges: list[FileMerge] = field(default_factory=list)
     answers: bytes | None = None  # the new answers file, None when up to date
+    base_commit: str = ""  # the commit conflicted files stay recorded at
 
 
 def update_modules(
@@ -112,6 +122,18 @@ def _plan(
             "so its template version is unknown; it cannot be updated"
         )
     plan = _Plan(ModuleUpdate(name, record.commit, head), folder)
+    plan.base_commit = record.commit
+    if record.conflicts:
+        unresolved = [path for path in record.conflicts if has_markers(folder / path)]
+        rel = [_relative(project, folder / path) for path in record.conflicts]
+        if unresolved:
+            plan.update.unresolved = [
+                _relative(project, folder / p) for p in unresolved
+            ]
+            return plan  # resolve those first: nothing else is merged meanwhile
+        plan.update.resolved = rel
+        answers_file = folder / ANSWERS_FILE
+        plan.answers = without_conflicts(answers_file.read_bytes())
     if record.commit == head:
         return plan
     source = template.export(record.commit, scratch / "template")
@@ -124,7 +146,6 @@ def _plan(
         f"template {head[:7]}",
     )
     plan.merges = merge_module(folder, base, theirs, labels)
-    plan.answers = (theirs / ANSWERS_FILE).read_bytes()
     plan.update.changed = [
         _relative(project, folder / path) for path in template_changes(base, theirs)
     ]
@@ -133,6 +154,11 @@ def _plan(
         for merge in plan.merges
         if merge.conflict is not None
     }
+    # Files merged cleanly move to the new commit; conflicted ones stay recorded
+    # at the old one until a later update-module finds them resolved.
+    conflicted = {m.path: record.commit for m in plan.merges if m.conflict is not None}
+    answers = (theirs / ANSWERS_FILE).read_bytes()
+    plan.answers = answers + conflicts_block(conflicted).encode()
     return plan
 
 
@@ -146,7 +172,11 @@ def _apply(project: Project, plans: list[_Plan], scratch: Path) -> None:
             undo.keep_folder(plan.folder, scratch / "backup" / plan.folder.name)
             _write(plan)
         conflicted = any(plan.update.conflicts for plan in plans)
-        changed = [plan.update.name for plan in plans if plan.update.behind]
+        changed = [
+            plan.update.name
+            for plan in plans
+            if plan.update.behind or plan.update.resolved
+        ]
         if changed and not conflicted:  # conflict markers would not import
             generate(project, changed)
 
@@ -163,6 +193,34 @@ def _write(plan: _Plan) -> None:
             path.write_bytes(merge.text)
     assert plan.answers is not None
     (plan.folder / ANSWERS_FILE).write_bytes(plan.answers)
+
+
+CONFLICTS_KEY = "_conflicts"
+_MARKER = re.compile(rb"^(?:<{7} |>{7} |={7}\r?$)", re.MULTILINE)
+
+
+def has_markers(path: Path) -> bool:
+    """Whether ``path`` still holds a conflict marker line (a missing file has
+    none: deleting it resolves the conflict)."""
+    try:
+        return _MARKER.search(path.read_bytes()) is not None
+    except (FileNotFoundError, IsADirectoryError):
+        return False
+
+
+def conflicts_block(conflicts: dict[str, str]) -> str:
+    """The ``_conflicts`` mapping appended to an answers file ('' when none)."""
+    if not conflicts:
+        return ""
+    lines = [f"{CONFLICTS_KEY}:"]
+    lines += [f"  {path}: {commit}" for path, commit in sorted(conflicts.items())]
+    return "\n".join(lines) + "\n"
+
+
+def without_conflicts(answers: bytes) -> bytes:
+    """An answers file with its ``_conflicts`` block taken out."""
+    head, found, _ = answers.partition(f"\n{CONFLICTS_KEY}:\n".encode())
+    return head + b"\n" if found else answers
 
 
 def _records(project: Project, names: Sequence[str] | None) -> dict[str, ModuleRecord]:
