@@ -9,11 +9,13 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 from uuid import uuid4
 
 import pytest
 
 from trading_api.app_factory import AppFactory
+from trading_api.market import ManualClock, Market
 from trading_api.models.bars import Bar, BarsSubscriptionRequest, Resolution
 from trading_api.models.broker import (
     AccountSubscriptionRequest,
@@ -53,7 +55,10 @@ class Server:
 def server() -> Iterator[Server]:
     app = AppFactory().create_app()
     [broker] = [module for module in app.modules if module.name == "broker"]
-    broker.service.set_price("AAPL", 100.0)  # type: ignore[attr-defined]
+    # Trade at a fixed open instant, so market orders fill at any hour.
+    service: Any = broker.service
+    service.engine.market = Market(clock=ManualClock(1_718_028_000))
+    service.set_price("AAPL", 100.0)
     with serve(app) as url:
         yield Server(url)
 
@@ -215,7 +220,11 @@ async def test_market_order_fill_arrives_through_the_orders_subscription(
     assert [(e.order_id, e.qty, e.price) for e in executions] == [
         (placed.order_id, 3, filled.avg_price)
     ]
-    assert (position.symbol, position.qty, position.side) == ("AAPL", 3, Side.BUY)
+    assert (position.symbol, position.qty, position.side) == (
+        "NASDAQ:AAPL",
+        3,
+        Side.BUY,
+    )
 
 
 async def test_cancelling_a_filled_order_raises_a_conflict(server: Server) -> None:

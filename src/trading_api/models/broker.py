@@ -96,6 +96,11 @@ class OrderDuration(CamelModel):
         description="DAY expires at the end of the symbol's session; GTC works "
         "until filled or cancelled."
     )
+    datetime: int | None = Field(
+        default=None,
+        description="When a DAY order expires, UNIX milliseconds; set by the "
+        "broker, ignored on input.",
+    )
 
 
 class PreOrder(CamelModel):

@@ -3,8 +3,9 @@
 REST at ``/api/v1/broker`` (orders, positions, executions, account, leverage; the
 account is the ``accountId`` query parameter, default ``DEMO-1``) and WebSocket
 routes ``orders``, ``positions``, ``executions``, ``equity`` and
-``broker-connection``, each subscribed with ``{accountId}``. The simulation steps
-once a second in a background task started with the app.
+``broker-connection``, each subscribed with ``{accountId}``. Prices, symbols and
+sessions come from the shared market library; a background task matches resting
+orders and pushes P&L at the quote rate (twice a second).
 """
 
 from collections.abc import Callable, Coroutine, Mapping, Sequence
@@ -12,6 +13,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from trading_api.market import Market
 from trading_api.shared.module_interface import Module
 from trading_api.shared.ws import WsRouter
 
@@ -35,13 +37,19 @@ class BrokerModule(Module):
     name = "broker"
     description = "Simulated broker: orders, positions, executions, equity, leverage."
 
-    def __init__(self, settings: BrokerSettings | None = None) -> None:
-        """Create the service and its routes; the simulation starts with the app.
+    def __init__(
+        self, market: Market | None = None, settings: BrokerSettings | None = None
+    ) -> None:
+        """Create the service and its routes; matching starts with the app.
 
         Args:
+            market: The market to trade on (tests pass one with a manual clock);
+                the real-time market by default.
             settings: Limits; read from the environment when None.
         """
-        self._service = BrokerService(settings=settings or BrokerSettings.from_env())
+        self._service = BrokerService(
+            market=market, settings=settings or BrokerSettings.from_env()
+        )
         self._routers = [create_router(self._service)]
         self._ws_routers: list[WsRouter[Any, Any]] = [
             router(self._service)
@@ -53,8 +61,9 @@ class BrokerModule(Module):
                 BrokerConnectionRouter,
             )
         ]
-        self.simulation_interval = 1.0
-        """Seconds between simulation steps; 0 disables them (tests step by hand)."""
+        self.simulation_interval = 0.5
+        """Seconds between matching steps (the datafeed's fast quote rate); 0
+        disables them (tests step by hand)."""
 
     @property
     def service(self) -> BrokerService:
@@ -77,7 +86,7 @@ class BrokerModule(Module):
         return ERROR_STATUSES
 
     def background_jobs(self) -> Sequence[Callable[[], Coroutine[Any, Any, None]]]:
-        """Step the simulation, unless ``simulation_interval`` is 0."""
+        """Match and mark to market, unless ``simulation_interval`` is 0."""
         if self.simulation_interval <= 0:
             return []
         return [lambda: self._service.run(self.simulation_interval)]

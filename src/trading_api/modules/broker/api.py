@@ -11,6 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Response
 
+from trading_api.market import MarketError
 from trading_api.models.broker import (
     AccountInfo,
     Brackets,
@@ -221,6 +222,8 @@ ERROR_STATUSES: dict[type[Exception], int] = {
     NotFoundError: 404,
     ConflictError: 409,
     BrokerError: 400,
+    MarketError: 400,
 }
 """Broker errors as HTTP: unknown id 404; wrong state, a limit or an idempotency
-key reused for another order 409; any other rule 400."""
+key reused for another order 409; an unknown symbol, a quantity off the symbol's
+step or any other rule 400."""

@@ -16,22 +16,30 @@ matching pass, which every command runs until nothing more fills, so a
 take-profit already through the market fills right after its parent, in the
 same request, as its own booking.
 
+Prices, symbols and sessions come from the shared market library: a market order
+fills at the price the datafeed shows at that instant, resting orders trigger on
+the same path, and nothing fills while the symbol's market is closed. Within one
+command every symbol is read once, so the whole command sees one market.
+
 State lives in plain records (see ``accounting``) that map to rows.
 """
 
+import functools
 import itertools
 import logging
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Concatenate, ParamSpec, TypeVar
 
 from pydantic import BaseModel
 
+from trading_api.market import Instrument, Market, MarketError
 from trading_api.models.broker import (
     Brackets,
     EquityData,
     Execution,
     Order,
+    OrderDuration,
     OrderModification,
     OrderStatus,
     OrderType,
@@ -39,6 +47,7 @@ from trading_api.models.broker import (
     Position,
     PreOrder,
     Side,
+    TimeInForce,
 )
 from trading_api.modules.broker.accounting import Account, FillResult, Holding, money
 from trading_api.modules.broker.errors import (
@@ -48,7 +57,6 @@ from trading_api.modules.broker.errors import (
     RuleViolationError,
 )
 from trading_api.modules.broker.matching import fill_price, stop_reached
-from trading_api.modules.broker.prices import PriceSimulator
 from trading_api.modules.broker.rules import (
     LEG_TYPES,
     LEVERAGE_MIN,
@@ -71,6 +79,21 @@ from trading_api.modules.broker.streams import (
 OPEN = (OrderStatus.WORKING, OrderStatus.INACTIVE)
 LOG = logging.getLogger(__name__)
 Event = tuple[str, str, BaseModel]
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def command(
+    method: "Callable[Concatenate[TradingEngine, P], R]",
+) -> "Callable[Concatenate[TradingEngine, P], R]":
+    """Run an engine method as one command: one market snapshot, events after."""
+
+    @functools.wraps(method)
+    def run(self: "TradingEngine", /, *args: P.args, **kwargs: P.kwargs) -> R:
+        with self._command():
+            return method(self, *args, **kwargs)
+
+    return run
 
 
 class TradingEngine:
@@ -79,16 +102,22 @@ class TradingEngine:
     def __init__(
         self,
         *,
-        seed: int = 7,
-        clock: Callable[[], float] = time.time,
+        market: Market | None = None,
         starting_balance: float = 100_000.0,
         settings: BrokerSettings | None = None,
     ) -> None:
-        """Create an empty engine; accounts appear with their first change."""
-        self.prices = PriceSimulator(seed)
+        """Create an empty engine; accounts appear with their first change.
+
+        Args:
+            market: Prices, symbols, sessions and the clock; the real-time
+                market when None (tests pass one with a manual clock).
+            starting_balance: Cash of a new account.
+            settings: Limits.
+        """
+        self.market = market if market is not None else Market()
         self.subscribers = Subscribers()
         self.settings = settings or BrokerSettings()
-        self._clock = clock
+        self._seen: dict[str, tuple[float, bool]] = {}
         self._starting_balance = starting_balance
         self._accounts: dict[str, Account] = {}
         self._order_ids = itertools.count(1)
@@ -101,25 +130,61 @@ class TradingEngine:
     # -- prices ---------------------------------------------------------------
 
     def price(self, symbol: str) -> float:
-        """The current price of ``symbol``."""
-        return self.prices.price(symbol)
+        """The price of canonical ``symbol`` now (fixed for a running command)."""
+        return self._look(symbol)[0]
+
+    def is_open(self, symbol: str) -> bool:
+        """Whether canonical ``symbol`` trades now (fixed for a running command)."""
+        return self._look(symbol)[1]
+
+    def _look(self, symbol: str) -> tuple[float, bool]:
+        seen = self._seen.get(symbol)
+        if seen is None:
+            now = self.market.now()
+            seen = (
+                self.market.price(symbol, now),
+                self.market.is_open(symbol, now),
+            )
+            if self._depth:
+                self._seen[symbol] = seen
+        return seen
 
     def set_price(self, symbol: str, price: float) -> None:
-        """Force the price of ``symbol`` and match resting orders against it."""
+        """Override the price of ``symbol`` from now on and match against it."""
+        self.market.scenario.set_price(symbol, price, at=self.market.now())
+        self.step()
+
+    def step(self) -> None:
+        """Match resting orders against the market now; expire DAY orders; push
+        the P&L and equity that moved with the price."""
         with self._command():
-            self.prices.set_price(symbol, price)
             self._match_all()
             self._mark_to_market()
 
-    def step(self, seconds: float) -> None:
-        """Advance prices by ``seconds``, match resting orders, push P&L moves."""
-        with self._command():
-            self.prices.step(seconds)
-            self._match_all()
-            self._mark_to_market()
+    def instrument(self, symbol: str) -> Instrument:
+        """The catalogue instrument ``symbol`` names (ticker or ``EXCHANGE:NAME``).
+
+        Raises:
+            UnknownSymbolError: not in the catalogue; the message names it.
+        """
+        return self.market.resolve(symbol)
+
+    def normalize(self, pre: PreOrder) -> PreOrder:
+        """``pre`` under its canonical symbol, its quantity checked.
+
+        Raises:
+            UnknownSymbolError: the symbol is not in the catalogue.
+            QuantityError: below the symbol's minimum or off its step.
+        """
+        instrument = self.instrument(pre.symbol)
+        instrument.check_quantity(pre.qty)
+        if pre.symbol == instrument.ticker:
+            return pre
+        return pre.model_copy(update={"symbol": instrument.ticker})
 
     # -- commands -------------------------------------------------------------
 
+    @command
     def place(self, account_id: str, pre: PreOrder) -> Order:
         """Record an order and execute what it can; return it (maybe REJECTED).
 
@@ -128,6 +193,7 @@ class TradingEngine:
                 nothing to close.
             LimitError: too many accounts or open orders.
         """
+        pre = self.normalize(pre)
         account = self._account_or_blank(account_id)
         legs = [p for p in (pre.take_profit, pre.stop_loss) if p is not None]
         self._check_room(account, 1 + len(legs))
@@ -154,6 +220,7 @@ class TradingEngine:
             self._settle(account)
             return order
 
+    @command
     def modify(
         self, account_id: str, order_id: str, changes: OrderModification
     ) -> Order:
@@ -168,6 +235,8 @@ class TradingEngine:
         account, order = self._open_order(account_id, order_id, "modified")
         check_identity(order, changes, self.canonical)
         check_modification(order, changes)
+        if changes.qty is not None:
+            self.instrument(order.symbol).check_quantity(changes.qty)
         sent = changes.model_fields_set
         limit = changes.limit_price or order.limit_price
         stop = changes.stop_price or order.stop_price
@@ -199,7 +268,7 @@ class TradingEngine:
                 stop if order.stop_price is not None else None,
             )
             if changes.duration is not None:
-                order.duration = changes.duration
+                order.duration = self._duration(order.symbol, changes.duration.type)
             if order.parent_id is None:
                 order.take_profit, order.stop_loss = take_profit, stop_loss
                 for kind, price in (("tp", take_profit), ("sl", stop_loss)):
@@ -214,6 +283,7 @@ class TradingEngine:
                 self._emit_position(account, order.symbol)
             return order
 
+    @command
     def cancel(self, account_id: str, order_id: str) -> Order:
         """Cancel a working or inactive order with its bracket legs.
 
@@ -237,6 +307,7 @@ class TradingEngine:
                 self._emit_order(account, parent)
             return order
 
+    @command
     def close_position(
         self, account_id: str, position_id: str, amount: float | None
     ) -> Order:
@@ -250,6 +321,7 @@ class TradingEngine:
         holding = self._holding(account, position_id)
         size = abs(holding.qty)
         qty = size if amount is None else amount
+        self.instrument(holding.symbol).check_quantity(qty)
         if qty > size:
             raise RuleViolationError(
                 f"cannot close {qty:g} of position {position_id}: it holds {size:g}"
@@ -264,6 +336,7 @@ class TradingEngine:
         )
         return self.place(account_id, pre)
 
+    @command
     def set_brackets(
         self, account_id: str, position_id: str, brackets: Brackets
     ) -> Position:
@@ -300,6 +373,7 @@ class TradingEngine:
             self._emit_position(account, holding.symbol)
             return self.position(account, holding)
 
+    @command
     def set_leverage(self, account_id: str, symbol: str, leverage: float) -> None:
         """Apply a leverage to a symbol for later orders and the margin.
 
@@ -310,9 +384,10 @@ class TradingEngine:
         problem = leverage_problem(leverage)
         if problem:
             raise RuleViolationError(problem)
+        ticker = self.instrument(symbol).ticker
         account = self._account_or_blank(account_id)
         with self._command():
-            self._adopt(account).leverage[symbol] = leverage
+            self._adopt(account).leverage[ticker] = leverage
 
     # -- queries (never create anything) -----------------------------------------
 
@@ -405,8 +480,12 @@ class TradingEngine:
         return self.price(symbol)
 
     def canonical(self, symbol: str) -> str:
-        """The one name ``symbol`` is booked under."""
-        return symbol
+        """The one name ``symbol`` is booked under (``NASDAQ:AAPL`` for ``AAPL``).
+
+        Raises:
+            UnknownSymbolError: not in the catalogue.
+        """
+        return self.instrument(symbol).ticker
 
     def forget_equity(self, account_id: str) -> None:
         """Make the next equity push go out even if equity did not change."""
@@ -418,8 +497,22 @@ class TradingEngine:
             self._emit_equity(self.account(account_id))
 
     def now_ms(self) -> int:
-        """The clock in UNIX milliseconds."""
-        return int(self._clock() * 1000)
+        """The market clock in UNIX milliseconds."""
+        return int(self.market.now() * 1000)
+
+    def _duration(self, symbol: str, kind: TimeInForce) -> OrderDuration:
+        """The duration of a new order; a DAY order carries its expiry (ms)."""
+        if kind is TimeInForce.GTC:
+            return OrderDuration(type=kind)
+        session = self.instrument(symbol).session
+        start = session.next_open(self.market.now())
+        day = session.day_at(start)
+        end = (
+            start + session.duration
+            if day is None
+            else (session.opening(day) + session.duration)
+        )
+        return OrderDuration(type=kind, datetime=int(end * 1000))
 
     # -- checks (raise, change nothing) -----------------------------------------
 
@@ -498,7 +591,7 @@ class TradingEngine:
         """``canonical(symbol)``, or ``symbol`` itself when it names nothing."""
         try:
             return self.canonical(symbol)
-        except Exception:  # an unknown name simply finds nothing
+        except MarketError:  # an unknown name simply finds nothing
             return symbol
 
     # -- mutation (never raises) ---------------------------------------------------
@@ -512,6 +605,7 @@ class TradingEngine:
         finally:
             self._depth -= 1
             if self._depth == 0:
+                self._seen.clear()
                 events, self._outbox = self._outbox, []
                 for route, account_id, item in events:
                     self._deliver(route, account_id, item)
@@ -539,7 +633,9 @@ class TradingEngine:
             stop_price=pre.stop_price if stopped else None,
             take_profit=pre.take_profit,
             stop_loss=pre.stop_loss,
-            duration=pre.duration,
+            duration=self._duration(
+                pre.symbol, pre.duration.type if pre.duration else TimeInForce.GTC
+            ),
             seen_price=pre.seen_price,
             is_close=pre.is_close,
             update_time=self.now_ms(),
@@ -622,9 +718,28 @@ class TradingEngine:
         Each pass fills at least one order or ends, and fills only remove open
         orders, so the loop ends within one pass per open order.
         """
+        self._expire(account)
         for _ in range(len(account.open) + 1):
             if not self._match_pass(account):
                 return
+
+    def _expire(self, account: Account) -> None:
+        """Cancel the DAY orders whose session has ended."""
+        now = self.now_ms()
+        for order in list(account.open.values()):
+            duration = order.duration
+            if (
+                order.status in OPEN
+                and duration is not None
+                and duration.datetime is not None
+                and duration.datetime <= now
+            ):
+                self._finish(
+                    account,
+                    order,
+                    OrderStatus.CANCELED,
+                    "expired: a DAY order ends with its session",
+                )
 
     def _match_all(self) -> None:
         for account in list(self._accounts.values()):
@@ -643,6 +758,8 @@ class TradingEngine:
     def _try_fill(self, account: Account, order: Order, *, arriving: bool) -> bool:
         """Fill, reject or leave ``order``; return whether it left the book."""
         if order.status is not OrderStatus.WORKING:
+            return False
+        if not self.is_open(order.symbol):
             return False
         if order.id in account.fresh:
             # A leg activated by its parent's fill meets the market as it is now.

@@ -9,11 +9,13 @@ state-changing request, with :data:`STARTING_BALANCE` USD (reads create nothing)
 Ids are never shared: an order or position of one account is unknown (404) to
 another, and each account has its own streams.
 
-Simulation: prices come from the broker's own seeded :class:`PriceSimulator`.
-:meth:`BrokerService.step` advances it by some seconds and matches resting orders;
-:meth:`BrokerService.set_price` forces a price and matches. The module's background
-task calls ``step`` once a second; tests call it directly, so nothing depends on
-wall time. Orders placed over REST fill whether or not anyone is subscribed.
+Market: symbols, sessions, prices and the clock come from the shared market
+library (:class:`~trading_api.market.Market`), the same the datafeed charts.
+:meth:`BrokerService.step` matches resting orders against the market now, expires
+DAY orders and pushes P&L that moved; the module's background task calls it at
+the quote rate. Tests give the service a market with a manual clock and
+overrides (:meth:`BrokerService.set_price`), so nothing depends on wall time.
+Orders placed over REST fill whether or not anyone is subscribed.
 
 Brackets: an order's take-profit (LIMIT) and stop-loss (STOP) legs wait INACTIVE
 until it fills, then protect the resulting position: they become WORKING with the
@@ -26,9 +28,8 @@ Money is float rounded to cents at each booking step (see ``accounting``).
 
 import asyncio
 import logging
-import time
-from collections.abc import Callable
 
+from trading_api.market import Market
 from trading_api.models.broker import (
     AccountInfo,
     Brackets,
@@ -75,25 +76,21 @@ class BrokerService:
     def __init__(
         self,
         *,
-        seed: int = 7,
-        clock: Callable[[], float] = time.time,
+        market: Market | None = None,
         starting_balance: float = STARTING_BALANCE,
         settings: BrokerSettings | None = None,
     ) -> None:
         """Create the broker.
 
         Args:
-            seed: Seed of the price simulation.
-            clock: Returns UNIX seconds; stamps orders and executions.
+            market: Prices, symbols, sessions and the clock; the real-time
+                market when None.
             starting_balance: Cash of a new account, in USD.
             settings: Limits; the defaults of :class:`BrokerSettings` if None.
         """
         settings = settings or BrokerSettings()
         self._engine = TradingEngine(
-            seed=seed,
-            clock=clock,
-            starting_balance=starting_balance,
-            settings=settings,
+            market=market, starting_balance=starting_balance, settings=settings
         )
         self._idempotency = IdempotencyStore(settings.idempotency_keys)
 
@@ -102,30 +99,36 @@ class BrokerService:
         """The engine that owns the broker's state."""
         return self._engine
 
-    async def run(self, interval: float = 1.0) -> None:
-        """Step the simulation every ``interval`` seconds until cancelled.
+    @property
+    def market(self) -> Market:
+        """The market the broker trades on."""
+        return self._engine.market
+
+    async def run(self, interval: float = 0.5) -> None:
+        """Step every ``interval`` seconds until cancelled.
 
         A step that raises is logged with its traceback and the next one runs,
-        so resting orders keep filling and prices keep moving.
+        so resting orders keep filling and positions keep following the price.
         """
         while True:
             await asyncio.sleep(interval)
             try:
-                self._engine.step(interval)
+                self._engine.step()
             except Exception:
-                LOG.exception("broker simulation step failed; continuing")
+                LOG.exception("broker matching step failed; continuing")
 
     def price(self, symbol: str) -> float:
-        """The current simulated price of ``symbol``."""
-        return self._engine.price(symbol)
+        """The market price of ``symbol`` now (ticker or ``EXCHANGE:NAME``)."""
+        return self._engine.price(self._engine.canonical(symbol))
 
     def set_price(self, symbol: str, price: float) -> None:
-        """Force the price of ``symbol`` and match resting orders against it."""
+        """Override the price of ``symbol`` from now on and match against it."""
         self._engine.set_price(symbol, price)
 
-    def step(self, seconds: float) -> None:
-        """Advance the simulation by ``seconds``: move prices, match, push P&L."""
-        self._engine.step(seconds)
+    def step(self) -> None:
+        """Match resting orders against the market now, expire DAY orders, push
+        the P&L and equity that moved."""
+        self._engine.step()
 
     # -- orders ---------------------------------------------------------------
 
@@ -154,6 +157,7 @@ class BrokerService:
             OrderRejectedError: the order (first or replayed) was rejected.
             RuleViolationError: refused before anything was recorded.
         """
+        pre = self._engine.normalize(pre)
         print_ = fingerprint(pre)
         answer = self._idempotency.recall(account_id, key, print_)
         replayed = answer is not None
@@ -171,6 +175,7 @@ class BrokerService:
     def preview_order(self, account_id: str, pre: PreOrder) -> OrderPreviewResult:
         """What placing ``pre`` would cost and whether it would be accepted."""
         engine = self._engine
+        pre = engine.normalize(pre)
         account = engine.account(account_id)
         price = engine.reference_price(
             pre.type, pre.limit_price, pre.stop_price, pre.symbol
@@ -222,7 +227,7 @@ class BrokerService:
 
     def executions(self, account_id: str, symbol: str) -> list[Execution]:
         """The account's fills in ``symbol``, oldest first."""
-        name = self._engine.canonical_or_same(symbol)
+        name = self._engine.canonical(symbol)
         return [
             e for e in self._engine.account(account_id).executions if e.symbol == name
         ]
@@ -286,7 +291,7 @@ class BrokerService:
     ) -> LeverageInfo:
         """The leverage in force for a symbol and its allowed range."""
         account = self._engine.account(account_id)
-        symbol = self._engine.canonical_or_same(params.symbol)
+        symbol = self._engine.canonical(params.symbol)
         return LeverageInfo(
             title=f"{symbol} leverage",
             leverage=self._engine.leverage(account, symbol),
@@ -299,6 +304,7 @@ class BrokerService:
         self, account_id: str, params: LeverageSetParams
     ) -> LeveragePreviewResult:
         """What setting a leverage would mean, with errors instead of exceptions."""
+        self._engine.canonical(params.symbol)
         return leverage_preview(params.leverage)
 
     def set_leverage(

@@ -10,9 +10,11 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
 from trading_api.app_factory import AppFactory
+from trading_api.market import ManualClock, Market
 from trading_api.modules.broker.service import BrokerService
 
 BASE = "/api/v1/broker"
+OPEN = 1_718_028_000  # Monday 2024-06-10 10:00 New York: US stocks trade
 MARKET, LIMIT = 2, 1
 BUY, SELL = 1, -1
 FILLED, CANCELED, WORKING = 2, 1, 6
@@ -29,6 +31,7 @@ def broker(app: Any) -> BrokerService:
     [module] = [m for m in app.modules if m.name == "broker"]
     module.simulation_interval = 0
     service: BrokerService = module.service
+    service.engine.market = Market(clock=ManualClock(OPEN))
     service.set_price("AAPL", 100.0)
     return service
 
@@ -170,7 +173,7 @@ def test_position_brackets_are_set_and_reported(client: TestClient) -> None:
         f"{BASE}/positions/AAPL/brackets", json={"takeProfit": 110, "stopLoss": 95}
     )
     assert (response.json()["takeProfit"], response.json()["stopLoss"]) == (110, 95)
-    legs = [o for o in orders(client) if o["parentId"] == "AAPL"]
+    legs = [o for o in orders(client) if o["parentId"] == "NASDAQ:AAPL"]
     assert sorted((o["type"], o["status"]) for o in legs) == [
         (1, WORKING),
         (3, WORKING),

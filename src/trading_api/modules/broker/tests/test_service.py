@@ -1,7 +1,8 @@
 """Broker matching and accounting without HTTP, on hand-computed cases.
 
-Prices are forced with ``set_price`` so every fill price is known in advance;
-the account starts with 100,000 USD.
+The market's clock stands still at a Monday 10:00 in New York (US stocks trade)
+and prices are overridden with ``set_price``, so every fill price is known in
+advance; the account starts with 100,000 USD.
 """
 
 import asyncio
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
+from trading_api.market import ManualClock, Market, QuantityError, UnknownSymbolError
 from trading_api.models.broker import (
     Brackets,
     BrokerConnectionData,
@@ -42,9 +44,18 @@ ACCOUNT = "A-1"
 BUY, SELL = Side.BUY, Side.SELL
 
 
+OPEN = 1_718_028_000  # Monday 2024-06-10 10:00 New York
+AAPL = "NASDAQ:AAPL"
+
+
 @pytest.fixture
-def broker() -> BrokerService:
-    service = BrokerService(seed=1, clock=lambda: 1_700_000_000.0)
+def clock() -> ManualClock:
+    return ManualClock(OPEN)
+
+
+@pytest.fixture
+def broker(clock: ManualClock) -> BrokerService:
+    service = BrokerService(market=Market(clock=clock))
     service.set_price("AAPL", 100.0)
     return service
 
@@ -257,29 +268,19 @@ def test_stop_limit_fills_on_trigger_when_its_limit_is_reachable(
 
 
 def test_resting_order_fills_on_the_step_that_reaches_its_limit(
-    broker: BrokerService,
+    broker: BrokerService, clock: ManualClock
 ) -> None:
     order_id = place(broker, BUY, 1, OrderType.LIMIT, limit_price=99.8)
-    steps = 0
-    while broker.price("AAPL") > 99.8 and steps < 10_000:
-        assert order(broker, order_id).status is OrderStatus.WORKING
-        broker.step(1.0)
-        steps += 1
+    broker.market.scenario.set_price("AAPL", 99.5, at=OPEN + 60)
+    clock.advance(59)
+    broker.step()
+    assert order(broker, order_id).status is OrderStatus.WORKING
+    clock.advance(1)
+    broker.step()
     assert (order(broker, order_id).status, order(broker, order_id).avg_price) == (
         OrderStatus.FILLED,
         99.8,
     )
-
-
-def test_price_walk_is_deterministic_for_a_seed() -> None:
-    paths = []
-    for seed in (3, 3, 4):
-        service = BrokerService(seed=seed)
-        service.price("MSFT")
-        for _ in range(1_000):
-            service.step(1.0)
-        paths.append(service.price("MSFT"))
-    assert paths[0] == paths[1] != paths[2]
 
 
 # -- brackets -----------------------------------------------------------------------
@@ -321,7 +322,7 @@ def test_brackets_of_a_working_order_stay_inactive_until_it_fills(
     legs = [o for o in broker.orders(ACCOUNT) if o.parent_id == parent]
     assert [o.status for o in legs] == [OrderStatus.INACTIVE] * 2
     broker.set_price("AAPL", 94.0)
-    statuses = [o.status for o in broker.orders(ACCOUNT) if o.parent_id == "AAPL"]
+    statuses = [o.status for o in broker.orders(ACCOUNT) if o.parent_id == AAPL]
     assert statuses == [OrderStatus.WORKING] * 2
     assert broker.positions(ACCOUNT)[0].take_profit == 100.0
 
@@ -627,7 +628,7 @@ def test_buy_limit_above_the_market_with_a_stop_between_closes_at_once(
     assert (stop.status, stop.avg_price, stop.parent_id) == (
         OrderStatus.FILLED,
         100.0,
-        "AAPL",
+        AAPL,
     )
     assert position(broker) is None
     [e1, e2] = broker.executions(ACCOUNT, "AAPL")
@@ -676,7 +677,8 @@ def test_keys_are_per_account(broker: BrokerService) -> None:
 
 
 def limited(**limits: int) -> BrokerService:
-    service = BrokerService(seed=1, settings=BrokerSettings(**limits))
+    market = Market(clock=ManualClock(OPEN))
+    service = BrokerService(market=market, settings=BrokerSettings(**limits))
     service.set_price("AAPL", 100.0)
     return service
 
@@ -821,3 +823,112 @@ def test_moving_a_leg_of_a_pending_order_to_the_wrong_side_is_refused(
         broker.modify_order(ACCOUNT, leg.id, OrderModification(limit_price=94.0))
     broker.modify_order(ACCOUNT, leg.id, OrderModification(limit_price=98.0))
     assert order(broker, parent).take_profit == 98.0
+
+
+# -- symbols and sessions from the market ------------------------------------------
+
+SATURDAY = 1_718_452_800  # 2024-06-15 12:00 UTC
+MONDAY_OPEN = 1_718_631_000  # 2024-06-17 09:30 New York
+CLOSE = 1_718_049_600  # 2024-06-10 16:00 New York
+
+
+def test_ticker_and_exchange_ticker_book_one_position(broker: BrokerService) -> None:
+    broker.place_order(ACCOUNT, pre_order(symbol="AAPL", qty=2))
+    broker.place_order(ACCOUNT, pre_order(symbol="NASDAQ:AAPL", qty=3))
+    [held] = broker.positions(ACCOUNT)
+    assert (held.id, held.symbol, held.qty) == (AAPL, AAPL, 5)
+    assert {o.symbol for o in broker.orders(ACCOUNT)} == {AAPL}
+
+
+def test_an_unknown_symbol_is_refused_by_name(broker: BrokerService) -> None:
+    with pytest.raises(UnknownSymbolError, match="NOT_A_SYMBOL"):
+        broker.place_order(ACCOUNT, pre_order(symbol="NOT_A_SYMBOL"))
+    assert broker.orders(ACCOUNT) == []
+
+
+@pytest.mark.parametrize(
+    ("symbol", "qty", "rule"),
+    [("BTCUSD", 1e-9, "minimum"), ("AAPL", 1.5, "step"), ("EURUSD", 1500, "step")],
+)
+def test_a_quantity_off_the_symbols_rules_is_refused(
+    broker: BrokerService, symbol: str, qty: float, rule: str
+) -> None:
+    with pytest.raises(QuantityError, match=rule):
+        broker.place_order(ACCOUNT, pre_order(symbol=symbol, qty=qty))
+    assert broker.orders(ACCOUNT) == []
+
+
+def test_a_fractional_crypto_quantity_on_its_step_fills(broker: BrokerService) -> None:
+    broker.set_price("BTCUSD", 60_000.0)
+    broker.place_order(ACCOUNT, pre_order(symbol="BTCUSD", qty=0.0003))
+    [held] = broker.positions(ACCOUNT)
+    assert (held.id, held.qty, held.avg_price) == ("BINANCE:BTCUSD", 0.0003, 60_000.0)
+
+
+def test_market_order_fills_at_the_market_price_of_the_instant(
+    clock: ManualClock,
+) -> None:
+    market = Market(clock=clock)
+    broker = BrokerService(market=market)
+    shown = market.quote("AAPL").last
+    filled = order(broker, broker.place_order(ACCOUNT, pre_order()))
+    assert filled.avg_price == shown
+    clock.advance(90)
+    assert market.quote("AAPL").last != shown
+
+
+def test_order_placed_while_closed_rests_and_fills_at_the_open() -> None:
+    clock = ManualClock(SATURDAY)
+    market = Market(clock=clock)
+    broker = BrokerService(market=market)
+    order_id = broker.place_order(ACCOUNT, pre_order(qty=2))
+    broker.step()
+    assert order(broker, order_id).status is OrderStatus.WORKING
+    clock.set(MONDAY_OPEN - 1)
+    broker.step()
+    assert order(broker, order_id).status is OrderStatus.WORKING
+    clock.set(MONDAY_OPEN)
+    broker.step()
+    filled = order(broker, order_id)
+    assert (filled.status, filled.avg_price) == (
+        OrderStatus.FILLED,
+        market.quote("AAPL", MONDAY_OPEN).last,
+    )
+
+
+def test_day_order_expires_at_the_session_close_and_gtc_stays(
+    broker: BrokerService, clock: ManualClock
+) -> None:
+    day = broker.place_order(
+        ACCOUNT,
+        pre_order(type=OrderType.LIMIT, limitPrice=50.0, duration={"type": "DAY"}),
+    )
+    gtc = broker.place_order(
+        ACCOUNT,
+        pre_order(type=OrderType.LIMIT, limitPrice=50.0, duration={"type": "GTC"}),
+    )
+    duration = order(broker, day).duration
+    assert duration is not None and duration.datetime == CLOSE * 1000
+    clock.set(CLOSE - 1)
+    broker.step()
+    assert order(broker, day).status is OrderStatus.WORKING
+    clock.set(CLOSE)
+    broker.step()
+    expired = order(broker, day)
+    assert (expired.status, expired.message) == (
+        OrderStatus.CANCELED,
+        "expired: a DAY order ends with its session",
+    )
+    assert order(broker, gtc).status is OrderStatus.WORKING
+
+
+def test_day_order_placed_while_closed_lives_through_the_next_session() -> None:
+    clock = ManualClock(SATURDAY)
+    broker = BrokerService(market=Market(clock=clock))
+    day = broker.place_order(
+        ACCOUNT,
+        pre_order(type=OrderType.LIMIT, limitPrice=1.0, duration={"type": "DAY"}),
+    )
+    duration = order(broker, day).duration
+    assert duration is not None
+    assert duration.datetime == (MONDAY_OPEN + 6.5 * 3600) * 1000

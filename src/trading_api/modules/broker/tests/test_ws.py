@@ -14,10 +14,12 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from trading_api.app_factory import AppFactory
+from trading_api.market import ManualClock, Market
 from trading_api.modules.broker.service import BrokerService
 from trading_api.shared.testing import serve
 
 BASE = "/api/v1/broker"
+OPEN = 1_718_028_000  # Monday 2024-06-10 10:00 New York: US stocks trade
 TIMEOUT = 10.0
 WORKING, FILLED, CANCELED = 6, 2, 1
 
@@ -33,6 +35,7 @@ def server() -> Iterator[tuple[str, BrokerService]]:
     [module] = [m for m in app.modules if m.name == "broker"]
     module.simulation_interval = 0
     service: BrokerService = module.service
+    service.engine.market = Market(clock=ManualClock(OPEN))
     service.set_price("AAPL", 100.0)
 
     async def set_price(symbol: str, price: float) -> None:
@@ -138,7 +141,7 @@ def test_fill_pushes_execution_and_position_then_equity_moves(
 
     execution, position, equity = asyncio.run(scenario())
     assert (execution["price"], execution["qty"], execution["side"]) == (100, 3, -1)
-    assert (position["id"], position["qty"], position["side"]) == ("AAPL", 3, -1)
+    assert (position["id"], position["qty"], position["side"]) == ("NASDAQ:AAPL", 3, -1)
     assert position["avgPrice"] == 100
     assert (equity["accountId"], equity["balance"], equity["unrealizedPl"]) == (
         "A",
