@@ -77,9 +77,9 @@ def test_the_project_keeps_its_boundaries(trading: Trading) -> None:
             "module-imports",
         ),
         (
-            "shared/naming.py",
+            "shared/errors.py",
             "import trading_api.modules.core.api",
-            "trading_api.shared.naming",
+            "trading_api.shared.errors",
             "trading_api.modules.core.api",
             "shared-imports-no-module",
         ),

@@ -120,3 +120,22 @@ def test_private_and_non_package_folders_are_ignored(
     (modules_dir / "_scratch" / "__init__.py").write_text("raise SystemExit\n")
     (modules_dir / "notes").mkdir()
     assert discover(modules_dir).names == ["alpha"]
+
+
+def test_packages_that_share_a_class_name_are_rejected(
+    modules_dir: Path, write_module: WriteModule
+) -> None:
+    # x-1 and x1 both make X1Module and X1Item: the second one found is refused.
+    write_module("x1")
+    write_module("x_1")
+    with pytest.raises(
+        ModuleDiscoveryError, match=r"'x-1' makes the class 'X1Module'.*module 'x1'"
+    ):
+        discover(modules_dir)
+
+
+def test_unknown_module_is_a_usage_error() -> None:
+    registry = ModuleRegistry()
+    with pytest.raises(UnknownModuleError) as caught:
+        registry.entry("nope")
+    assert caught.value.exit_code == 2

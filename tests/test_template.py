@@ -41,7 +41,9 @@ FILES = {
 def render(dest: Path, **data: Any) -> Path:
     """Render the template for module ``data['name']`` into ``dest/<package>``."""
     package_dir = dest / str(data["name"]).replace("-", "_")
-    run_copy(str(TEMPLATE), package_dir, data=data, defaults=True, quiet=True)
+    run_copy(
+        str(TEMPLATE), package_dir, data=data, defaults=True, quiet=True, unsafe=True
+    )
     return package_dir
 
 

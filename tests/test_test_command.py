@@ -117,7 +117,7 @@ def test_affected_picks_the_module_changed_in_the_last_commit(
 @pytest.mark.parametrize(
     ("changed", "modules"),
     [
-        ("shared/naming.py", "core, broker, datafeed"),
+        ("shared/module_interface.py", "core, broker, datafeed"),
         ("models/bars.py", "datafeed"),
         ("models/broker.py", "broker"),
         ("app_factory.py", "core, broker, datafeed"),

@@ -1,4 +1,4 @@
-"""Import boundaries (STYLE.md "Boundaries"), checked with import-linter.
+"""Import boundaries between the backend's parts, checked with import-linter.
 
 The contracts are generated from the modules discovered in the project, so a new
 module is covered the moment it exists. grimp builds the import graph of
@@ -11,9 +11,10 @@ line to change, and an indirect chain always starts with one of them.
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from trading_api.conventions import ROOT_PACKAGE, name_for  # noqa: TID253
 from trading_cli.project import Project
 
-ROOT = "trading_api"
+ROOT = ROOT_PACKAGE
 RULES = {
     "module-imports": (
         "a module imports only trading_api.shared, trading_api.models, "
@@ -95,14 +96,8 @@ def check_boundaries(project: Project) -> BoundaryReport:
 
     configuration.configure()  # what `importlinter.api` does on import
     graph = grimp.build_graph(ROOT, include_external_packages=True, cache_dir=None)
-    # Discovery by the registry's convention (a package under modules/) without
-    # importing trading_api, which would load FastAPI for nothing.
-    packages = sorted(
-        child
-        for child in graph.find_children(f"{ROOT}.modules")
-        if not child.rsplit(".", 1)[-1].startswith(("_", "."))
-        and (project.modules_dir / child.rsplit(".", 1)[-1] / "__init__.py").is_file()
-    )
+    dotted = (f"{ROOT}.modules.{package}" for package in project.module_packages())
+    packages = [name for name in dotted if name in graph.modules]
     top_level = sorted(graph.find_children(ROOT))
     violations: set[Violation] = set()
     for options in contracts(packages, top_level):
@@ -112,7 +107,7 @@ def check_boundaries(project: Project) -> BoundaryReport:
         check = contract.check(graph, verbose=False)
         violations |= _violations(project, options["name"], check.metadata)
     ordered = sorted(violations, key=lambda v: (v.file, v.line, v.imported))
-    names = [p.rsplit(".", 1)[-1].replace("_", "-") for p in packages]
+    names = [name_for(p.rsplit(".", 1)[-1]) for p in packages]
     return BoundaryReport(modules=names, violations=ordered)
 
 

@@ -1,23 +1,35 @@
-"""Errors the CLI reports as one line on stderr, with the exit code to use."""
+"""The CLI's errors: the project's one error root, and its usage flavour.
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_CONFLICT = 3
+Every error the CLI raises is a :class:`~trading_api.shared.errors.TradingError`
+(the runtime's errors too), caught once in :func:`trading_cli.main.run`, printed
+as one line on stderr and turned into its exit code.
+"""
+
+# Standard library only (a test checks it), so the CLI can share the runtime's
+# error root without loading FastAPI.
+from trading_api.shared.errors import (  # noqa: TID253
+    EXIT_CONFLICT,
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    TradingError,
+)
+
+CliError = TradingError
+"""The root error under the name the CLI's code raises it by."""
+
+__all__ = [
+    "EXIT_CONFLICT",
+    "EXIT_FAILED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "CliError",
+    "TradingError",
+    "UsageError",
+]
 
 
-class CliError(Exception):
-    """A failure to report as one line: what went wrong and how to fix it."""
-
-    exit_code = EXIT_FAILED
-
-    def __init__(self, message: str, exit_code: int | None = None) -> None:
-        super().__init__(message)
-        if exit_code is not None:
-            self.exit_code = exit_code
-
-
-class UsageError(CliError):
+class UsageError(TradingError):
     """Bad arguments or invalid input: exit 2, nothing changed."""
 
     exit_code = EXIT_USAGE

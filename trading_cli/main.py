@@ -20,7 +20,7 @@ from trading_cli.commands import (
     specs,
     test,
 )
-from trading_cli.errors import EXIT_FAILED, EXIT_USAGE, CliError
+from trading_cli.errors import EXIT_FAILED, TradingError
 from trading_cli.output import print_error
 
 app = typer.Typer(
@@ -85,33 +85,29 @@ app.command("doctor")(doctor.doctor_command)
 
 
 def run() -> None:
-    """Console-script entry point: run the CLI behind one error boundary.
+    """Console-script entry point: run the CLI behind its one error boundary.
 
-    Usage errors are click's (exit 2). Known failures print one line on stderr
-    and exit 1 (2 for bad input, 3 for merge conflicts); anything else says how
-    to see the traceback.
+    Usage errors are click's (exit 2). A :class:`TradingError`, raised by the CLI
+    or by the runtime, prints its one line on stderr and exits with its code
+    (1 failed, 2 bad input, 3 merge conflicts); anything else says how to see the
+    traceback.
     """
     command = typer.main.get_command(app)
     try:
         command.main(prog_name="trading")
     except Exception as exc:  # the one place that turns exceptions into exits
-        sys.exit(_report(exc))
+        sys.exit(report(exc))
 
 
-def _report(exc: Exception) -> int:
+def report(exc: Exception) -> int:
+    """Print ``exc`` as one line on stderr; return the exit code it calls for."""
     if options.debug:
         import traceback
 
         traceback.print_exception(exc)
-    if isinstance(exc, CliError):
+    if isinstance(exc, TradingError):
         print_error(str(exc))
         return exc.exit_code
-    if type(exc).__module__.startswith("trading_api."):
-        from trading_api.shared.errors import TradingApiError, UnknownModuleError
-
-        if isinstance(exc, TradingApiError):
-            print_error(str(exc))
-            return EXIT_USAGE if isinstance(exc, UnknownModuleError) else EXIT_FAILED
     print_error(
         f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)"
     )

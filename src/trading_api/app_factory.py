@@ -18,10 +18,18 @@ from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
 from trading_api import __version__
+from trading_api.conventions import (
+    ALWAYS_ENABLED,
+    API_PREFIX,
+    ASYNCAPI_PATH,
+    DOCS_PATH,
+    OPENAPI_PATH,
+    mount_path,
+)
 from trading_api.shared.docs import add_docs_redirect, add_offline_docs
 from trading_api.shared.http_cors import OriginPolicy
 from trading_api.shared.http_errors import install_error_handlers
-from trading_api.shared.module_interface import API_PREFIX, Module, ModuleInfo
+from trading_api.shared.module_interface import Module, ModuleInfo
 from trading_api.shared.module_registry import DEFAULT_MODULES_DIR, ModuleRegistry
 from trading_api.shared.openapi import merge_openapi
 from trading_api.shared.settings import Settings
@@ -29,9 +37,7 @@ from trading_api.shared.settings import Settings
 if TYPE_CHECKING:
     from trading_api.shared.ws import WsApp
 
-ALWAYS_ENABLED = "core"
 TITLE = "Trading API"
-DOCS_PATH = f"{API_PREFIX}/docs"
 
 
 class ModularFastAPI(FastAPI):
@@ -55,7 +61,7 @@ class ModularFastAPI(FastAPI):
         super().__init__(
             title=TITLE,
             version=__version__,
-            openapi_url=f"{API_PREFIX}/openapi.json",
+            openapi_url=OPENAPI_PATH,
             docs_url=None,
             redoc_url=None,
             lifespan=_run_module_lifespans,
@@ -77,11 +83,11 @@ class ModularFastAPI(FastAPI):
         add_offline_docs(
             self,
             docs_path=DOCS_PATH,
-            openapi_path=f"{API_PREFIX}/openapi.json",
+            openapi_path=OPENAPI_PATH,
             title=TITLE,
         )
         self.add_api_route(
-            f"{API_PREFIX}/ws/asyncapi.json",
+            ASYNCAPI_PATH,
             self._asyncapi_route,
             include_in_schema=False,
         )
@@ -163,7 +169,7 @@ class ModularFastAPI(FastAPI):
 
     @staticmethod
     def _mount_path(name: str) -> str:
-        return f"{API_PREFIX}/{name}"
+        return mount_path(name)
 
 
 @asynccontextmanager

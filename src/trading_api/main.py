@@ -7,11 +7,11 @@ of a traceback.
 """
 
 from trading_api.app_factory import AppFactory, freeze_for_serving
-from trading_api.shared.errors import TradingApiError
+from trading_api.shared.errors import TradingError
 from trading_api.shared.settings import Settings
 
 try:
     app = AppFactory().create_app(Settings.from_env().enabled_modules)
-except TradingApiError as exc:
+except TradingError as exc:
     raise SystemExit(f"error: {exc}") from None
 freeze_for_serving()

@@ -50,7 +50,8 @@ def describe_modules(project: Project) -> list[dict[str, Any]]:
     registry = project.module_registry()
     from fastapi.routing import APIRoute
 
-    from trading_api.shared.errors import TradingApiError
+    from trading_api.conventions import mount_path
+    from trading_api.shared.errors import TradingError
 
     rows = []
     for name in registry.names:
@@ -58,14 +59,14 @@ def describe_modules(project: Project) -> list[dict[str, Any]]:
         row: dict[str, Any] = {
             "name": name,
             "package": entry.package,
-            "mount_path": f"/api/v1/{name}",
+            "mount_path": mount_path(name),
             "rest_routes": 0,
             "ws_routes": [],
             "tests": count_tests(entry.package_dir / "tests"),
         }
         try:
             module = registry.create_module(name)
-        except TradingApiError as exc:
+        except TradingError as exc:
             row["error"] = str(exc)
         else:
             row["rest_routes"] = sum(

@@ -13,13 +13,14 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from trading_api.conventions import ALWAYS_ENABLED  # noqa: TID253 (standard library only)
 from trading_cli.errors import UsageError
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
 DEFAULT_CONFIG = "deploy.yaml"
-REQUIRED_MODULE = "core"
+REQUIRED_MODULE = ALWAYS_ENABLED
 RESERVED_SERVER_NAMES = frozenset({"nginx", "supervisord"})
 _SERVER_NAME = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
 

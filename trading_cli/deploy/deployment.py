@@ -127,12 +127,12 @@ def _inspect_modules(
 ) -> tuple[list[str], dict[str, Any]]:
     """The served modules with WS routes, and the merged docs of all served."""
     from trading_api.app_factory import AppFactory
-    from trading_api.shared.errors import TradingApiError
+    from trading_api.shared.errors import TradingError
 
     try:
         app = AppFactory(project.modules_dir).create_app(config.served_modules)
         docs = {"openapi.json": app.openapi(), "asyncapi.json": app.asyncapi()}
-    except TradingApiError as exc:
+    except TradingError as exc:
         raise CliError(f"cannot serve the configured modules: {exc}") from None
     except Exception as exc:  # a module's own code failed while building its app
         raise CliError(

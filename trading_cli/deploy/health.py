@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from trading_api.conventions import (  # noqa: TID253 (standard library only)
+    ALWAYS_ENABLED,
+    OPENAPI_PATH,
+    mount_path,
+)
 from trading_cli.deploy.topology import NGINX, Program
 
-HEALTH_PATH = "/api/v1/core/health"
-DOCS_PATH = "/api/v1/openapi.json"
+HEALTH_PATH = f"{mount_path(ALWAYS_ENABLED)}/health"
+DOCS_PATH = OPENAPI_PATH
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,10 @@ def gateway_paths(modules: list[str]) -> list[str]:
     core's health, one cheap GET per other module, and the merged docs."""
     return [
         HEALTH_PATH,
-        *(f"/api/v1/{name}/openapi.json" for name in modules if name != "core"),
+        *(
+            f"{mount_path(name)}/openapi.json"
+            for name in modules
+            if name != ALWAYS_ENABLED
+        ),
         DOCS_PATH,
     ]

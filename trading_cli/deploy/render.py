@@ -7,10 +7,10 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
+from trading_api.conventions import API_PREFIX  # noqa: TID253 (standard library only)
 from trading_cli.deploy.nginx import Nginx
 from trading_cli.deploy.topology import NGINX, Program, RunDir, Topology
 
-API_PREFIX = "/api/v1"
 COMMAND = "trading up"
 # A WebSocket may stay quiet for long (a slow quote); nginx must not cut it.
 WS_TIMEOUT = "3600s"

@@ -46,9 +46,9 @@ def build_order(
     except CliError as exc:
         error = str(exc)
     except Exception as exc:
-        from trading_api.shared.errors import TradingApiError
+        from trading_api.shared.errors import TradingError
 
-        if isinstance(exc, TradingApiError):
+        if isinstance(exc, TradingError):
             error = str(exc)
         else:
             error = describe_failure(exc, project.root).summary

@@ -13,9 +13,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from trading_api.conventions import GENERATED_SUFFIX, name_for  # noqa: TID253
 from trading_cli.project import Project
 
-GENERATED_SUFFIX = "_generated"
 IGNORED_DIRS = frozenset(
     {
         "__pycache__",
@@ -215,15 +215,11 @@ class ChangeClassifier:
 
     def module_names(self) -> frozenset[str]:
         """The modules that exist now."""
-        return frozenset(package.replace("_", "-") for package in self._packages)
+        return frozenset(name_for(package) for package in self._packages)
 
     def module_packages(self) -> frozenset[str]:
         """The module packages that exist now (folders with ``__init__.py``)."""
-        return frozenset(
-            init.parent.name
-            for init in self.project.modules_dir.glob("*/__init__.py")
-            if not init.parent.name.startswith(("_", "."))
-        )
+        return frozenset(self.project.module_packages())
 
     def classify(self, files: Iterable[Path]) -> ChangeSet:
         """The :class:`ChangeSet` of ``files`` (absolute paths that changed)."""
@@ -262,6 +258,4 @@ class ChangeClassifier:
             return "shared", ""
         if parts[2] == TESTS_DIR:
             return "test", ""
-        # The package-to-name rule of trading_api.shared.naming, without importing
-        # trading_api into this long-lived process.
-        return "module", parts[1].replace("_", "-")
+        return "module", name_for(parts[1])

@@ -122,7 +122,9 @@ class ModuleTemplate:
                 defaults=True,
                 overwrite=True,
                 quiet=True,
-                unsafe=False,
+                # The template loads the project's own Jinja extension
+                # (trading_cli.template_extension); tasks stay skipped.
+                unsafe=True,
                 skip_tasks=True,
             )
         except Exception as exc:

@@ -15,6 +15,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+from trading_api.conventions import name_for, registry_order  # noqa: TID253
 from trading_cli.errors import CliError, UsageError
 from trading_cli.project import Project
 
@@ -40,15 +41,14 @@ def affected_modules(project: Project, base: str | None) -> AffectedModules:
     """
     ref = _resolve_base(project, base)
     changed = changed_files(project, ref)
-    packages = _module_packages(project)
+    packages = set(project.module_packages())
     touched = {m for m in (_module_of(p, packages) for p in changed) if m is not None}
     outside = [
         p for p in changed if _is_runtime_file(p) and _module_of(p, packages) is None
     ]
     if outside:
         touched |= _importers(project, packages, outside)
-    names = sorted(package.replace("_", "-") for package in touched)
-    modules = sorted(names, key=lambda name: name != "core")  # the registry's order
+    modules = registry_order(name_for(package) for package in touched)
     return AffectedModules(base=base or ref, changed=changed, modules=modules)
 
 
@@ -81,14 +81,6 @@ def _resolve_base(project: Project, base: str | None) -> str:
             "give a branch, tag or commit"
         )
     return base
-
-
-def _module_packages(project: Project) -> set[str]:
-    return {
-        init.parent.name
-        for init in project.modules_dir.glob("*/__init__.py")
-        if not init.parent.name.startswith(("_", "."))
-    }
 
 
 def _relative_to_package(path: str) -> PurePosixPath | None:

@@ -27,14 +27,13 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
+from trading_api.conventions import API_PREFIX as API_PREFIX
+from trading_api.conventions import package_for
 from trading_api.shared.docs import add_docs_redirect, add_offline_docs
 from trading_api.shared.http_errors import install_error_handlers
-from trading_api.shared.naming import package_for
 
 if TYPE_CHECKING:
     from trading_api.shared.ws import WsApp, WsRouter
-
-API_PREFIX = "/api/v1"
 
 
 @dataclass(frozen=True)

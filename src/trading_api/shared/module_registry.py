@@ -18,12 +18,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
+from trading_api.conventions import (
+    MODULES_PACKAGE,
+    class_name_for,
+    collision,
+    discover_packages,
+    name_for,
+    name_problem,
+    registry_order,
+)
 from trading_api.shared.errors import ModuleDiscoveryError, UnknownModuleError
 from trading_api.shared.module_interface import Module
-from trading_api.shared.naming import class_name_for, name_for, name_problem
 
 DEFAULT_MODULES_DIR = Path(__file__).resolve().parent.parent / "modules"
-DEFAULT_IMPORT_PREFIX = "trading_api.modules"
+DEFAULT_IMPORT_PREFIX = MODULES_PACKAGE
 
 
 @dataclass(frozen=True)
@@ -58,15 +66,12 @@ class ModuleRegistry:
         modules_dir = modules_dir.resolve()
         prefix = _import_prefix(modules_dir)
         found = []
-        for init in sorted(modules_dir.glob("*/__init__.py")):
-            package = init.parent.name
-            if package.startswith(("_", ".")):
-                continue
+        for package in discover_packages(modules_dir):
             self.register(
                 ModuleEntry(
-                    name=_name_of_package(package, init.parent),
+                    name=_name_of_package(package, modules_dir / package),
                     package=package,
-                    package_dir=init.parent,
+                    package_dir=modules_dir / package,
                     import_name=f"{prefix}.{package}",
                 )
             )
@@ -81,6 +86,9 @@ class ModuleRegistry:
                 f"module {entry.name!r} is already registered from "
                 f"{existing.package_dir}; rename or remove {entry.package_dir}"
             )
+        clash = collision(entry.name, self._entries)
+        if clash is not None:
+            raise ModuleDiscoveryError(f"module package {entry.package_dir}: {clash}")
         self._entries[entry.name] = entry
 
     def clear(self) -> None:
@@ -91,7 +99,7 @@ class ModuleRegistry:
     @property
     def names(self) -> list[str]:
         """Registered module names, ``core`` first, then alphabetical."""
-        return sorted(self._entries, key=lambda name: (name != "core", name))
+        return registry_order(self._entries)
 
     def entry(self, name: str) -> ModuleEntry:
         """The discovery record of ``name``.

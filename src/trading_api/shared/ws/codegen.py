@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from trading_api.conventions import name_for
 from trading_api.shared.artifacts import header_line, write_if_changed
 from trading_api.shared.errors import GeneratedCodeError
-from trading_api.shared.naming import name_for
 from trading_api.shared.ws.declarations import (
     GENERATOR_VERSION,
     Import,

@@ -21,15 +21,15 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from trading_api.shared.errors import TradingApiError
-from trading_api.shared.naming import name_for
+from trading_api.conventions import name_for
+from trading_api.shared.errors import TradingError
 from trading_api.shared.ws.delivery import DELIVERY_CLASSES
 
 GENERATOR_VERSION = 2
 """Bumped when the generated code changes shape, so old output reads as stale."""
 
 
-class WsDeclarationError(TradingApiError):
+class WsDeclarationError(TradingError):
     """A module's ``ws.py`` cannot be turned into router classes."""
 
 
