@@ -39,7 +39,7 @@ def build_clients(
 
     Raises:
         UnknownModuleError: a name in ``modules`` is not a module.
-        TradingApiError: a module fails to load (its message names the fix).
+        TradingError: a module fails to load (its message names the fix).
         CliError: an endpoint uses something a client cannot express.
     """
     registry = project.module_registry()

@@ -98,7 +98,7 @@ def build_specs(
     Raises:
         UnknownModuleError: a name in ``modules`` is not a module.
         CliError: a document is invalid, or the AsyncAPI parser is missing in CI.
-        TradingApiError: a module fails to load or its ``ws.py`` is broken.
+        TradingError: a module fails to load or its ``ws.py`` is broken.
     """
     if validators is None:
         validators = SpecValidators.for_project(project)

@@ -15,14 +15,14 @@ from urllib.parse import urlsplit
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from trading_api.shared.errors import TradingApiError
+from trading_api.shared.errors import TradingError
 
 ANY_ORIGIN = "*"
 PREFLIGHT_MAX_AGE = 600
 """Seconds a browser may cache a preflight answer."""
 
 
-class OriginError(TradingApiError):
+class OriginError(TradingError):
     """An entry of the CORS allow-list is not an origin."""
 
 
