@@ -150,7 +150,7 @@ def is_commit(value: object) -> bool:
 
 
 def _check_shared_answers(answers: dict[str, Any], label: str) -> None:
-    from trading_api.shared.module_interface import API_PREFIX
+    from trading_api.conventions import API_PREFIX
 
     for key, value in answers.items():
         if key not in PROJECT_KEYS:
@@ -247,7 +247,7 @@ def _check_relative(path: object, label: str, key: str) -> None:
 
 
 def _name_problem(name: str) -> str | None:
-    from trading_api.shared.naming import name_problem
+    from trading_api.conventions import name_problem
 
     return name_problem(name)
 
