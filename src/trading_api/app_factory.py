@@ -190,6 +190,7 @@ def _info(module: Module) -> ModuleInfo:
         name=module.name,
         mount_path=module.mount_path,
         version=module.version,
+        health=module.health,
         has_websocket=bool(module.ws_routers),
     )
 

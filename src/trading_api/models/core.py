@@ -4,12 +4,18 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from trading_api.shared.jobs import ModuleHealth
+
 
 class HealthStatus(BaseModel):
-    """The server is up and answering."""
+    """The server is up; ``unhealthy`` while a module's background job keeps failing."""
 
-    status: Literal["ok"] = "ok"
+    status: Literal["ok", "unhealthy"] = "ok"
     uptime_seconds: float = Field(description="Seconds since this process started.")
+    modules: dict[str, ModuleHealth] = Field(
+        default_factory=dict,
+        description="Each enabled module's health, naming its failing jobs.",
+    )
 
 
 class VersionInfo(BaseModel):

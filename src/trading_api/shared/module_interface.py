@@ -6,20 +6,11 @@ own OpenAPI and AsyncAPI documents. The factory mounts it at ``/api/v1/<name>``.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import sys
 from abc import ABC, abstractmethod
-from collections.abc import (
-    AsyncIterator,
-    Awaitable,
-    Callable,
-    Coroutine,
-    Mapping,
-    Sequence,
-)
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -31,9 +22,15 @@ from trading_api.conventions import API_PREFIX as API_PREFIX
 from trading_api.conventions import package_for
 from trading_api.shared.docs import add_docs_redirect, add_offline_docs
 from trading_api.shared.http_errors import install_error_handlers
+from trading_api.shared.jobs import Job, JobSupervisor, ModuleHealth
 
 if TYPE_CHECKING:
+    from trading_api.shared.settings import Settings
     from trading_api.shared.ws import WsApp, WsRouter
+
+
+def _no_jobs_health() -> ModuleHealth:
+    return ModuleHealth(status="ok", jobs=[])
 
 
 @dataclass(frozen=True)
@@ -44,6 +41,10 @@ class ModuleInfo:
     mount_path: str
     version: str
     has_websocket: bool
+    health: Callable[[], ModuleHealth] = field(
+        default=_no_jobs_health, compare=False, repr=False
+    )
+    """The module's health right now (see :meth:`Module.health`)."""
 
 
 class Module(ABC):
@@ -105,13 +106,28 @@ class Module(ABC):
         """
         return {}
 
-    def background_jobs(self) -> Sequence[Callable[[], Coroutine[Any, Any, None]]]:
-        """Coroutine functions to run for the app's lifetime (simulations, feeds).
+    def background_jobs(self) -> Sequence[Job]:
+        """Work to run for the app's lifetime (simulations, feeds).
 
-        Each runs as a task started after :meth:`on_startup` and cancelled before
-        :meth:`on_shutdown`. None by default.
+        Coroutine functions (long-running loops) or
+        :class:`~trading_api.shared.jobs.PeriodicJob` steps. Each runs supervised
+        (see :mod:`trading_api.shared.jobs`) as a task started after
+        :meth:`on_startup` and cancelled before :meth:`on_shutdown`: a failure is
+        logged with its traceback, the job goes on, and a job that keeps failing
+        makes the module unhealthy. None by default.
         """
         return []
+
+    def health(self) -> ModuleHealth:
+        """The module's health: unhealthy while a background job keeps failing.
+
+        Served at ``<mount>/health`` and, for every module, by the core module's
+        ``/health``.
+        """
+        supervisor: JobSupervisor | None = getattr(self, "_job_supervisor", None)
+        if supervisor is None:
+            return ModuleHealth(status="ok", jobs=[])
+        return supervisor.health()
 
     async def on_startup(self) -> None:  # noqa: B027 - optional hook
         """Start background work (simulations, feeds). Runs in the app lifespan."""
@@ -123,22 +139,35 @@ class Module(ABC):
         """Stable, readable operation id: ``<package>_<endpoint function>``."""
         return f"{self.package}_{route.name}"
 
-    def create_app(self) -> tuple[FastAPI, WsApp | None]:
-        """Build the module's FastAPI app and, if it has WS routes, its WS app."""
-        ws_app = self._create_ws_app()
+    def create_app(
+        self, settings: Settings | None = None
+    ) -> tuple[FastAPI, WsApp | None]:
+        """Build the module's FastAPI app and, if it has WS routes, its WS app.
+
+        Args:
+            settings: WebSocket limits and the job policy; read from the
+                environment when not given.
+        """
+        if settings is None:
+            # Imported here: settings reads the WS limits, and the WS package
+            # imports this module.
+            from trading_api.shared.settings import Settings
+
+            settings = Settings.from_env()
+        ws_app = self._create_ws_app(settings)
 
         @asynccontextmanager
         async def lifespan(_: FastAPI) -> AsyncIterator[None]:
             await self.on_startup()
-            jobs = [asyncio.create_task(job()) for job in self.background_jobs()]
+            supervisor = JobSupervisor(
+                self.name, self.background_jobs(), settings.job_policy
+            )
+            self._job_supervisor = supervisor
+            supervisor.start()
             try:
                 yield
             finally:
-                for task in jobs:
-                    task.cancel()
-                for task in jobs:
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
+                await supervisor.stop()
                 if ws_app is not None:
                     await ws_app.aclose()
                 await self.on_shutdown()
@@ -166,10 +195,17 @@ class Module(ABC):
         install_error_handlers(app)
         if ws_app is not None:
             ws_app.install(app)
+        own_paths = {
+            getattr(route, "path", None)
+            for router in self.api_routers
+            for route in router.routes
+        }
+        if "/health" not in own_paths:  # core serves the server's health there
+            _add_health_route(app, self)
         app.state.module = self
         return app, ws_app
 
-    def _create_ws_app(self) -> WsApp | None:
+    def _create_ws_app(self, settings: Settings) -> WsApp | None:
         routers = list(self.ws_routers)
         if not routers:
             return None
@@ -181,7 +217,30 @@ class Module(ABC):
             title=f"Trading API: {self.name} WebSocket",
             version=self.version,
             description=self.description,
+            limits=settings.ws_limits,
         )
+
+
+def _add_health_route(app: FastAPI, module: Module) -> None:
+    async def module_health() -> JSONResponse:
+        """The module's health: 503 while one of its background jobs keeps failing.
+
+        Names each job, its consecutive failures and its last error.
+        """
+        health = module.health()
+        status = 200 if health.status == "ok" else 503
+        return JSONResponse(health.model_dump(mode="json"), status_code=status)
+
+    app.add_api_route(
+        "/health",
+        module_health,
+        methods=["GET"],
+        response_model=ModuleHealth,
+        summary="Module health",
+        tags=[module.name],
+        responses={503: {"model": ModuleHealth, "description": "A job keeps failing"}},
+        name="health",
+    )
 
 
 def _answer_with(

@@ -1,8 +1,30 @@
-"""Runtime settings, read from the environment in this one place."""
+"""Runtime settings, read from the environment in this one place.
+
+Every variable is optional; unset or empty means the default.
+
+================================  ==================================================
+``ENABLED_MODULES``               comma list of modules to serve (default: all)
+``CORS_ORIGINS``                  comma list of browser origins allowed (``*``: any;
+                                  unset: the local dev servers; empty: none)
+``WS_MAX_FRAME_BYTES``            largest incoming WS frame (65536)
+``WS_MAX_NESTING_DEPTH``          deepest nesting in an incoming WS frame (32)
+``WS_MAX_TOPICS``                 topics per WS connection (128)
+``WS_QUEUE_SOFT_MESSAGES``        queued messages from which updates conflate (256)
+``WS_QUEUE_HARD_MESSAGES``        queued messages past which 4008 closes (4096)
+``WS_QUEUE_SOFT_BYTES``           queued bytes from which updates conflate (1 MiB)
+``WS_QUEUE_HARD_BYTES``           queued bytes past which 4008 closes (4 MiB)
+``JOB_FAILURES_BEFORE_UNHEALTHY``  consecutive job failures that make a module
+                                  unhealthy (3)
+================================  ==================================================
+"""
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from trading_api.shared.errors import TradingApiError
+from trading_api.shared.jobs import JobPolicy
+from trading_api.shared.ws.limits import WsLimits
 
 DEFAULT_CORS_ORIGINS = tuple(
     f"http://{host}:{port}"
@@ -10,6 +32,20 @@ DEFAULT_CORS_ORIGINS = tuple(
     for port in (3000, 5173, 8080)
 )
 """Local front-end dev servers: Create React App/Next (3000), Vite (5173), 8080."""
+
+_WS_LIMITS = {
+    "WS_MAX_FRAME_BYTES": "max_frame_bytes",
+    "WS_MAX_NESTING_DEPTH": "max_nesting_depth",
+    "WS_MAX_TOPICS": "max_topics_per_connection",
+    "WS_QUEUE_SOFT_MESSAGES": "send_queue_soft_limit",
+    "WS_QUEUE_HARD_MESSAGES": "send_queue_hard_limit",
+    "WS_QUEUE_SOFT_BYTES": "send_queue_soft_bytes",
+    "WS_QUEUE_HARD_BYTES": "send_queue_hard_bytes",
+}
+
+
+class SettingsError(TradingApiError, ValueError):
+    """An environment variable holds a value the server cannot use."""
 
 
 @dataclass(frozen=True)
@@ -22,20 +58,55 @@ class Settings:
         cors_origins: Browser origins allowed to call the API (``*`` for any).
             From ``CORS_ORIGINS``, a comma list; unset means the local dev
             servers of :data:`DEFAULT_CORS_ORIGINS`, empty means none.
+        ws_limits: Limits of every module's WebSocket connections.
+        job_policy: When failing background jobs make a module unhealthy.
     """
 
     enabled_modules: list[str] | None = None
     cors_origins: tuple[str, ...] = DEFAULT_CORS_ORIGINS
+    ws_limits: WsLimits = field(default_factory=WsLimits)
+    job_policy: JobPolicy = field(default_factory=JobPolicy)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
-        """Read settings from ``environ``; unset or empty means the defaults."""
+        """Read settings from ``environ``; unset or empty means the defaults.
+
+        Raises:
+            SettingsError: a variable is not a whole number, or the limits do
+                not fit together; the message names the variable.
+        """
         raw = environ.get("ENABLED_MODULES", "").strip()
         modules = [name.strip() for name in raw.split(",") if name.strip()]
+        limits = {
+            attr: _whole_number(environ, var)
+            for var, attr in _WS_LIMITS.items()
+            if environ.get(var, "").strip()
+        }
+        try:
+            ws_limits = WsLimits(**limits)
+        except ValueError as exc:
+            raise SettingsError(f"WS_* environment variables: {exc}") from None
+        policy = JobPolicy()
+        if environ.get("JOB_FAILURES_BEFORE_UNHEALTHY", "").strip():
+            failures = _whole_number(environ, "JOB_FAILURES_BEFORE_UNHEALTHY")
+            try:
+                policy = JobPolicy(failures_before_unhealthy=failures)
+            except ValueError as exc:
+                raise SettingsError(f"JOB_FAILURES_BEFORE_UNHEALTHY: {exc}") from None
         origins = environ.get("CORS_ORIGINS")
         return cls(
             enabled_modules=modules or None,
             cors_origins=DEFAULT_CORS_ORIGINS
             if origins is None
             else tuple(o.strip() for o in origins.split(",") if o.strip()),
+            ws_limits=ws_limits,
+            job_policy=policy,
         )
+
+
+def _whole_number(environ: Mapping[str, str], name: str) -> int:
+    value = environ[name].strip()
+    try:
+        return int(value)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {value!r}") from None

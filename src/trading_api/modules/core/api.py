@@ -3,6 +3,7 @@
 from collections.abc import Sequence
 
 from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
 
 from trading_api.models.core import HealthStatus, MountedModule, VersionInfo
 from trading_api.shared.module_interface import ModuleInfo
@@ -20,9 +21,22 @@ def create_router(service: CoreService) -> APIRouter:
     """The core routes, bound to ``service``."""
     router = APIRouter()
 
-    @router.get("/health", response_model=HealthStatus, summary="Liveness check")
-    async def health() -> HealthStatus:
-        return service.health()
+    @router.get(
+        "/health",
+        response_model=HealthStatus,
+        summary="Health check",
+        responses={
+            503: {
+                "model": HealthStatus,
+                "description": "A module's background job keeps failing.",
+            }
+        },
+    )
+    async def health(request: Request) -> JSONResponse:
+        """200 while every module is healthy, 503 naming the failing jobs."""
+        status = service.health(_enabled_modules(request))
+        code = 200 if status.status == "ok" else 503
+        return JSONResponse(status.model_dump(mode="json"), status_code=code)
 
     @router.get("/versions", response_model=VersionInfo, summary="Versions in use")
     async def versions(request: Request) -> VersionInfo:

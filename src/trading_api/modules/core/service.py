@@ -15,9 +15,18 @@ class CoreService:
     def __init__(self) -> None:
         self._started = time.monotonic()
 
-    def health(self) -> HealthStatus:
-        """Report that the process is up, with its uptime."""
-        return HealthStatus(uptime_seconds=round(time.monotonic() - self._started, 3))
+    def health(self, modules: Sequence[ModuleInfo] = ()) -> HealthStatus:
+        """Report that the process is up, with its uptime and each module's health.
+
+        Unhealthy when one module is: one of its background jobs keeps failing.
+        """
+        healths = {module.name: module.health() for module in modules}
+        bad = any(health.status != "ok" for health in healths.values())
+        return HealthStatus(
+            status="unhealthy" if bad else "ok",
+            uptime_seconds=round(time.monotonic() - self._started, 3),
+            modules=healths,
+        )
 
     def versions(self, modules: Sequence[ModuleInfo]) -> VersionInfo:
         """Versions of the API, the server and each enabled module."""

@@ -33,6 +33,7 @@ from trading_api.shared.client_runtime import (
     WsRoutes,
     path_value,
 )
+from trading_api.shared.jobs import ModuleHealth
 from trading_api.shared.ws.hub import WsStats
 
 WS_ROUTES: WsRoutes = {
@@ -282,6 +283,17 @@ class BrokerClient(ModuleClient):
         ``GET /api/v1/broker/ws/stats``
         """
         return self._call("GET", "/ws/stats", WsStats)
+
+    def health(self) -> ModuleHealth:
+        """Module health.
+
+        The module's health: 503 while one of its background jobs keeps failing.
+
+        Names each job, its consecutive failures and its last error.
+
+        ``GET /api/v1/broker/health``
+        """
+        return self._call("GET", "/health", ModuleHealth)
 
     @overload
     def subscribe(
@@ -576,6 +588,17 @@ class AsyncBrokerClient(AsyncModuleClient):
         ``GET /api/v1/broker/ws/stats``
         """
         return await self._call("GET", "/ws/stats", WsStats)
+
+    async def health(self) -> ModuleHealth:
+        """Module health.
+
+        The module's health: 503 while one of its background jobs keeps failing.
+
+        Names each job, its consecutive failures and its last error.
+
+        ``GET /api/v1/broker/health``
+        """
+        return await self._call("GET", "/health", ModuleHealth)
 
     @overload
     def subscribe(

@@ -18,7 +18,9 @@ class CoreClient(ModuleClient):
     mount_path = "/api/v1/core"
 
     def health(self) -> HealthStatus:
-        """Liveness check.
+        """Health check.
+
+        200 while every module is healthy, 503 naming the failing jobs.
 
         ``GET /api/v1/core/health``
         """
@@ -52,7 +54,9 @@ class AsyncCoreClient(AsyncModuleClient):
     mount_path = "/api/v1/core"
 
     async def health(self) -> HealthStatus:
-        """Liveness check.
+        """Health check.
+
+        200 while every module is healthy, 503 naming the failing jobs.
 
         ``GET /api/v1/core/health``
         """
