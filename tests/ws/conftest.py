@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
+from trading_api.shared.settings import Settings
 from trading_api.shared.testing import serve
 from trading_api.shared.ws import WsApp, WsLimits
 
@@ -77,8 +78,8 @@ def server_factory() -> Iterator[Callable[..., Server]]:
     with ExitStack() as stack:
 
         def start(limits: WsLimits | None = None) -> Server:
-            module = TickModule(limits)
-            app, ws_app = module.create_app()
+            module = TickModule()
+            app, ws_app = module.create_app(Settings(ws_limits=limits or WsLimits()))
             assert ws_app is not None
             base = stack.enter_context(serve(app))
             return Server(base, module.service, ws_app, module)

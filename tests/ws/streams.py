@@ -22,8 +22,6 @@ from trading_api.shared.ws import (
     ConflateByTopic,
     Lossless,
     Publish,
-    WsApp,
-    WsLimits,
     WsRouter,
 )
 from trading_api.shared.ws.topics import parse_topic, request_from_topic
@@ -164,9 +162,8 @@ class TickModule(Module):
     name = "ticker"
     description = "Test module with a WebSocket route per delivery class."
 
-    def __init__(self, limits: WsLimits | None = None) -> None:
+    def __init__(self) -> None:
         self._service = TickService()
-        self._limits = limits or WsLimits()
 
     @property
     def service(self) -> TickService:
@@ -183,12 +180,8 @@ class TickModule(Module):
     async def on_startup(self) -> None:
         self._service.loop = asyncio.get_running_loop()
 
-    def _create_ws_app(self) -> WsApp | None:
-        # Same as Module's, plus limits a test can shrink.
-        return WsApp(
-            self.name,
-            self.ws_routers,
-            title="ticker",
-            version="1.0.0",
-            limits=self._limits,
-        )
+
+def create_app() -> Any:
+    """The module's app alone, configured from the environment (``WS_*``)."""
+    app, _ = TickModule().create_app()
+    return app

@@ -22,7 +22,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from trading_api.shared.errors import TradingApiError
+from trading_api.shared.errors import EXIT_USAGE, TradingError
 from trading_api.shared.jobs import JobPolicy
 from trading_api.shared.ws.limits import WsLimits
 
@@ -44,8 +44,10 @@ _WS_LIMITS = {
 }
 
 
-class SettingsError(TradingApiError, ValueError):
+class SettingsError(TradingError, ValueError):
     """An environment variable holds a value the server cannot use."""
+
+    exit_code = EXIT_USAGE
 
 
 @dataclass(frozen=True)
