@@ -137,6 +137,9 @@ def project_lock(
     once). ``on_wait`` gets one line when this call has to wait, and one when it
     takes over a lock whose holder died (None: say nothing).
 
+    Taking the lock first rolls back any change a killed writer left half done
+    (see :mod:`trading_cli.journal`), with a note on stderr.
+
     Raises:
         LockBusyError: another process held the lock for ``timeout`` seconds.
     """
@@ -150,6 +153,12 @@ def project_lock(
         if held is None:
             held = _acquire(path, command, wait, on_wait)
             _HELD[path] = held
+            try:
+                _recover(root)
+            except BaseException:
+                del _HELD[path]
+                _release(held.fd)
+                raise
         held.depth += 1
         try:
             yield _holder_now(held.fd) or Holder(os.getpid(), command, time.time())
@@ -160,6 +169,14 @@ def project_lock(
                 _release(held.fd)
     finally:
         threads.release()
+
+
+def _recover(root: Path) -> None:
+    """Undo what writers killed mid-change left behind, and say so."""
+    from trading_cli.journal import recover
+
+    for leftover in recover(root):
+        _stderr_note(leftover.describe())
 
 
 def holds_lock(root: Path) -> bool:

@@ -65,6 +65,20 @@ def root(
 ) -> None:
     """The trading backend workbench."""
     options.debug = debug
+    _recover_interrupted()
+
+
+def _recover_interrupted() -> None:
+    """Roll back what a killed tree-writing command left half done (cheap when
+    nothing is left), so every command starts from a whole tree."""
+    from trading_cli.journal import recover_at_start
+    from trading_cli.project import find_project
+
+    try:
+        root = find_project().root
+    except CliError:
+        return  # not in a project: the command says so itself
+    recover_at_start(root)
 
 
 # Registered in the order `trading --help` lists them: daily use first.

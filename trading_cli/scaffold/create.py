@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from trading_cli.journal import Journal, all_or_nothing, failpoint, scratch, transaction
 from trading_cli.lock import project_lock
 from trading_cli.project import Project
 from trading_cli.scaffold.answers import TEMPLATE_SRC, ModuleAnswers, tree_files
@@ -22,7 +23,6 @@ from trading_cli.scaffold.generation import (
 )
 from trading_cli.scaffold.names import check_new_name, module_dir
 from trading_cli.scaffold.template import ModuleTemplate
-from trading_cli.scaffold.undo import all_or_nothing, staging_folder
 
 if TYPE_CHECKING:
     from trading_cli.build.specs import SpecValidators
@@ -103,8 +103,9 @@ def _scaffold(
         dry_run=dry_run,
         notes=_version_notes(template, commit),
     )
+    command = f"trading new-module {answers.name}"
     if dry_run:
-        with staging_folder(project.root, "new-module-") as staging:
+        with scratch(project.root, command) as staging:
             staged = staging / target.name
             template.render(answers, staged, commit=commit)
             _predict(project, result, target, staged)
@@ -115,11 +116,12 @@ def _scaffold(
     # now, so their start-up (Node's is the longest) overlaps the render.
     with (
         early_validators(project) as validators,
-        staging_folder(project.root, "new-module-") as staging,
+        transaction(project.root, command) as journal,
     ):
-        staged = staging / target.name
+        staged = journal.staging / target.name
         template.render(answers, staged, commit=commit)
-        _install(project, result, target, staged, staging / "replaced", validators)
+        failpoint("new-module:rendered")
+        _install(project, result, target, staged, journal, validators)
     return result
 
 
@@ -128,17 +130,21 @@ def _install(
     result: ScaffoldResult,
     target: Path,
     staged: Path,
-    replaced: Path,
+    journal: Journal,
     validators: "SpecValidators",
 ) -> None:
     merged = merged_spec_paths(project)
     existed = {path for path in merged if path.is_file()}
-    with all_or_nothing(f"generating the code of module {result.name!r}") as undo:
-        undo.keep_files(merged)
+    what = f"generating the code of module {result.name!r}"
+    with all_or_nothing(journal, what):
+        journal.keep_files(merged)
         if target.exists() or target.is_symlink():
-            undo.move(target, replaced)  # --force: the old folder comes back on failure
-        undo.move(staged, target)
+            # --force: the old folder comes back on failure
+            journal.move(target, journal.staging / "replaced")
+        journal.move(staged, target)
+        failpoint("new-module:moved")
         built = generate(project, [result.name], validators)
+        failpoint("new-module:generated")
     written = set(built.written)
     files = [target / relative for relative in tree_files(target)]
     files += [path for path in merged if path not in existed and path.is_file()]

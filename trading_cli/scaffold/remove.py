@@ -12,6 +12,7 @@ from pathlib import Path
 
 from trading_cli.build.result import BuildResult
 from trading_cli.errors import CliError, UsageError
+from trading_cli.journal import all_or_nothing, failpoint, transaction
 from trading_cli.lock import project_lock
 from trading_cli.project import Project
 from trading_cli.scaffold.answers import (
@@ -22,7 +23,6 @@ from trading_cli.scaffold.answers import (
 )
 from trading_cli.scaffold.generation import generate, merged_spec_paths
 from trading_cli.scaffold.names import BUILT_IN, existing_module_dir
-from trading_cli.scaffold.undo import all_or_nothing, staging_folder
 
 GENERATED_DIRS = frozenset({"ws_generated", "specs_generated", "client_generated"})
 
@@ -98,15 +98,19 @@ def remove_module(project: Project, removal: Removal) -> BuildResult:
             failed to build; the module was put back.
     """
     what = f"rebuilding the merged specs without module {removal.name!r}"
-    with project_lock(project.root, f"trading remove-module {removal.name}"):
+    command = f"trading remove-module {removal.name}"
+    with project_lock(project.root, command):
         _recheck(project, removal)
         with (
-            staging_folder(project.root, "remove-module-") as staging,
-            all_or_nothing(what) as undo,
+            transaction(project.root, command) as journal,
+            all_or_nothing(journal, what),
         ):
-            undo.keep_files(merged_spec_paths(project))
-            undo.move(removal.folder, staging / removal.folder.name)
-            return generate(project, [])
+            journal.keep_files(merged_spec_paths(project))
+            journal.move(removal.folder, journal.staging / removal.folder.name)
+            failpoint("remove-module:moved")
+            result = generate(project, [])
+            failpoint("remove-module:generated")
+        return result
 
 
 def _recheck(project: Project, removal: Removal) -> None:

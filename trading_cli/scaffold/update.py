@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from trading_cli.errors import CliError, UsageError
+from trading_cli.journal import all_or_nothing, failpoint, scratch, transaction
 from trading_cli.lock import project_lock
 from trading_cli.project import Project
 from trading_cli.scaffold.answers import (
@@ -30,7 +31,6 @@ from trading_cli.scaffold.generation import generate, merged_spec_paths
 from trading_cli.scaffold.merge import FileMerge, merge_module, template_changes
 from trading_cli.scaffold.names import existing_module_dir, module_dir, module_names
 from trading_cli.scaffold.template import ModuleTemplate
-from trading_cli.scaffold.undo import all_or_nothing, staging_folder
 
 
 @dataclass
@@ -97,13 +97,13 @@ def _update(
     template.require()
     records = _records(project, names)
     head = _template_head(template)
-    with staging_folder(project.root, "update-module-") as scratch:
+    with scratch(project.root, "trading update-module") as work:
         plans = [
-            _plan(project, template, record, head, scratch / name)
+            _plan(project, template, record, head, work / name)
             for name, record in records.items()
         ]
         if not check:
-            _apply(project, [plan for plan in plans if plan.answers], scratch)
+            _apply(project, [plan for plan in plans if plan.answers])
     return [plan.update for plan in plans]
 
 
@@ -162,15 +162,20 @@ def _plan(
     return plan
 
 
-def _apply(project: Project, plans: list[_Plan], scratch: Path) -> None:
+def _apply(project: Project, plans: list[_Plan]) -> None:
     """Write every plan, then regenerate; on any failure undo all of it."""
     if not plans:
         return
-    with all_or_nothing("updating the modules") as undo:
-        undo.keep_files(merged_spec_paths(project))
+    command = "trading update-module " + " ".join(p.update.name for p in plans)
+    with (
+        transaction(project.root, command) as journal,
+        all_or_nothing(journal, "updating the modules"),
+    ):
+        journal.keep_files(merged_spec_paths(project))
         for plan in plans:
-            undo.keep_folder(plan.folder, scratch / "backup" / plan.folder.name)
+            journal.keep_folder(plan.folder)
             _write(plan)
+        failpoint("update-module:written")
         conflicted = any(plan.update.conflicts for plan in plans)
         changed = [
             plan.update.name
@@ -179,6 +184,7 @@ def _apply(project: Project, plans: list[_Plan], scratch: Path) -> None:
         ]
         if changed and not conflicted:  # conflict markers would not import
             generate(project, changed)
+            failpoint("update-module:generated")
 
 
 def _write(plan: _Plan) -> None:

@@ -1,0 +1,174 @@
+"""``kill -9`` at any point of new-, remove- and update-module leaves the old tree,
+the new tree, or a journal that the next ``trading`` command rolls back and
+reports. Each command is paused at a named point (``TRADING_FAILPOINT``) and
+killed there, so the instants are exact rather than timed."""
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+MODULE = Path("src/trading_api/modules/market_data")
+SKIPPED = {".git", ".run", "__pycache__", "node_modules", ".pytest_cache"}
+SKIPPED |= {".mypy_cache", ".ruff_cache"}
+TRADING = (sys.executable, "-m", "trading_cli.main")
+CopyProject = Callable[..., Path]
+Git = Callable[..., str]
+Trading = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def snapshot(project: Path) -> dict[str, bytes]:
+    files = {}
+    for folder, dirs, names in os.walk(project):
+        dirs[:] = [d for d in dirs if d not in SKIPPED]
+        for name in names:
+            path = Path(folder, name)
+            files[path.relative_to(project).as_posix()] = path.read_bytes()
+    return files
+
+
+@pytest.fixture(scope="module")
+def pristine(
+    project_copy: CopyProject,
+    trading: Trading,
+    git: Git,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Path:
+    """A git project copy where new-module made market-data, committed."""
+    root = project_copy(tmp_path_factory.mktemp("crash") / "project", git=True)
+    made = trading(root, "new-module", "market-data")
+    assert made.returncode == 0, made.stderr
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "Add market-data")
+    return root
+
+
+@pytest.fixture
+def project(pristine: Path, tmp_path: Path) -> Path:
+    root = tmp_path / "project"
+    subprocess.run(["cp", "-a", str(pristine), str(root)], check=True)
+    return root
+
+
+def kill_at(project: Path, point: str, *args: str) -> int:
+    """Run ``trading ARGS`` until it reaches ``point``, then ``kill -9`` it;
+    return its pid."""
+    marker = project.parent / "failpoint"
+    marker.unlink(missing_ok=True)
+    env = {
+        **os.environ,
+        "NO_COLOR": "1",
+        "TRADING_FAILPOINT": point,
+        "TRADING_FAILPOINT_FILE": str(marker),
+    }
+    process = subprocess.Popen(
+        [*TRADING, *args],
+        cwd=project,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists():
+            assert process.poll() is None, process.communicate()[1].decode()
+            assert time.monotonic() < deadline, f"never reached {point}"
+            time.sleep(0.02)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+    finally:
+        # Children it started (e.g. a spec validator) go with their session.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        assert process.stderr is not None
+        process.stderr.close()
+    return process.pid
+
+
+def leftovers(project: Path) -> list[str]:
+    return sorted(p.name for p in (project / ".run").glob("txn-*"))
+
+
+@pytest.mark.parametrize(
+    "point", ["new-module:rendered", "new-module:moved", "new-module:generated"]
+)
+def test_new_module_killed_before_its_commit_point_is_rolled_back(
+    project: Path, trading: Trading, point: str
+) -> None:
+    before = snapshot(project)
+    pid = kill_at(project, point, "new-module", "omega")
+
+    result = trading(project, "modules")
+
+    assert result.returncode == 0, result.stderr
+    if point != "new-module:rendered":  # nothing in the tree had changed yet
+        assert (
+            f"note: rolled back `trading new-module omega` (pid {pid}), which was "
+            "interrupted: the tree is as it was before it" in result.stderr
+        )
+    assert "omega" not in result.stdout
+    assert snapshot(project) == before
+    assert leftovers(project) == []
+
+
+def test_new_module_killed_after_its_commit_point_keeps_the_module(
+    project: Path, trading: Trading
+) -> None:
+    kill_at(project, "committed", "new-module", "omega")
+
+    result = trading(project, "specs", "build", "--check")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (project / "src/trading_api/modules/omega/__init__.py").is_file()
+    assert leftovers(project) == []
+
+
+@pytest.mark.parametrize("point", ["remove-module:moved", "remove-module:generated"])
+def test_remove_module_killed_midway_puts_the_module_back(
+    project: Path, trading: Trading, point: str
+) -> None:
+    before = snapshot(project)
+    pid = kill_at(project, point, "remove-module", "market-data", "--yes")
+    assert not (project / MODULE).exists() or point == "remove-module:generated"
+
+    result = trading(project, "specs", "build", "--check")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"rolled back `trading remove-module market-data` (pid {pid})" in (
+        result.stderr
+    )
+    assert snapshot(project) == before
+    assert leftovers(project) == []
+
+
+def test_update_module_killed_after_writing_restores_the_module(
+    project: Path, trading: Trading, git: Git
+) -> None:
+    template = project / "templates/module/template/service.py.jinja"
+    template.write_text(
+        template.read_text().replace("oldest first", "oldest first, by id")
+    )
+    git(project, "commit", "-q", "-am", "Reword the template")
+    before = snapshot(project)
+    pid = kill_at(project, "update-module:written", "update-module", "market-data")
+    assert "by id" in (project / MODULE / "service.py").read_text()
+
+    result = trading(project, "update-module", "market-data", "--check")
+
+    assert f"rolled back `trading update-module market-data` (pid {pid})" in (
+        result.stderr
+    )
+    assert result.returncode == 1  # still behind the template, as before
+    assert snapshot(project) == before
+    assert leftovers(project) == []
