@@ -76,7 +76,7 @@ def _recover_interrupted() -> None:
 
     try:
         root = find_project().root
-    except CliError:
+    except TradingError:
         return  # not in a project: the command says so itself
     recover_at_start(root)
 

@@ -141,7 +141,6 @@ _MODULE_KEYS = ("name", "description", "with_ws", *PROJECT_KEYS)
 _COMMIT = re.compile(r"[0-9a-f]{40}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _AUTHOR = re.compile(r'[^"\\\r\n]{1,60}')
-ROOT_PACKAGE = "trading_api"
 
 
 def is_commit(value: object) -> bool:
@@ -150,7 +149,7 @@ def is_commit(value: object) -> bool:
 
 
 def _check_shared_answers(answers: dict[str, Any], label: str) -> None:
-    from trading_api.conventions import API_PREFIX
+    from trading_api.conventions import API_PREFIX, ROOT_PACKAGE
 
     for key, value in answers.items():
         if key not in PROJECT_KEYS:
