@@ -118,6 +118,8 @@ class TradingEngine:
         self.subscribers = Subscribers()
         self.settings = settings or BrokerSettings()
         self._seen: dict[str, tuple[float, bool]] = {}
+        self.steps = 0
+        """Matching steps run so far (health checks and tests read it)."""
         self._starting_balance = starting_balance
         self._accounts: dict[str, Account] = {}
         self._order_ids = itertools.count(1)
@@ -160,6 +162,7 @@ class TradingEngine:
         with self._command():
             self._match_all()
             self._mark_to_market()
+            self.steps += 1
 
     def instrument(self, symbol: str) -> Instrument:
         """The catalogue instrument ``symbol`` names (ticker or ``EXCHANGE:NAME``).
