@@ -151,6 +151,7 @@ def test_redirects_follow_the_proxy_root_path(app: ModularFastAPI) -> None:
         ("POST", f"{ORDERS}/ORDER-1", "DELETE, OPTIONS, PUT"),
         ("DELETE", ORDERS, "GET, OPTIONS, POST"),
         ("POST", "/api/v1/openapi.json", "GET, HEAD, OPTIONS"),
+        ("PUT", f"{ORDERS}/preview", "OPTIONS, POST"),
     ],
 )
 def test_method_not_allowed_lists_every_method_of_the_path(

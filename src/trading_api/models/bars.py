@@ -4,14 +4,12 @@ Field names follow TradingView's ``Bar`` and ``HistoryMetadata``: ``Bar.time`` i
 bar's opening time in UNIX **milliseconds**.
 """
 
-from enum import StrEnum
-
 from pydantic import BaseModel, Field
 
-from trading_api.models.common import CamelModel, WireModel
+from trading_api.models.common import CamelModel, NamedStrEnum, WireModel
 
 
-class Resolution(StrEnum):
+class Resolution(NamedStrEnum):
     """A bar duration as TradingView spells it: minutes, or D/W/M periods."""
 
     MINUTE_1 = "1"

@@ -6,13 +6,17 @@ JSON numbers; the broker rounds money to cents and prices to the tick at every
 booking step.
 """
 
-from enum import IntEnum, StrEnum
 from typing import Annotated
 
 from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 from pydantic.alias_generators import to_camel
 
-from trading_api.models.common import CamelModel
+from trading_api.models.common import (
+    CamelModel,
+    NamedIntEnum,
+    NamedStrEnum,
+    required_when,
+)
 
 AccountId = Annotated[
     str,
@@ -23,10 +27,11 @@ Symbol = Annotated[
     Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9:._-]+$"),
 ]
 Quantity = Annotated[float, Field(gt=0, le=1_000_000)]
+MIN_LEVERAGE, MAX_LEVERAGE, LEVERAGE_INCREMENT = 1.0, 100.0, 1.0
 Price = Annotated[float, Field(gt=0, le=1_000_000_000)]
 
 
-class OrderType(IntEnum):
+class OrderType(NamedIntEnum):
     """How an order executes."""
 
     LIMIT = 1
@@ -35,14 +40,14 @@ class OrderType(IntEnum):
     STOP_LIMIT = 4
 
 
-class Side(IntEnum):
+class Side(NamedIntEnum):
     """Buy or sell."""
 
     BUY = 1
     SELL = -1
 
 
-class OrderStatus(IntEnum):
+class OrderStatus(NamedIntEnum):
     """Where an order is in its life."""
 
     CANCELED = 1
@@ -53,7 +58,7 @@ class OrderStatus(IntEnum):
     WORKING = 6
 
 
-class ParentType(IntEnum):
+class ParentType(NamedIntEnum):
     """What a bracket order protects."""
 
     ORDER = 1
@@ -61,14 +66,14 @@ class ParentType(IntEnum):
     TRADE = 3
 
 
-class TimeInForce(StrEnum):
+class TimeInForce(NamedStrEnum):
     """How long an order works: until the session ends (DAY) or until cancelled."""
 
     DAY = "DAY"
     GTC = "GTC"
 
 
-class ConnectionStatus(IntEnum):
+class ConnectionStatus(NamedIntEnum):
     """The state of the broker connection."""
 
     CONNECTED = 1
@@ -108,9 +113,23 @@ class PreOrder(CamelModel):
 
     TradingView's PreOrder as its order ticket sends it: fields this broker does
     not use (``currentQuotes``, ``customFields``, ``stopType`` ...) are ignored.
+    LIMIT and STOP_LIMIT orders need a ``limitPrice``, STOP and STOP_LIMIT a
+    ``stopPrice``; the JSON schema says so with ``if``/``then`` rules.
     """
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={
+            "allOf": [
+                required_when(
+                    "type", [OrderType.LIMIT, OrderType.STOP_LIMIT], ["limitPrice"]
+                ),
+                required_when(
+                    "type", [OrderType.STOP, OrderType.STOP_LIMIT], ["stopPrice"]
+                ),
+            ]
+        },
+    )
 
     symbol: Symbol
     type: OrderType
@@ -312,10 +331,18 @@ class LeverageInfo(CamelModel):
     step: float
 
 
-class LeverageSetParams(LeverageInfoParams):
-    """A leverage to apply to a symbol."""
+class LeveragePreviewParams(LeverageInfoParams):
+    """A leverage to preview: any positive value; problems are listed, not refused."""
 
     leverage: float = Field(gt=0, le=1000)
+
+
+class LeverageSetParams(LeveragePreviewParams):
+    """A leverage to apply to a symbol: a whole number in the allowed range."""
+
+    leverage: float = Field(
+        ge=MIN_LEVERAGE, le=MAX_LEVERAGE, multiple_of=LEVERAGE_INCREMENT
+    )
 
 
 class LeverageSetResult(CamelModel):

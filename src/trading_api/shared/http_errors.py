@@ -8,8 +8,8 @@ Installed on every module app and on the root app:
   names the OpenAPI document publishes, whichever spelling the client sent.
   The answer is always valid JSON: a NaN, an infinity or a lone surrogate in the
   rejected input is echoed as a string, never as invalid JSON or a 500.
-* **405** lists in ``Allow`` every method the path serves, not only the first
-  route's; a plain ``OPTIONS`` (not a CORS preflight) is 204 with that ``Allow``.
+* **405** lists in ``Allow`` every method the path serves, and a concrete path
+  wins over a templated one (:mod:`trading_api.shared.http_methods`).
 """
 
 from __future__ import annotations
@@ -26,11 +26,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
-from starlette.routing import Match
+
+from trading_api.shared.http_methods import ConcretePathGuard, method_not_allowed
 
 __all__ = ["install_error_handlers", "json_safe"]
 
-METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 _NON_FINITE = {math.inf: "Infinity", -math.inf: "-Infinity"}
 
 
@@ -38,6 +38,7 @@ def install_error_handlers(app: FastAPI) -> None:
     """Answer validation, parse and method errors of ``app`` in the shapes above."""
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(HTTPException, _http_error)
+    app.router.routes.insert(0, ConcretePathGuard(app))
 
 
 async def _invalid_request(request: Request, exc: Exception) -> Response:
@@ -50,12 +51,7 @@ async def _invalid_request(request: Request, exc: Exception) -> Response:
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 405:
-        allow = ", ".join(_allowed_methods(request))
-        if request.method == "OPTIONS":
-            return Response(status_code=204, headers={"Allow": allow})
-        return JSONResponse(
-            {"detail": "Method Not Allowed"}, status_code=405, headers={"Allow": allow}
-        )
+        return method_not_allowed(request)
     if exc.status_code == 400 and isinstance(exc.__cause__, ValueError):
         # FastAPI answers a body it cannot decode (invalid UTF-8) with a bare 400;
         # it is the same mistake as invalid JSON, so it gets the same 422.
@@ -68,16 +64,6 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         }
         return JSONResponse({"detail": [json_safe(error)]}, status_code=422)
     return await http_exception_handler(request, exc)
-
-
-def _allowed_methods(request: Request) -> list[str]:
-    routes = request.app.router.routes
-    allowed = {"OPTIONS"}
-    for method in METHODS:
-        scope = {**request.scope, "method": method}
-        if any(route.matches(scope)[0] is Match.FULL for route in routes):
-            allowed.add(method)
-    return sorted(allowed)
 
 
 def json_safe(value: Any) -> Any:

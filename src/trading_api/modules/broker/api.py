@@ -18,6 +18,7 @@ from trading_api.models.broker import (
     Execution,
     LeverageInfo,
     LeverageInfoParams,
+    LeveragePreviewParams,
     LeveragePreviewResult,
     LeverageSetParams,
     LeverageSetResult,
@@ -212,7 +213,7 @@ def _add_account_routes(router: APIRouter, service: BrokerService) -> None:
         "/leverage/preview", response_model=LeveragePreviewResult, status_code=200
     )
     async def preview_leverage(
-        params: LeverageSetParams, account_id: AccountParam = DEFAULT_ACCOUNT
+        params: LeveragePreviewParams, account_id: AccountParam = DEFAULT_ACCOUNT
     ) -> LeveragePreviewResult:
         """What a leverage would mean, with problems listed instead of refused."""
         return service.preview_leverage(account_id, params)

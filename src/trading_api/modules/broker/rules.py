@@ -2,10 +2,20 @@
 
 from collections.abc import Callable
 
-from trading_api.models.broker import Order, OrderModification, OrderType, Side
+from trading_api.models.broker import (
+    LEVERAGE_INCREMENT,
+    MAX_LEVERAGE,
+    MIN_LEVERAGE,
+    Order,
+    OrderModification,
+    OrderType,
+    Side,
+)
 from trading_api.modules.broker.errors import RuleViolationError
 
-LEVERAGE_MIN, LEVERAGE_MAX, LEVERAGE_STEP = 1.0, 100.0, 1.0
+# The range the leverage schema publishes (LeverageSetParams).
+LEVERAGE_MIN, LEVERAGE_MAX = MIN_LEVERAGE, MAX_LEVERAGE
+LEVERAGE_STEP = LEVERAGE_INCREMENT
 LEG_TYPES = {"tp": OrderType.LIMIT, "sl": OrderType.STOP}
 
 

@@ -38,6 +38,7 @@ from trading_api.models.broker import (
     Execution,
     LeverageInfo,
     LeverageInfoParams,
+    LeveragePreviewParams,
     LeveragePreviewResult,
     LeverageSetParams,
     LeverageSetResult,
@@ -301,7 +302,7 @@ class BrokerService:
         )
 
     def preview_leverage(
-        self, account_id: str, params: LeverageSetParams
+        self, account_id: str, params: LeveragePreviewParams
     ) -> LeveragePreviewResult:
         """What setting a leverage would mean, with errors instead of exceptions."""
         self._engine.canonical(params.symbol)

@@ -13,6 +13,7 @@ from trading_api.models.broker import (
     EquityData,
     Execution,
     LeverageInfo,
+    LeveragePreviewParams,
     LeveragePreviewResult,
     LeverageSetParams,
     LeverageSetResult,
@@ -261,7 +262,7 @@ class BrokerClient(ModuleClient):
 
     def preview_leverage(
         self,
-        params: LeverageSetParams,
+        params: LeveragePreviewParams,
         *,
         account_id: str = "DEMO-1",
     ) -> LeveragePreviewResult:
@@ -566,7 +567,7 @@ class AsyncBrokerClient(AsyncModuleClient):
 
     async def preview_leverage(
         self,
-        params: LeverageSetParams,
+        params: LeveragePreviewParams,
         *,
         account_id: str = "DEMO-1",
     ) -> LeveragePreviewResult:

@@ -227,9 +227,13 @@ def test_leverage_info_set_and_preview(client: TestClient) -> None:
     assert preview["warnings"] and not preview["errors"]
 
 
-def test_leverage_out_of_range_is_a_bad_request(client: TestClient) -> None:
+def test_leverage_out_of_range_is_refused_as_the_schema_says(
+    client: TestClient,
+) -> None:
     body = {"symbol": "AAPL", "orderType": MARKET, "side": BUY, "leverage": 500}
-    assert client.put(f"{BASE}/leverage/set", json=body).status_code == 400
+    response = client.put(f"{BASE}/leverage/set", json=body)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "leverage"]
 
 
 def test_preview_shows_cost_without_placing(client: TestClient) -> None:

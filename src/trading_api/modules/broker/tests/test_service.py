@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from trading_api.market import ManualClock, Market, QuantityError, UnknownSymbolError
 from trading_api.models.broker import (
@@ -20,6 +20,7 @@ from trading_api.models.broker import (
     EquityData,
     Execution,
     LeverageInfoParams,
+    LeveragePreviewParams,
     LeverageSetParams,
     Order,
     OrderModification,
@@ -468,15 +469,15 @@ def test_leverage_raises_buying_power(broker: BrokerService) -> None:
 
 
 @pytest.mark.parametrize("leverage", [0.5, 101, 2.5])
-def test_leverage_outside_range_or_step_is_a_rule_violation(
+def test_leverage_outside_range_or_step_is_listed_by_preview_refused_by_set(
     broker: BrokerService, leverage: float
 ) -> None:
-    params = LeverageSetParams(
+    params = LeveragePreviewParams(
         symbol="AAPL", order_type=OrderType.MARKET, side=BUY, leverage=leverage
     )
     assert broker.preview_leverage(ACCOUNT, params).errors
-    with pytest.raises(RuleViolationError, match="leverage must be"):
-        broker.set_leverage(ACCOUNT, params)
+    with pytest.raises(ValidationError, match="leverage"):
+        LeverageSetParams.model_validate(params.model_dump())
 
 
 def test_preview_reports_cost_and_errors_without_placing(broker: BrokerService) -> None:

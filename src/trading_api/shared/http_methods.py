@@ -1,0 +1,85 @@
+"""Which methods a path allows, answered the way its OpenAPI document says.
+
+A 405 lists in ``Allow`` every method the path serves (Starlette lists only
+the first matching route's), and a plain ``OPTIONS`` is a 204 with that
+``Allow``. A concrete path wins over a templated one, as OpenAPI resolves them:
+``PUT /orders/preview`` is a 405 (``preview`` is a POST-only resource), not an
+attempt to modify an order whose id is ``preview``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse, Response
+from starlette.requests import Request
+from starlette.routing import BaseRoute, Match
+from starlette.types import Receive, Scope, Send
+
+METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def allowed_methods(app: Any, scope: Scope) -> str:
+    """The ``Allow`` value of the path in ``scope``: the methods routes serve."""
+    allowed = {"OPTIONS"}
+    for method in METHODS:
+        probe = {**scope, "method": method}
+        for route in app.router.routes:
+            match, _ = route.matches(probe)
+            if match is Match.FULL:
+                if not isinstance(route, ConcretePathGuard):
+                    allowed.add(method)
+                break
+    return ", ".join(sorted(allowed))
+
+
+def method_not_allowed(request: Request) -> Response:
+    """405 with the full ``Allow``; a plain ``OPTIONS`` gets 204 instead."""
+    allow = allowed_methods(request.app, request.scope)
+    if request.method == "OPTIONS":
+        return Response(status_code=204, headers={"Allow": allow})
+    return JSONResponse(
+        {"detail": "Method Not Allowed"}, status_code=405, headers={"Allow": allow}
+    )
+
+
+class ConcretePathGuard(BaseRoute):
+    """The first route of a module app: refuses undocumented methods on concrete
+    paths before a templated route (``/orders/{order_id}``) can take them.
+
+    The concrete paths and their methods are read from the app's OpenAPI
+    document on the first request, once every route is registered.
+    """
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+        self._methods: dict[str, frozenset[str]] | None = None
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] != "http":
+            return Match.NONE, {}
+        methods = self._concrete_paths().get(_route_path(scope))
+        if methods is None or scope["method"] in methods:
+            return Match.NONE, {}
+        return Match.FULL, {}
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = method_not_allowed(Request(scope, receive))
+        await response(scope, receive, send)
+
+    def _concrete_paths(self) -> dict[str, frozenset[str]]:
+        if self._methods is None:
+            paths = self.app.openapi().get("paths", {})
+            self._methods = {
+                path: frozenset(method.upper() for method in item)
+                for path, item in paths.items()
+                if "{" not in path
+            }
+        return self._methods
+
+
+def _route_path(scope: Scope) -> str:
+    path: str = scope["path"]
+    root_path: str = scope.get("root_path", "")
+    return path[len(root_path) :] if root_path and path.startswith(root_path) else path
