@@ -20,16 +20,22 @@ from trading_api.shared.settings import Settings
 
 SEED = 20_240_601
 MAX_EXAMPLES = 15
-MARKET_RULES = [
+DATA_RULES = [
     "broker_place_order",
+    "broker_preview_order",
     "broker_modify_order",
     "broker_close_position",
     "broker_edit_position_brackets",
+    "broker_list_executions",
+    "broker_get_leverage_info",
+    "broker_set_leverage",
+    "broker_preview_leverage",
 ]
 """Operations whose documented 400 enforces what no JSON schema can say: a rule
-against the live market or the account's state (a take-profit on the losing side
-of the price, a symbol missing from the catalogue, a quantity off the symbol's
-step, closing more than is held). For these alone, a schema-valid request may
+against data, not shape. The symbol catalogue (``0`` is a well-formed symbol
+that does not exist, as an unknown id is a 404), the live market (a take-profit
+on the losing side of the price), the symbol's quantity step, the account's
+state (closing more than is held). For these alone a schema-valid request may
 get that 400; everywhere else schema-valid data must be accepted."""
 
 CONFIG = SchemathesisConfig.from_dict(
@@ -44,7 +50,7 @@ CONFIG = SchemathesisConfig.from_dict(
         },
         "operations": [
             {
-                "include-operation-id": MARKET_RULES,
+                "include-operation-id": DATA_RULES,
                 "checks": {
                     "positive_data_acceptance": {
                         "expected-statuses": ["2xx", "400", "404", "409"]

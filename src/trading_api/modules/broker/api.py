@@ -95,7 +95,12 @@ def _add_order_routes(router: APIRouter, service: BrokerService) -> None:
             response.headers["Idempotent-Replayed"] = "true"
         return PlaceOrderResult(order_id=order_id)
 
-    @router.post("/orders/preview", response_model=OrderPreviewResult, status_code=200)
+    @router.post(
+        "/orders/preview",
+        response_model=OrderPreviewResult,
+        status_code=200,
+        responses=error_responses(400),
+    )
     async def preview_order(
         order: PreOrder, account_id: AccountParam = DEFAULT_ACCOUNT
     ) -> OrderPreviewResult:
@@ -172,7 +177,12 @@ def _add_position_routes(router: APIRouter, service: BrokerService) -> None:
         """Set, move or remove (null) a position's take-profit and stop-loss."""
         return service.set_position_brackets(account_id, position_id, brackets)
 
-    @router.get("/executions/{symbol}", response_model=list[Execution], status_code=200)
+    @router.get(
+        "/executions/{symbol}",
+        response_model=list[Execution],
+        status_code=200,
+        responses=error_responses(400),
+    )
     async def list_executions(
         symbol: SymbolParam, account_id: AccountParam = DEFAULT_ACCOUNT
     ) -> list[Execution]:
@@ -186,7 +196,12 @@ def _add_account_routes(router: APIRouter, service: BrokerService) -> None:
         """Balance, equity, realized and unrealized P&L, margin."""
         return service.account_info(account_id)
 
-    @router.get("/leverage/info", response_model=LeverageInfo, status_code=200)
+    @router.get(
+        "/leverage/info",
+        response_model=LeverageInfo,
+        status_code=200,
+        responses=error_responses(400),
+    )
     async def get_leverage_info(
         symbol: Annotated[str, Query(max_length=32, pattern=r"^[A-Za-z0-9:._-]+$")],
         order_type: Annotated[OrderType, Query(alias="orderType")],
@@ -210,7 +225,10 @@ def _add_account_routes(router: APIRouter, service: BrokerService) -> None:
         return service.set_leverage(account_id, params)
 
     @router.post(
-        "/leverage/preview", response_model=LeveragePreviewResult, status_code=200
+        "/leverage/preview",
+        response_model=LeveragePreviewResult,
+        status_code=200,
+        responses=error_responses(400),
     )
     async def preview_leverage(
         params: LeveragePreviewParams, account_id: AccountParam = DEFAULT_ACCOUNT
