@@ -4,38 +4,66 @@
 (``AsyncDatafeedClient``): one method per operation, typed with the project's own
 models, and ``subscribe`` for modules with WebSocket routes. The plumbing lives in
 :mod:`trading_api.shared.client_runtime`, so each method is a single call.
+
+The files are rendered from the Jinja templates in ``templates/`` beside this
+file, then formatted by ruff (:func:`~trading_cli.build.formatting.format_python`).
 """
 
 import enum
 from dataclasses import dataclass
-from typing import Any
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from trading_cli.build.client_operations import ClientSpec, Operation, Param, WsRoute
 from trading_cli.build.client_source import (
     INDENT,
-    Group,
     Imports,
     TypeSource,
-    bracketed,
     docstring,
     is_plain_type,
     python_literal,
 )
+from trading_cli.build.formatting import format_python
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 COMMAND = "trading clients build"
 RUNTIME = "trading_api.shared.client_runtime"
+TEMPLATES = Path(__file__).parent / "templates"
 _BODY = INDENT * 2
 
 
 def class_names(spec: ClientSpec) -> tuple[str, str]:
     """The sync and async class names: ``DatafeedClient``, ``AsyncDatafeedClient``."""
-    pascal = "".join(part.capitalize() for part in spec.name.split("-"))
+    from trading_api.conventions import pascal_for
+
+    pascal = pascal_for(spec.name)
     return f"{pascal}Client", f"Async{pascal}Client"
 
 
-def render_client_package(spec: ClientSpec) -> dict[str, str]:
-    """The files of ``client_generated/`` by name, as text."""
-    return {"__init__.py": _render_init(spec), "client.py": _render_client(spec)}
+def render_client_package(spec: ClientSpec, out: Path, root: Path) -> dict[str, str]:
+    """The files of ``client_generated/`` (the folder ``out`` of the project at
+    ``root``) by name, as text."""
+    rendered = {"__init__.py": _render_init(spec), "client.py": _render_client(spec)}
+    return {
+        name: format_python(text, out / name, root) for name, text in rendered.items()
+    }
+
+
+@cache
+def _templates() -> "Environment":
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+    return Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        undefined=StrictUndefined,
+        autoescape=False,
+    )
 
 
 def _header() -> str:
@@ -52,15 +80,19 @@ def _render_init(spec: ClientSpec) -> str:
     imports.add(".client", sync_name)
     imports.add(".client", async_name)
     exported = sorted(["ApiError", "SubscriptionError", sync_name, async_name])
-    all_line = bracketed(
-        "__all__ = [", [python_literal(name) for name in exported], "]", indent=""
-    )
     doc = (
         f"Typed Python client of the ``{spec.name}`` module: ``{sync_name}`` and "
         f"``{async_name}``."
     )
-    return "\n".join(
-        [_header(), docstring(doc, indent=""), "", imports.render(), "", all_line, ""]
+    return (
+        _templates()
+        .get_template("__init__.py.jinja")
+        .render(
+            header=_header(),
+            doc=docstring(doc, indent=""),
+            imports=imports.lines(),
+            exported=[python_literal(name) for name in exported],
+        )
     )
 
 
@@ -89,42 +121,34 @@ def _render_client(spec: ClientSpec) -> str:
         _Flavour(sync_name, imports.add(RUNTIME, "ModuleClient"), False),
         _Flavour(async_name, imports.add(RUNTIME, "AsyncModuleClient"), True),
     ]
-    blocks = []
-    if spec.ws_routes:
-        blocks.append(_render_ws_routes(spec, types))
-    blocks.extend(_render_class(spec, flavour, types) for flavour in flavours)
+    ws_routes = [
+        f"{python_literal(ws.route)}: ({types(ws.request_model)}, "
+        f"{types(ws.data_model)})"
+        for ws in spec.ws_routes
+    ]
+    routes_type = imports.add(RUNTIME, "WsRoutes") if ws_routes else ""
+    classes = [_class_context(spec, flavour, types) for flavour in flavours]
     doc = (
         f"Typed clients of the ``{spec.name}`` module, served at ``{spec.mount_path}``."
     )
-    imports_text = imports.render()
-    parts = [_header(), docstring(doc, indent=""), "", imports_text]
-    for block in blocks:
-        # Two blank lines before a class, one after imports before a statement.
-        gap = (
-            ["", ""]
-            if block.startswith("class ") or parts[-1] != imports_text
-            else [""]
+    return (
+        _templates()
+        .get_template("client.py.jinja")
+        .render(
+            header=_header(),
+            doc=docstring(doc, indent=""),
+            imports=imports.lines(),
+            ws_routes=ws_routes,
+            ws_routes_type=routes_type,
+            classes=classes,
+            mount_path=python_literal(spec.mount_path),
         )
-        parts.extend([*gap, block])
-    return "\n".join(parts) + "\n"
+    )
 
 
-def _render_ws_routes(spec: ClientSpec, types: TypeSource) -> str:
-    routes_type = types.imports.add(RUNTIME, "WsRoutes")
-    items: list[str | Group] = [
-        Group(
-            f"{python_literal(ws.route)}: (",
-            [types(ws.request_model), types(ws.data_model)],
-            ")",
-        )
-        for ws in spec.ws_routes
-    ]
-    table = bracketed(f"WS_ROUTES: {routes_type} = {{", items, "}", indent="")
-    doc = '"""Each WebSocket route: its request model and the model of its updates."""'
-    return f"{table}\n{doc}"
-
-
-def _render_class(spec: ClientSpec, flavour: _Flavour, types: TypeSource) -> str:
+def _class_context(
+    spec: ClientSpec, flavour: _Flavour, types: TypeSource
+) -> dict[str, Any]:
     kind = "Async" if flavour.is_async else "Sync"
     lines = [
         f"{kind} client of the ``{spec.name}`` module (``{spec.mount_path}``).",
@@ -137,30 +161,31 @@ def _render_class(spec: ClientSpec, flavour: _Flavour, types: TypeSource) -> str
         f'``{flavour.class_name}(base_url="http://127.0.0.1:8000")``. A non-2xx '
         "answer raises :class:`ApiError` with its status and detail.",
     ]
-    members = [
-        docstring("\n".join(lines), indent=INDENT),
-        "",
-        f"{INDENT}mount_path = {python_literal(spec.mount_path)}",
-    ]
-    for operation in spec.operations:
-        members += ["", _render_operation(spec, operation, flavour, types)]
-    if spec.ws_routes:
-        members += ["", _render_subscribe(spec, flavour, types)]
-    return f"class {flavour.class_name}({flavour.base}):\n" + "\n".join(members)
+    return {
+        "name": flavour.class_name,
+        "base": flavour.base,
+        "def_": flavour.def_,
+        "doc": docstring("\n".join(lines), indent=INDENT),
+        "operations": [
+            _operation_context(spec, op, flavour, types) for op in spec.operations
+        ],
+        "subscribe": (
+            _subscribe_context(spec, flavour, types) if spec.ws_routes else None
+        ),
+    }
 
 
-def _render_operation(
+def _operation_context(
     spec: ClientSpec, op: Operation, flavour: _Flavour, types: TypeSource
-) -> str:
+) -> dict[str, Any]:
     returns = types(op.returns)
-    signature = bracketed(
-        f"{flavour.def_} {op.method_name}(",
-        _signature_params(op, types),
-        f") -> {returns}:",
-        indent=INDENT,
-    )
-    doc = docstring(_operation_doc(spec, op), indent=_BODY)
-    return "\n".join([signature, doc, _render_call(op, flavour, types, returns)])
+    return {
+        "name": op.method_name,
+        "params": _signature_params(op, types),
+        "returns": returns,
+        "doc": docstring(_operation_doc(spec, op), indent=_BODY),
+        "body": _call_lines(op, flavour, types, returns),
+    }
 
 
 def _signature_params(op: Operation, types: TypeSource) -> list[str]:
@@ -211,9 +236,9 @@ def _operation_doc(spec: ClientSpec, op: Operation) -> str:
     return "\n".join(lines)
 
 
-def _render_call(
+def _call_lines(
     op: Operation, flavour: _Flavour, types: TypeSource, returns: str
-) -> str:
+) -> list[str]:
     plain = op.returns is None or is_plain_type(op.returns)
     if op.returns is None:
         returns_arg = types.imports.add("types", "NoneType")
@@ -222,19 +247,18 @@ def _render_call(
     else:
         cast = types.imports.add("typing", "cast")
         returns_arg = f"{cast}({types.imports.add('typing', 'Any')}, {returns})"
-    args: list[str | Group] = [
+    args = [
         python_literal(op.http_method),
         _path_source(op, types),
         returns_arg,
         *_keyword_args(op),
     ]
-    call = f"{flavour.await_}self._call("
+    call = f"{flavour.await_}self._call({', '.join(args)})"
     if op.returns is None:
-        return bracketed(call, args, ")", indent=_BODY)
+        return [call]
     if plain:
-        return bracketed(f"return {call}", args, ")", indent=_BODY)
-    assigned = bracketed(f"result: {returns} = {call}", args, ")", indent=_BODY)
-    return f"{assigned}\n{_BODY}return result"
+        return [f"return {call}"]
+    return [f"result: {returns} = {call}", "return result"]
 
 
 def _path_source(op: Operation, types: TypeSource) -> str:
@@ -251,61 +275,54 @@ def _path_source(op: Operation, types: TypeSource) -> str:
     return "f" + python_literal(path)
 
 
-def _keyword_args(op: Operation) -> list[str | Group]:
-    args: list[str | Group] = []
+def _keyword_args(op: Operation) -> list[str]:
+    args: list[str] = []
     for kind, keyword in (("query", "params"), ("header", "headers")):
-        pairs: list[str | Group] = [
+        pairs = [
             f"{python_literal(p.wire)}: {p.name}" for p in op.params if p.kind == kind
         ]
         if pairs:
-            args.append(Group(f"{keyword}={{", pairs, "}"))
+            args.append(f"{keyword}={{{', '.join(pairs)}}}")
     body = op.body
     if op.embed_body:
         pairs = [f"{python_literal(p.wire)}: {p.name}" for p in body]
-        args.append(Group("body={", pairs, "}"))
+        args.append(f"body={{{', '.join(pairs)}}}")
     elif body:
         args.append(f"body={body[0].name}")
     return args
 
 
-def _render_subscribe(spec: ClientSpec, flavour: _Flavour, types: TypeSource) -> str:
+def _subscribe_context(
+    spec: ClientSpec, flavour: _Flavour, types: TypeSource
+) -> dict[str, Any]:
     imports = types.imports
     stream = imports.add(
         RUNTIME, "AsyncSubscription" if flavour.is_async else "Subscription"
     )
     doc = docstring(_subscribe_doc(spec, flavour), indent=_BODY)
-    call = f"{_BODY}return self._subscribe(route, request, WS_ROUTES)"
-    if len(spec.ws_routes) == 1:
-        ws = spec.ws_routes[0]
-        signature = _subscribe_signature(ws, stream, types, ":")
-        return "\n".join([signature, doc, call])
-    overload = imports.add("typing", "overload")
-    parts = []
-    for ws in spec.ws_routes:
-        stub = _subscribe_signature(ws, stream, types, ": ...")
-        parts += [f"{INDENT}@{overload}", stub, ""]
+    stubs = [_subscribe_signature(ws, stream, types) for ws in spec.ws_routes]
+    if len(stubs) == 1:
+        return {"overloads": [], "doc": doc, **stubs[0]}
     base_model = imports.add("pydantic", "BaseModel")
-    signature = bracketed(
-        "def subscribe(",
-        ["self", "route: str", f"request: {base_model}"],
-        f") -> {stream}[{base_model}]:",
-        indent=INDENT,
-    )
-    return "\n".join([*parts, signature, doc, call])
+    return {
+        "overloads": stubs,
+        "overload": imports.add("typing", "overload"),
+        "doc": doc,
+        "params": ["self", "route: str", f"request: {base_model}"],
+        "returns": f"{stream}[{base_model}]",
+    }
 
 
-def _subscribe_signature(ws: WsRoute, stream: str, types: TypeSource, end: str) -> str:
+def _subscribe_signature(ws: WsRoute, stream: str, types: TypeSource) -> dict[str, Any]:
     literal = types.imports.add("typing", "Literal")
-    return bracketed(
-        "def subscribe(",
-        [
+    return {
+        "params": [
             "self",
             f"route: {literal}[{python_literal(ws.route)}]",
             f"request: {types(ws.request_model)}",
         ],
-        f") -> {stream}[{types(ws.data_model)}]{end}",
-        indent=INDENT,
-    )
+        "returns": f"{stream}[{types(ws.data_model)}]",
+    }
 
 
 def _subscribe_doc(spec: ClientSpec, flavour: _Flavour) -> str:

@@ -1,16 +1,13 @@
-"""Python source for generated clients: imports, type expressions, line layout.
+"""Python source for generated clients: imports, type expressions, docstrings.
 
-The clients are written ruff-format-clean directly, with no formatter run: each
-bracketed construct goes on one line when it fits in :data:`LINE_LENGTH`, else one
-item per line with a trailing comma (the form ruff keeps as is).
+Generators write plain source; layout and import order are ruff's job
+(:mod:`trading_cli.build.formatting`).
 """
 
 import enum
-import sys
 import textwrap
 import types
 import typing
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +21,7 @@ _ANNOTATED = type(typing.Annotated[int, "x"])
 
 @dataclass
 class Imports:
-    """The ``from module import name`` lines of one file, sorted like ruff's isort.
+    """The ``from module import name`` lines of one file.
 
     Names must be unique in the file: importing two different objects under one
     name is an error that names both.
@@ -44,38 +41,12 @@ class Imports:
         self.by_module.setdefault(module, set()).add(name)
         return name
 
-    def render(self) -> str:
-        """The import block: stdlib, third-party, first-party, relative sections."""
-        sections: dict[int, list[str]] = {}
-        for module in sorted(self.by_module, key=str.lower):
-            names = sorted(self.by_module[module], key=_member_key)
-            sections.setdefault(_section(module), []).append(
-                _from_import(module, names)
-            )
-        return "\n\n".join("\n".join(sections[key]) for key in sorted(sections))
-
-
-def _section(module: str) -> int:
-    if module.startswith("."):
-        return 3
-    top = module.split(".")[0]
-    if top in sys.stdlib_module_names:
-        return 0
-    return 2 if top in ("trading_api", "trading_cli") else 1
-
-
-def _member_key(name: str) -> tuple[int, str, str]:
-    # isort's order-by-type: CONSTANTS, then Classes, then functions and variables.
-    kind = 0 if name.isupper() and len(name) > 1 else 1 if name[:1].isupper() else 2
-    return kind, name.lower(), name
-
-
-def _from_import(module: str, names: list[str]) -> str:
-    line = f"from {module} import {', '.join(names)}"
-    if len(line) <= LINE_LENGTH:
-        return line
-    body = "".join(f"{INDENT}{name},\n" for name in names)
-    return f"from {module} import (\n{body})"
+    def lines(self) -> list[str]:
+        """One import statement per module (ruff sorts and wraps them)."""
+        return [
+            f"from {module} import {', '.join(sorted(names))}"
+            for module, names in sorted(self.by_module.items())
+        ]
 
 
 class TypeSource:
@@ -152,42 +123,6 @@ def python_literal(value: Any) -> str:
         escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
         return f'"{escaped}"'
     return repr(value)
-
-
-@dataclass(frozen=True)
-class Group:
-    """A bracketed construct: ``head`` ends with the opening bracket, ``tail``
-    starts with the closing one; items may be groups themselves."""
-
-    head: str
-    items: "Sequence[str | Group]"
-    tail: str
-
-    def flat(self) -> str:
-        """The construct on one line."""
-        inner = ", ".join(
-            item if isinstance(item, str) else item.flat() for item in self.items
-        )
-        return f"{self.head}{inner}{self.tail}"
-
-
-def layout(item: "str | Group", indent: str, suffix: str = "") -> str:
-    """Lay ``item`` out at ``indent``: on one line if it fits, else one item a line
-    with a trailing comma, recursively."""
-    if isinstance(item, str):
-        return f"{indent}{item}{suffix}"
-    line = f"{indent}{item.flat()}{suffix}"
-    if len(line) <= LINE_LENGTH:
-        return line
-    body = "\n".join(layout(inner, indent + INDENT, ",") for inner in item.items)
-    return f"{indent}{item.head}\n{body}\n{indent}{item.tail}{suffix}"
-
-
-def bracketed(
-    head: str, items: "Sequence[str | Group]", tail: str, *, indent: str
-) -> str:
-    """``head(items)tail`` at ``indent``, laid out by :func:`layout`."""
-    return layout(Group(head, items, tail), indent)
 
 
 def docstring(text: str, *, indent: str) -> str:

@@ -10,16 +10,12 @@ with a unified diff.
 import difflib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from trading_cli.build.client_operations import describe_client
 from trading_cli.build.client_render import COMMAND, render_client_package
 from trading_cli.build.result import BuildResult
 from trading_cli.errors import CliError
 from trading_cli.project import Project
-
-if TYPE_CHECKING:
-    pass
 
 CLIENT_DIR = "client_generated"
 
@@ -47,10 +43,12 @@ def build_clients(
     for name in registry.select(modules):
         module = registry.create_module(name)
         try:
-            files = render_client_package(describe_client(module))
+            out = client_dir(registry.entry(name).package_dir)
+            rendered[out] = render_client_package(
+                describe_client(module), out, project.root
+            )
         except CliError as exc:
             raise CliError(f"client of module {name!r}: {exc}") from exc
-        rendered[client_dir(registry.entry(name).package_dir)] = files
     # Everything rendered before anything is written: a module that cannot be
     # rendered leaves every client as it was.
     result = BuildResult()

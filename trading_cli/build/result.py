@@ -14,11 +14,14 @@ class BuildResult:
         stale: With ``check=True``, each file that differs from what the generator
             would write, with a unified diff (committed copy -> fresh copy).
         removed: Generated files deleted because their source is gone.
+        notes: Things the user should know that are not failures (a validation
+            that was skipped, specs not compared).
     """
 
     written: list[Path] = field(default_factory=list)
     stale: dict[Path, str] = field(default_factory=dict)
     removed: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -30,6 +33,7 @@ class BuildResult:
         self.written.extend(other.written)
         self.stale.update(other.stale)
         self.removed.extend(other.removed)
+        self.notes.extend(other.notes)
         return self
 
     def record(self, path: Path, fresh: str, *, check: bool, root: Path) -> None:

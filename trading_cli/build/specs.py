@@ -10,7 +10,7 @@ import difflib
 import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,13 +39,6 @@ ASYNCAPI = "asyncapi"
 
 
 @dataclass
-class SpecsBuildResult(BuildResult):
-    """A :class:`BuildResult` with notes for the user (a skipped validation)."""
-
-    notes: list[str] = field(default_factory=list)
-
-
-@dataclass
 class SpecDocuments:
     """Every document of the project, as plain dicts (not yet headed).
 
@@ -64,8 +57,9 @@ class SpecDocuments:
 
 def module_spec_path(project: Project, name: str, kind: str) -> Path:
     """``modules/<pkg>/specs_generated/<name>_<kind>.json`` (kind: openapi/asyncapi)."""
-    package = name.replace("-", "_")
-    return project.modules_dir / package / SPECS_DIR / f"{name}_{kind}.json"
+    from trading_api.conventions import package_for
+
+    return project.modules_dir / package_for(name) / SPECS_DIR / f"{name}_{kind}.json"
 
 
 def merged_spec_path(project: Project, kind: str) -> Path:
@@ -147,10 +141,10 @@ def _build(
     modules: Sequence[str] | None,
     check: bool,
     validators: "SpecValidators",
-) -> SpecsBuildResult:
+) -> BuildResult:
     registry = project.module_registry()
     selected = registry.select(modules)
-    result = SpecsBuildResult()
+    result = BuildResult()
     for name in selected:
         _ws_routers(project, registry.entry(name).package_dir, check, result)
     if check and result.stale:
@@ -281,7 +275,7 @@ def _probably_unchanged(project: Project, validators: SpecValidators) -> bool:
 
 
 def _validate(
-    project: Project, validators: SpecValidators, result: SpecsBuildResult
+    project: Project, validators: SpecValidators, result: BuildResult
 ) -> None:
     """Raise on the first invalid document, naming its file and its problems."""
     batches: list[tuple[str, BatchValidator]] = [

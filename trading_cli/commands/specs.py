@@ -37,13 +37,12 @@ def build_command(
     with the official parser) before anything is written; files are written
     only when their content changed.
     """
-    from trading_cli.build.specs import SpecsBuildResult, build_specs
+    from trading_cli.build.specs import build_specs
 
     project = find_project()
     with _writing(project, "trading specs build", check), _status("Building specs"):
         result = build_specs(project, modules or None, check=check)
-    notes = result.notes if isinstance(result, SpecsBuildResult) else []
-    for note in notes:
+    for note in result.notes:
         sys.stderr.write(f"note: {note}\n")
     if check:
         for diff in result.stale.values():

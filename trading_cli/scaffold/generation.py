@@ -42,7 +42,7 @@ def generate(
 
 def notes_of(result: BuildResult) -> list[str]:
     """What a builder wants the user to know (e.g. a validation it skipped)."""
-    notes = getattr(result, "notes", [])
+    notes = result.notes
     return [str(note) for note in notes]
 
 

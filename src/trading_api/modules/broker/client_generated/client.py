@@ -80,10 +80,7 @@ class BrokerClient(ModuleClient):
         )
 
     def preview_order(
-        self,
-        order: PreOrder,
-        *,
-        account_id: str = "DEMO-1",
+        self, order: PreOrder, *, account_id: str = "DEMO-1"
     ) -> OrderPreviewResult:
         """Show cost, margin and problems of an order without placing it.
 
@@ -98,11 +95,7 @@ class BrokerClient(ModuleClient):
         )
 
     def modify_order(
-        self,
-        order_id: str,
-        changes: OrderModification,
-        *,
-        account_id: str = "DEMO-1",
+        self, order_id: str, changes: OrderModification, *, account_id: str = "DEMO-1"
     ) -> Order:
         """Change quantity, prices or brackets of a working or inactive order.
 
@@ -134,10 +127,7 @@ class BrokerClient(ModuleClient):
         ``GET /api/v1/broker/orders``
         """
         return self._call(
-            "GET",
-            "/orders",
-            list[Order],
-            params={"accountId": account_id},
+            "GET", "/orders", list[Order], params={"accountId": account_id}
         )
 
     def list_positions(self, *, account_id: str = "DEMO-1") -> list[Position]:
@@ -146,10 +136,7 @@ class BrokerClient(ModuleClient):
         ``GET /api/v1/broker/positions``
         """
         return self._call(
-            "GET",
-            "/positions",
-            list[Position],
-            params={"accountId": account_id},
+            "GET", "/positions", list[Position], params={"accountId": account_id}
         )
 
     def close_position(
@@ -171,11 +158,7 @@ class BrokerClient(ModuleClient):
         )
 
     def edit_position_brackets(
-        self,
-        position_id: str,
-        brackets: Brackets,
-        *,
-        account_id: str = "DEMO-1",
+        self, position_id: str, brackets: Brackets, *, account_id: str = "DEMO-1"
     ) -> Position:
         """Set, move or remove (null) a position's take-profit and stop-loss.
 
@@ -190,10 +173,7 @@ class BrokerClient(ModuleClient):
         )
 
     def list_executions(
-        self,
-        symbol: str,
-        *,
-        account_id: str = "DEMO-1",
+        self, symbol: str, *, account_id: str = "DEMO-1"
     ) -> list[Execution]:
         """The account's fills in ``symbol``, oldest first.
 
@@ -212,10 +192,7 @@ class BrokerClient(ModuleClient):
         ``GET /api/v1/broker/account``
         """
         return self._call(
-            "GET",
-            "/account",
-            AccountInfo,
-            params={"accountId": account_id},
+            "GET", "/account", AccountInfo, params={"accountId": account_id}
         )
 
     def get_leverage_info(
@@ -243,10 +220,7 @@ class BrokerClient(ModuleClient):
         )
 
     def set_leverage(
-        self,
-        params: LeverageSetParams,
-        *,
-        account_id: str = "DEMO-1",
+        self, params: LeverageSetParams, *, account_id: str = "DEMO-1"
     ) -> LeverageSetResult:
         """Apply a leverage to a symbol.
 
@@ -261,10 +235,7 @@ class BrokerClient(ModuleClient):
         )
 
     def preview_leverage(
-        self,
-        params: LeveragePreviewParams,
-        *,
-        account_id: str = "DEMO-1",
+        self, params: LeveragePreviewParams, *, account_id: str = "DEMO-1"
     ) -> LeveragePreviewResult:
         """What a leverage would mean, with problems listed instead of refused.
 
@@ -298,37 +269,27 @@ class BrokerClient(ModuleClient):
 
     @overload
     def subscribe(
-        self,
-        route: Literal["broker-connection"],
-        request: AccountSubscriptionRequest,
+        self, route: Literal["broker-connection"], request: AccountSubscriptionRequest
     ) -> Subscription[BrokerConnectionData]: ...
 
     @overload
     def subscribe(
-        self,
-        route: Literal["equity"],
-        request: AccountSubscriptionRequest,
+        self, route: Literal["equity"], request: AccountSubscriptionRequest
     ) -> Subscription[EquityData]: ...
 
     @overload
     def subscribe(
-        self,
-        route: Literal["executions"],
-        request: AccountSubscriptionRequest,
+        self, route: Literal["executions"], request: AccountSubscriptionRequest
     ) -> Subscription[Execution]: ...
 
     @overload
     def subscribe(
-        self,
-        route: Literal["orders"],
-        request: AccountSubscriptionRequest,
+        self, route: Literal["orders"], request: AccountSubscriptionRequest
     ) -> Subscription[Order]: ...
 
     @overload
     def subscribe(
-        self,
-        route: Literal["positions"],
-        request: AccountSubscriptionRequest,
+        self, route: Literal["positions"], request: AccountSubscriptionRequest
     ) -> Subscription[Position]: ...
 
     def subscribe(self, route: str, request: BaseModel) -> Subscription[BaseModel]:
@@ -385,10 +346,7 @@ class AsyncBrokerClient(AsyncModuleClient):
         )
 
     async def preview_order(
-        self,
-        order: PreOrder,
-        *,
-        account_id: str = "DEMO-1",
+        self, order: PreOrder, *, account_id: str = "DEMO-1"
     ) -> OrderPreviewResult:
         """Show cost, margin and problems of an order without placing it.
 
@@ -403,11 +361,7 @@ class AsyncBrokerClient(AsyncModuleClient):
         )
 
     async def modify_order(
-        self,
-        order_id: str,
-        changes: OrderModification,
-        *,
-        account_id: str = "DEMO-1",
+        self, order_id: str, changes: OrderModification, *, account_id: str = "DEMO-1"
     ) -> Order:
         """Change quantity, prices or brackets of a working or inactive order.
 
@@ -439,10 +393,7 @@ class AsyncBrokerClient(AsyncModuleClient):
         ``GET /api/v1/broker/orders``
         """
         return await self._call(
-            "GET",
-            "/orders",
-            list[Order],
-            params={"accountId": account_id},
+            "GET", "/orders", list[Order], params={"accountId": account_id}
         )
 
     async def list_positions(self, *, account_id: str = "DEMO-1") -> list[Position]:
@@ -451,10 +402,7 @@ class AsyncBrokerClient(AsyncModuleClient):
         ``GET /api/v1/broker/positions``
         """
         return await self._call(
-            "GET",
-            "/positions",
-            list[Position],
-            params={"accountId": account_id},
+            "GET", "/positions", list[Position], params={"accountId": account_id}
         )
 
     async def close_position(
@@ -476,11 +424,7 @@ class AsyncBrokerClient(AsyncModuleClient):
         )
 
     async def edit_position_brackets(
-        self,
-        position_id: str,
-        brackets: Brackets,
-        *,
-        account_id: str = "DEMO-1",
+        self, position_id: str, brackets: Brackets, *, account_id: str = "DEMO-1"
     ) -> Position:
         """Set, move or remove (null) a position's take-profit and stop-loss.
 
@@ -495,10 +439,7 @@ class AsyncBrokerClient(AsyncModuleClient):
         )
 
     async def list_executions(
-        self,
-        symbol: str,
-        *,
-        account_id: str = "DEMO-1",
+        self, symbol: str, *, account_id: str = "DEMO-1"
     ) -> list[Execution]:
         """The account's fills in ``symbol``, oldest first.
 
@@ -517,10 +458,7 @@ class AsyncBrokerClient(AsyncModuleClient):
         ``GET /api/v1/broker/account``
         """
         return await self._call(
-            "GET",
-            "/account",
-            AccountInfo,
-            params={"accountId": account_id},
+            "GET", "/account", AccountInfo, params={"accountId": account_id}
         )
 
     async def get_leverage_info(
@@ -548,10 +486,7 @@ class AsyncBrokerClient(AsyncModuleClient):
         )
 
     async def set_leverage(
-        self,
-        params: LeverageSetParams,
-        *,
-        account_id: str = "DEMO-1",
+        self, params: LeverageSetParams, *, account_id: str = "DEMO-1"
     ) -> LeverageSetResult:
         """Apply a leverage to a symbol.
 
@@ -566,10 +501,7 @@ class AsyncBrokerClient(AsyncModuleClient):
         )
 
     async def preview_leverage(
-        self,
-        params: LeveragePreviewParams,
-        *,
-        account_id: str = "DEMO-1",
+        self, params: LeveragePreviewParams, *, account_id: str = "DEMO-1"
     ) -> LeveragePreviewResult:
         """What a leverage would mean, with problems listed instead of refused.
 
@@ -603,37 +535,27 @@ class AsyncBrokerClient(AsyncModuleClient):
 
     @overload
     def subscribe(
-        self,
-        route: Literal["broker-connection"],
-        request: AccountSubscriptionRequest,
+        self, route: Literal["broker-connection"], request: AccountSubscriptionRequest
     ) -> AsyncSubscription[BrokerConnectionData]: ...
 
     @overload
     def subscribe(
-        self,
-        route: Literal["equity"],
-        request: AccountSubscriptionRequest,
+        self, route: Literal["equity"], request: AccountSubscriptionRequest
     ) -> AsyncSubscription[EquityData]: ...
 
     @overload
     def subscribe(
-        self,
-        route: Literal["executions"],
-        request: AccountSubscriptionRequest,
+        self, route: Literal["executions"], request: AccountSubscriptionRequest
     ) -> AsyncSubscription[Execution]: ...
 
     @overload
     def subscribe(
-        self,
-        route: Literal["orders"],
-        request: AccountSubscriptionRequest,
+        self, route: Literal["orders"], request: AccountSubscriptionRequest
     ) -> AsyncSubscription[Order]: ...
 
     @overload
     def subscribe(
-        self,
-        route: Literal["positions"],
-        request: AccountSubscriptionRequest,
+        self, route: Literal["positions"], request: AccountSubscriptionRequest
     ) -> AsyncSubscription[Position]: ...
 
     def subscribe(self, route: str, request: BaseModel) -> AsyncSubscription[BaseModel]:

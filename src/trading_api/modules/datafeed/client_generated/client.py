@@ -153,16 +153,12 @@ class DatafeedClient(ModuleClient):
 
     @overload
     def subscribe(
-        self,
-        route: Literal["bars"],
-        request: BarsSubscriptionRequest,
+        self, route: Literal["bars"], request: BarsSubscriptionRequest
     ) -> Subscription[Bar]: ...
 
     @overload
     def subscribe(
-        self,
-        route: Literal["quotes"],
-        request: QuotesSubscriptionRequest,
+        self, route: Literal["quotes"], request: QuotesSubscriptionRequest
     ) -> Subscription[QuoteData]: ...
 
     def subscribe(self, route: str, request: BaseModel) -> Subscription[BaseModel]:
@@ -298,16 +294,12 @@ class AsyncDatafeedClient(AsyncModuleClient):
 
     @overload
     def subscribe(
-        self,
-        route: Literal["bars"],
-        request: BarsSubscriptionRequest,
+        self, route: Literal["bars"], request: BarsSubscriptionRequest
     ) -> AsyncSubscription[Bar]: ...
 
     @overload
     def subscribe(
-        self,
-        route: Literal["quotes"],
-        request: QuotesSubscriptionRequest,
+        self, route: Literal["quotes"], request: QuotesSubscriptionRequest
     ) -> AsyncSubscription[QuoteData]: ...
 
     def subscribe(self, route: str, request: BaseModel) -> AsyncSubscription[BaseModel]:
