@@ -73,8 +73,9 @@ class Account:
     Plain records, one table each when stored: the account row, its holdings
     (one per symbol with a position), its orders (``open`` indexes the working
     and inactive ones; ``triggered`` marks stop-limits whose stop was reached,
-    ``fresh`` legs activated since the last match), its executions and its
-    leverage per symbol.
+    ``fresh`` legs activated since the last match, ``checked`` when each working
+    order was last matched against the path), its executions and its leverage
+    per symbol.
     """
 
     id: str
@@ -85,6 +86,7 @@ class Account:
     open: dict[str, Order] = field(default_factory=dict)
     triggered: set[str] = field(default_factory=set)
     fresh: set[str] = field(default_factory=set)
+    checked: dict[str, float] = field(default_factory=dict)
     executions: list[Execution] = field(default_factory=list)
     leverage: dict[str, float] = field(default_factory=dict)
 

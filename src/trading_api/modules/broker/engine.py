@@ -56,7 +56,12 @@ from trading_api.modules.broker.errors import (
     NotFoundError,
     RuleViolationError,
 )
-from trading_api.modules.broker.matching import fill_price, stop_reached
+from trading_api.modules.broker.matching import (
+    fill_price,
+    reached_between,
+    resting_fill_price,
+    stop_reached,
+)
 from trading_api.modules.broker.rules import (
     LEG_TYPES,
     LEVERAGE_MIN,
@@ -118,6 +123,7 @@ class TradingEngine:
         self.subscribers = Subscribers()
         self.settings = settings or BrokerSettings()
         self._seen: dict[str, tuple[float, bool]] = {}
+        self._ranges: dict[tuple[str, float], tuple[float, float]] = {}
         self.steps = 0
         """Matching steps run so far (health checks and tests read it)."""
         self._starting_balance = starting_balance
@@ -609,6 +615,7 @@ class TradingEngine:
             self._depth -= 1
             if self._depth == 0:
                 self._seen.clear()
+                self._ranges.clear()
                 events, self._outbox = self._outbox, []
                 for route, account_id, item in events:
                     self._deliver(route, account_id, item)
@@ -710,6 +717,7 @@ class TradingEngine:
         account.open.pop(order.id, None)
         account.triggered.discard(order.id)
         account.fresh.discard(order.id)
+        account.checked.pop(order.id, None)
         self._emit_order(account, order)
         if status is not OrderStatus.FILLED:
             for leg in self._children(account, order):
@@ -769,14 +777,22 @@ class TradingEngine:
             account.fresh.discard(order.id)
             arriving = True
         price = self.price(order.symbol)
-        if order.type is OrderType.STOP_LIMIT and order.id not in account.triggered:
-            if not stop_reached(order, price):
+        now = self.market.now()
+        since = account.checked.get(order.id, now)
+        account.checked[order.id] = now
+        execution: float | None
+        if arriving or order.type is OrderType.MARKET:
+            execution = self._arriving_fill(account, order, price)
+        elif order.type is OrderType.STOP_LIMIT and order.id not in account.triggered:
+            assert order.stop_price is not None
+            low, high = self._range(order.symbol, since, now)
+            if not reached_between(order, order.stop_price, low, high):
                 return False
             account.triggered.add(order.id)
-            arriving = True
-        execution = fill_price(
-            order, price, arriving=arriving, triggered=order.id in account.triggered
-        )
+            execution = fill_price(order, price, arriving=True, triggered=True)
+        else:
+            low, high = self._range(order.symbol, since, now)
+            execution = resting_fill_price(order, price, low, high)
         if execution is None:
             return False
         if order.is_close and not self._still_closes(account, order):
@@ -795,6 +811,32 @@ class TradingEngine:
         else:
             self._book(account, order, execution)
         return True
+
+    def _arriving_fill(
+        self, account: Account, order: Order, price: float
+    ) -> float | None:
+        """The fill price of an order meeting the market at ``price`` now."""
+        if order.type is OrderType.STOP_LIMIT and order.id not in account.triggered:
+            if not stop_reached(order, price):
+                return None
+            account.triggered.add(order.id)
+        return fill_price(
+            order, price, arriving=True, triggered=order.id in account.triggered
+        )
+
+    def _range(self, symbol: str, start: float, end: float) -> tuple[float, float]:
+        """Lowest and highest price from ``start`` to ``end`` (memoised per
+        command: orders checked at the same step share one interval)."""
+        if start >= end:
+            price = self.price(symbol)
+            return price, price
+        key = (symbol, start)
+        found = self._ranges.get(key)
+        if found is None:
+            found = self.market.price_range(symbol, start, end)
+            if self._depth:
+                self._ranges[key] = found
+        return found
 
     def _still_closes(self, account: Account, order: Order) -> bool:
         held = account.position_qty(order.symbol)

@@ -284,6 +284,49 @@ def test_resting_order_fills_on_the_step_that_reaches_its_limit(
     )
 
 
+@pytest.mark.parametrize(
+    ("side", "order_type", "prices", "touch", "fill"),
+    [
+        (BUY, OrderType.LIMIT, {"limit_price": 99.0}, 98.5, 99.0),
+        (SELL, OrderType.LIMIT, {"limit_price": 101.0}, 101.5, 101.0),
+        (BUY, OrderType.STOP, {"stop_price": 101.0}, 101.5, 101.0),
+        (SELL, OrderType.STOP, {"stop_price": 99.0}, 98.5, 99.0),
+    ],
+)
+def test_resting_order_fills_when_the_path_touched_it_between_two_steps(
+    broker: BrokerService,
+    clock: ManualClock,
+    side: Side,
+    order_type: OrderType,
+    prices: dict[str, float],
+    touch: float,
+    fill: float,
+) -> None:
+    order_id = place(broker, side, 1, order_type, **prices)
+    scenario = broker.market.scenario
+    scenario.set_price("AAPL", touch, at=OPEN + 10)
+    scenario.set_price("AAPL", 100.0, at=OPEN + 20)
+    clock.advance(30)
+    broker.step()
+    assert broker.price("AAPL") == 100.0
+    assert (order(broker, order_id).status, order(broker, order_id).avg_price) == (
+        OrderStatus.FILLED,
+        fill,
+    )
+
+
+def test_a_resting_order_is_not_filled_by_prices_before_it_was_placed(
+    broker: BrokerService, clock: ManualClock
+) -> None:
+    broker.market.scenario.set_price("AAPL", 95.0, at=OPEN + 10)
+    broker.market.scenario.set_price("AAPL", 100.0, at=OPEN + 20)
+    clock.advance(25)
+    order_id = place(broker, BUY, 1, OrderType.LIMIT, limit_price=96.0)
+    clock.advance(5)
+    broker.step()
+    assert order(broker, order_id).status is OrderStatus.WORKING
+
+
 # -- brackets -----------------------------------------------------------------------
 
 
