@@ -8,6 +8,7 @@ import sys
 import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -52,6 +53,99 @@ class {class_name}(Module):
 """
 
 WriteModule = Callable[..., Path]
+
+
+# Optional tools: tests that need one say so with ``@pytest.mark.requires(TOOL)``.
+# Without the tool such a test is skipped, with a note at the end of the run, so a
+# fresh clone passes; in CI (any non-empty CI variable) it fails instead, so a
+# missing tool can never hide a test there.
+def _asyncapi_parser() -> str | None:
+    from trading_cli.build.validators import find_parser_root
+
+    node = shutil.which("node")
+    if node is None or find_parser_root(ROOT) is None:
+        return None
+    return node
+
+
+def _binary(*names: str, extra_path: str = "") -> Callable[[], str | None]:
+    def find() -> str | None:
+        search = os.pathsep.join(filter(None, [os.environ.get("PATH"), extra_path]))
+        return next(filter(None, (shutil.which(n, path=search) for n in names)), None)
+
+    return find
+
+
+def _postgresql() -> str | None:
+    found = _binary("initdb")()
+    if found is None:
+        candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+        found = str(candidates[-1]) if candidates else None
+    return found
+
+
+OPTIONAL_TOOLS: dict[str, tuple[Callable[[], str | None], str]] = {
+    "asyncapi-parser": (
+        _asyncapi_parser,
+        "Node.js >= 18, then `npm ci --ignore-scripts` at the project root",
+    ),
+    "chromium": (_binary("chromium", "chromium-browser"), "apt-get install chromium"),
+    "nginx": (
+        _binary("nginx", extra_path="/usr/sbin:/usr/local/sbin"),
+        "apt-get install nginx-light",
+    ),
+    "postgresql": (_postgresql, "apt-get install postgresql"),
+}
+"""Each optional tool: how to find it (its path, or None) and how to install it."""
+
+_MISSING: dict[str, int] = {}
+
+
+def in_ci() -> bool:
+    """Whether the tests run in CI: the CI variable is set to anything."""
+    return bool(os.environ.get("CI"))
+
+
+def require_tool(tool: str) -> str:
+    """The path of optional ``tool``; skip the calling test without it (fail in CI).
+
+    Prefer the marker ``@pytest.mark.requires(tool)``; call this where a test
+    needs the path.
+    """
+    find, install = OPTIONAL_TOOLS[tool]
+    found = find()
+    if found is not None:
+        return found
+    message = f"{tool} is not installed ({install})"
+    if in_ci():
+        pytest.fail(f"{message}; CI must have every optional tool", pytrace=False)
+    _MISSING[tool] = _MISSING.get(tool, 0) + 1
+    pytest.skip(message)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "requires(tool): needs an optional tool ("
+        + ", ".join(OPTIONAL_TOOLS)
+        + "); skipped without it, a failure in CI",
+    )
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for marker in item.iter_markers("requires"):
+        for tool in marker.args:
+            require_tool(tool)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    for tool, count in sorted(_MISSING.items()):
+        install = OPTIONAL_TOOLS[tool][1]
+        terminalreporter.write_line(
+            f"note: {count} test(s) skipped: {tool} is not installed; "
+            f"install {install} to run them",
+            yellow=True,
+        )
 
 
 @pytest.fixture
@@ -170,5 +264,48 @@ def trading() -> Callable[..., subprocess.CompletedProcess[str]]:
             stdin=subprocess.DEVNULL,
             env={**os.environ, "NO_COLOR": "1", **(env or {})},
         )
+
+    return run
+
+
+class CliOutcome:
+    """What a user sees from one run of ``trading``: exit code, stdout, stderr."""
+
+    def __init__(self, code: int, out: str, err: str) -> None:
+        self.code = code
+        self.out = out
+        self.err = err
+
+
+Cli = Callable[..., CliOutcome]
+
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch) -> Cli:
+    """Run ``trading ARGS`` in this process with Typer's CliRunner, from folder
+    ``cwd``, with the exit code and the one error line the console script gives.
+
+    ``env`` adds to the environment for the run. The import path and
+    ``PYTHONPATH`` a command sets for the project are put back after the test.
+    """
+    from typer.testing import CliRunner
+
+    from trading_cli.errors import TradingError
+    from trading_cli.main import app
+
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.setenv("PYTHONPATH", os.environ.get("PYTHONPATH", ""))
+
+    def run(cwd: Path, *args: str, env: dict[str, str] | None = None) -> CliOutcome:
+        monkeypatch.chdir(cwd)
+        result = CliRunner().invoke(
+            app, list(args), env={"NO_COLOR": "1", **(env or {})}
+        )
+        error = result.exception
+        if isinstance(error, TradingError):
+            return CliOutcome(error.exit_code, result.stdout, f"error: {error}\n")
+        if error is not None and not isinstance(error, SystemExit):
+            raise error
+        return CliOutcome(result.exit_code, result.stdout, result.stderr)
 
     return run

@@ -5,7 +5,6 @@ import http.client
 import json
 import os
 import queue
-import shutil
 import signal
 import socket
 import subprocess
@@ -25,14 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 KNOWN = ["core", "broker", "datafeed"]
 TRADING = (sys.executable, "-m", "trading_cli.main")
 Trading = Callable[..., subprocess.CompletedProcess[str]]
-
-
-def _nginx_or_skip() -> None:
-    found = shutil.which("nginx", path=f"{os.environ.get('PATH', '')}:/usr/sbin")
-    if found is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("nginx is missing; .ci/run installs nginx-light")
-        pytest.skip("nginx is not installed (apt-get install nginx-light)")
+pytestmark = pytest.mark.requires("nginx")
 
 
 def _free_ports(*counts: int) -> list[int]:
@@ -130,7 +122,6 @@ class Deployment:
 def deployment(
     tmp_path_factory: pytest.TempPathFactory, trading: Trading
 ) -> Iterator[tuple[Deployment, subprocess.CompletedProcess[str]]]:
-    _nginx_or_skip()
     deploy = Deployment(tmp_path_factory.mktemp("deploy"), trading)
     started = deploy.cli("up")
     pids = _processes_of(deploy.run)
@@ -385,7 +376,6 @@ class FlakyModule(Module):
 def test_server_that_fails_to_start_stops_everything_and_shows_its_log(
     tmp_path: Path, project_copy: Callable[..., Path], trading: Trading
 ) -> None:
-    _nginx_or_skip()
     project = project_copy(tmp_path / "project", parts=("pyproject.toml", "src"))
     package = project / "src" / "trading_api" / "modules" / "flaky"
     package.mkdir()

@@ -1,7 +1,5 @@
 """``trading up`` before anything starts: config validation and rendering."""
 
-import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -21,14 +19,6 @@ ROOT = Path(__file__).resolve().parents[1]
 KNOWN = ["core", "broker", "datafeed"]
 TRADING = (sys.executable, "-m", "trading_cli.main")
 Trading = Callable[..., subprocess.CompletedProcess[str]]
-
-
-def _nginx_or_skip() -> None:
-    found = shutil.which("nginx", path=f"{os.environ.get('PATH', '')}:/usr/sbin")
-    if found is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("nginx is missing; .ci/run installs nginx-light")
-        pytest.skip("nginx is not installed (apt-get install nginx-light)")
 
 
 def _free_port() -> int:
@@ -165,10 +155,10 @@ def test_up_with_invalid_config_exits_2_and_starts_nothing(
     assert not (tmp_path / ".run").exists()
 
 
+@pytest.mark.requires("nginx")
 def test_up_on_a_taken_port_exits_1_and_starts_nothing(
     tmp_path: Path, trading: Trading
 ) -> None:
-    _nginx_or_skip()
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()

@@ -6,24 +6,28 @@ import os
 import shutil
 import subprocess
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
-from typer.testing import CliRunner
-
-from trading_cli.errors import CliError
-from trading_cli.main import app
 
 TEMPLATE = Path("templates/module/template")
 MODULE = Path("src/trading_api/modules/market_data")
-SKIPPED = {".git", "__pycache__", "node_modules", ".pytest_cache", ".mypy_cache"}
+SKIPPED = {
+    ".git",
+    ".run",
+    "__pycache__",
+    "node_modules",
+    ".pytest_cache",
+    ".mypy_cache",
+}
 LIST_DOC = '"""Every item, oldest first."""'
 
 CopyProject = Callable[..., Path]
 Git = Callable[..., str]
 Trading = Callable[..., subprocess.CompletedProcess[str]]
+Cli = Callable[..., Any]
 
 
 def snapshot(project: Path) -> dict[str, bytes]:
@@ -47,33 +51,6 @@ def change_template(git: Git, project: Path, file: str, old: str, new: str) -> s
     edit(project / TEMPLATE / file, old, new)
     git(project, "commit", "-q", "-am", f"Change the template's {file}")
     return git(project, "rev-parse", "HEAD").strip()
-
-
-@dataclass
-class Outcome:
-    """What a user sees from one in-process run of ``trading``."""
-
-    code: int
-    out: str
-    err: str
-
-
-def cli(project: Path, *args: str) -> Outcome:
-    """Run ``trading ARGS`` in process (Typer's CliRunner) from ``project``, with
-    the exit code and error line the console script would give."""
-    runner = CliRunner()
-    cwd = Path.cwd()
-    os.chdir(project)
-    try:
-        result = runner.invoke(app, list(args), env={"NO_COLOR": "1"})
-    finally:
-        os.chdir(cwd)
-    error = result.exception
-    if isinstance(error, CliError):
-        return Outcome(error.exit_code, result.stdout, f"error: {error}\n")
-    if error is not None and not isinstance(error, SystemExit):
-        raise error
-    return Outcome(result.exit_code, result.stdout, result.stderr)
 
 
 def recorded_commit(project: Path) -> str:
@@ -106,22 +83,22 @@ def project(base: Path, tmp_path: Path) -> Path:
 
 
 def test_check_passes_for_modules_made_from_the_current_template(
-    base: Path, trading: Trading
+    base: Path, cli: Cli
 ) -> None:
-    result = trading(base, "update-module", "--all", "--check")
-    assert result.returncode == 0, result.stderr
-    assert "market-data: up to date" in result.stdout
+    result = cli(base, "update-module", "--all", "--check")
+    assert result.code == 0, result.err
+    assert "market-data: up to date" in result.out
 
 
 def test_check_fails_for_a_module_behind_the_template(
-    project: Path, trading: Trading, git: Git
+    project: Path, cli: Cli, git: Git
 ) -> None:
     change_template(git, project, "service.py.jinja", LIST_DOC, '"""All items."""')
     before = snapshot(project)
-    result = trading(project, "update-module", "market-data", "--check")
-    assert result.returncode == 1
-    assert "1 module(s) behind templates/module: market-data" in result.stderr
-    assert "service.py" in result.stdout
+    result = cli(project, "update-module", "market-data", "--check")
+    assert result.code == 1
+    assert "1 module(s) behind templates/module: market-data" in result.err
+    assert "service.py" in result.out
     assert snapshot(project) == before
 
 
@@ -161,14 +138,12 @@ def test_conflict_leaves_markers_lists_the_file_and_exits_3(
     assert '"""Template wording."""' in service
 
 
-def test_uncommitted_template_change_is_refused(
-    project: Path, trading: Trading
-) -> None:
+def test_uncommitted_template_change_is_refused(project: Path, cli: Cli) -> None:
     edit(project / TEMPLATE / "service.py.jinja", LIST_DOC, '"""All items."""')
     before = snapshot(project)
-    result = trading(project, "update-module", "market-data")
-    assert result.returncode == 1
-    assert "commit templates/module first" in result.stderr
+    result = cli(project, "update-module", "market-data")
+    assert result.code == 1
+    assert "commit templates/module first" in result.err
     assert snapshot(project) == before
 
 
@@ -183,11 +158,11 @@ def test_uncommitted_template_change_is_refused(
     ids=["nothing", "both", "hand-written", "unknown"],
 )
 def test_bad_arguments_are_usage_errors(
-    base: Path, args: list[str], message: str, trading: Trading
+    base: Path, args: list[str], message: str, cli: Cli
 ) -> None:
-    result = trading(base, "update-module", *args)
-    assert result.returncode == 2
-    assert message in result.stderr
+    result = cli(base, "update-module", *args)
+    assert result.code == 2
+    assert message in result.err
 
 
 def make_conflict(project: Path, git: Git, trading: Trading) -> str:
@@ -202,7 +177,7 @@ def make_conflict(project: Path, git: Git, trading: Trading) -> str:
 
 
 def test_a_module_with_conflicts_stays_behind_until_they_are_resolved(
-    project: Path, trading: Trading, git: Git
+    project: Path, cli: Cli, trading: Trading, git: Git
 ) -> None:
     old = make_conflict(project, git, trading)
     answers = yaml.safe_load((project / MODULE / ".copier-answers.yml").read_text())
@@ -217,7 +192,7 @@ def test_a_module_with_conflicts_stays_behind_until_they_are_resolved(
 
 
 def test_update_refuses_to_go_on_while_markers_remain(
-    project: Path, trading: Trading, git: Git
+    project: Path, cli: Cli, trading: Trading, git: Git
 ) -> None:
     make_conflict(project, git, trading)
     before = snapshot(project)
@@ -228,7 +203,7 @@ def test_update_refuses_to_go_on_while_markers_remain(
 
 
 def test_resolving_the_markers_and_updating_again_records_the_resolution(
-    project: Path, trading: Trading, git: Git
+    project: Path, cli: Cli, trading: Trading, git: Git
 ) -> None:
     make_conflict(project, git, trading)
     service = project / MODULE / "service.py"
@@ -237,11 +212,11 @@ def test_resolving_the_markers_and_updating_again_records_the_resolution(
     end = text.index("\n", end) + 1
     service.write_text(text[:start] + 8 * " " + '"""Both wordings."""\n' + text[end:])
 
-    result = cli(project, "update-module", "market-data")
+    result = trading(project, "update-module", "market-data")  # regenerates
     check = cli(project, "update-module", "market-data", "--check")
 
-    assert result.code == 0, result.err
-    assert "recorded the resolved conflicts" in result.out
+    assert result.returncode == 0, result.stderr
+    assert "recorded the resolved conflicts" in result.stdout
     assert check.code == 0, check.out + check.err
     answers = (project / MODULE / ".copier-answers.yml").read_text()
     assert "_conflicts" not in answers
@@ -280,7 +255,7 @@ def test_a_commit_that_is_an_option_never_reaches_git(
     ids=["bool", "manifest", "path", "duplicate", "syntax", "prefix"],
 )
 def test_a_broken_module_answers_file_is_one_line_and_exit_2(
-    project: Path, old: str, new: str, message: str
+    project: Path, cli: Cli, old: str, new: str, message: str
 ) -> None:
     answers = project / MODULE / ".copier-answers.yml"
     edit(answers, old, new)

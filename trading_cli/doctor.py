@@ -8,7 +8,6 @@ browser check of the docs pages).
 
 import platform
 import shutil
-import socket
 import subprocess
 import sys
 from collections.abc import Callable
@@ -18,6 +17,10 @@ from pathlib import Path
 from trading_cli.project import Project
 
 MIN_PYTHON = (3, 11)
+MIN_NODE = 18
+# Staging folders earlier versions of new-, remove- and update-module made in
+# .run/ (now they live in journal folders, which recovery cleans).
+_OLD_STAGING = ("new-module-", "remove-module-", "update-module-")
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,7 @@ def run_checks(project: Project, port: int) -> list[Finding]:
         lambda: check_port(port),
         lambda: check_generated_code(project),
         lambda: check_template(project),
+        lambda: check_leftovers(project),
         lambda: check_asyncapi_parser(project),
         check_nginx,
         check_chromium,
@@ -72,17 +76,17 @@ def check_git() -> Finding:
 
 
 def check_port(port: int) -> Finding:
-    """The dev server's port is free on 127.0.0.1."""
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError as exc:
-            return Finding(
-                f"port {port} free",
-                False,
-                exc.strerror or str(exc),
-                f"stop what listens on {port}, or run `trading dev --port 0`",
-            )
+    """The dev server's port is free on 127.0.0.1 (as uvicorn binds it)."""
+    from trading_cli.deploy.ports import bind_error
+
+    error = bind_error(port)
+    if error is not None:
+        return Finding(
+            f"port {port} free",
+            False,
+            error.strerror or str(error),
+            f"stop what listens on {port}, or run `trading dev --port 0`",
+        )
     return Finding(f"port {port} free", True, "free")
 
 
@@ -130,20 +134,71 @@ def check_template(project: Project) -> Finding:
 
 
 def check_asyncapi_parser(project: Project) -> Finding:
-    """Node and the official AsyncAPI parser, for specs build's validation."""
+    """Node and the official AsyncAPI parser, for specs build's validation: tells
+    a missing Node from a Node too old and from a missing ``npm ci``."""
     from trading_cli.build.validators import find_parser_root
 
+    check = "AsyncAPI parser (node)"
+    npm_ci = "run `npm ci --ignore-scripts` at the project root"
     node = shutil.which("node")
-    root = find_parser_root(project.root)
-    found = "node not found" if node is None else _version([node, "--version"])
-    if root is None:
-        found += ", @asyncapi/parser not installed"
+    if node is None:
+        return Finding(
+            check,
+            False,
+            "node not found",
+            f"install Node.js >= {MIN_NODE}, then {npm_ci}",
+            required=False,
+        )
+    version = _version([node, "--version"])
+    major = _major(version)
+    if major is None or major < MIN_NODE:
+        return Finding(
+            check,
+            False,
+            f"node {version or '(version unknown)'}: too old",
+            f"install Node.js >= {MIN_NODE}, then {npm_ci}",
+            required=False,
+        )
+    if find_parser_root(project.root) is None:
+        return Finding(
+            check,
+            False,
+            f"node {version}; @asyncapi/parser not installed",
+            npm_ci,
+            required=False,
+        )
+    return Finding(check, True, f"node {version}; @asyncapi/parser installed")
+
+
+def check_leftovers(project: Project) -> Finding:
+    """Nothing half done is left in ``.run/``: a change a killed command left
+    (rolled back by the next command that can take the project lock) or scratch
+    folders of older versions."""
+    from trading_cli.journal import interrupted
+    from trading_cli.lock import read_holder
+
+    found = [
+        f"{'journal' if leftover.pending else 'scratch'} of `{leftover.command}` "
+        f"(pid {leftover.pid}, gone)"
+        for leftover in interrupted(project.root)
+    ]
+    run = project.root / ".run"
+    stale = sorted(
+        path.name
+        for prefix in _OLD_STAGING
+        for path in run.glob(f"{prefix}*")
+        if path.is_dir()
+    )
+    found += [f".run/{name}" for name in stale]
+    holder = read_holder(project.root)
+    busy = f"; project lock held by {holder.describe()}" if holder else ""
+    if not found:
+        return Finding("interrupted changes", True, "none" + busy)
+    fix = "run any trading command to roll journals back"
+    if stale:
+        fix += f"; delete {', '.join(f'.run/{name}' for name in stale)}"
     return Finding(
-        "AsyncAPI parser (node)",
-        node is not None and root is not None,
-        found,
-        "install Node.js >= 18, then `npm ci --ignore-scripts` at the project root",
-        required=False,
+        "interrupted changes", False, ", ".join(found) + busy, fix, required=False
     )
 
 
@@ -170,6 +225,11 @@ def check_chromium() -> Finding:
         "apt-get install chromium",
         required=False,
     )
+
+
+def _major(version: str) -> int | None:
+    digits = version.strip().lstrip("v").split(".", 1)[0]
+    return int(digits) if digits.isdigit() else None
 
 
 def _existing(path: str) -> str | None:

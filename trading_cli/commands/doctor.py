@@ -9,14 +9,19 @@ from trading_cli.project import find_project
 
 def doctor_command(
     port: int = typer.Option(
-        8000, "--port", help="The port `trading dev` will use, checked for being free."
+        8000,
+        "--port",
+        min=0,
+        max=65535,
+        help="The port `trading dev` will use, checked for being free (0: skip).",
     ),
     json_output: bool = typer.Option(
         False, "--json", help="Print a JSON list (stable keys) instead of a table."
     ),
 ) -> None:
-    """Check Python, git, the dev port, generated code, the template, Node,
-    nginx and Chromium; each problem comes with its fix."""
+    """Check Python, git, the dev port, generated code, the template, leftovers
+    of interrupted commands, Node, nginx and Chromium; each problem comes with
+    its fix."""
     from trading_cli.doctor import run_checks
 
     findings = run_checks(find_project(), port)

@@ -7,7 +7,6 @@ subclasses) with a message that says the fix.
 from __future__ import annotations
 
 import os
-import socket
 import sys
 import time
 from collections.abc import Sequence
@@ -19,6 +18,7 @@ from trading_cli.deploy.config import DeployConfig, load_config, unserved_module
 from trading_cli.deploy.health import Probe, gateway_paths, probe, probe_program
 from trading_cli.deploy.logs import LogFile
 from trading_cli.deploy.nginx import Nginx, find_nginx, test_config
+from trading_cli.deploy.ports import bind_error
 from trading_cli.deploy.render import Machine, render_nginx, render_supervisord
 from trading_cli.deploy.supervisor import (
     ProcessInfo,
@@ -184,15 +184,12 @@ def up(plan: Plan, timeout: float) -> list[ProgramStatus]:
 
 def _check_ports_free(topology: Topology) -> None:
     for program in topology.programs:
-        with socket.socket() as probe_socket:
-            try:
-                probe_socket.bind(("127.0.0.1", program.port))
-            except OSError:
-                what = "nginx.port" if program.server == NGINX else program.name
-                raise CliError(
-                    f"port {program.port} ({what}) is in use on 127.0.0.1; stop "
-                    "what uses it or pick another port in the deployment config"
-                ) from None
+        if bind_error(program.port) is not None:
+            what = "nginx.port" if program.server == NGINX else program.name
+            raise CliError(
+                f"port {program.port} ({what}) is in use on 127.0.0.1; stop "
+                "what uses it or pick another port in the deployment config"
+            )
 
 
 def _wait_ready(supervisor: Supervisor, topology: Topology, deadline: float) -> None:
