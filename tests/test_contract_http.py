@@ -4,11 +4,13 @@ Preflights and refusals are checked through a real uvicorn as well, since a
 browser talks to the real server; the rest in process.
 """
 
+import asyncio
 import json
 from collections.abc import Iterator
 
 import httpx
 import pytest
+import websockets
 from fastapi.testclient import TestClient
 
 from trading_api.app_factory import AppFactory, ModularFastAPI
@@ -216,3 +218,33 @@ def test_refused_input_with_a_lone_surrogate_is_echoed_as_valid_json(
     assert response.status_code == 422
     [error] = json.loads(response.content.decode("utf-8", errors="strict"))["detail"]
     assert error["loc"] == ["body", "symbol"]
+
+
+def test_asyncapi_servers_name_the_server_that_served_them(base_url: str) -> None:
+    document = httpx.get(f"{base_url}/api/v1/datafeed/ws/asyncapi.json").json()
+    [server] = document["servers"].values()
+    url = f"{server['protocol']}://{server['host']}{server['pathname']}/ws"
+    assert url == base_url.replace("http://", "ws://") + "/api/v1/datafeed/ws"
+    asyncio.run(_ping(url))
+
+
+def test_merged_asyncapi_servers_follow_the_host_scheme_and_proxy_prefix(
+    app: ModularFastAPI,
+) -> None:
+    with TestClient(
+        app, base_url="https://trade.example.com", root_path="/trading"
+    ) as client:
+        servers = client.get("/trading/api/v1/ws/asyncapi.json").json()["servers"]
+    assert servers["broker"] == {
+        "host": "trade.example.com",
+        "protocol": "wss",
+        "pathname": "/trading/api/v1/broker",
+        "description": "The server that served this document.",
+    }
+
+
+async def _ping(url: str) -> None:
+    async with websockets.connect(url, open_timeout=10) as socket:
+        await socket.send(json.dumps({"type": "ping", "payload": {"n": 1}}))
+        answer = json.loads(await asyncio.wait_for(socket.recv(), timeout=10))
+    assert answer["type"] == "pong"

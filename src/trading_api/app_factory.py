@@ -14,7 +14,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from starlette.types import Receive, Scope, Send
 
 from trading_api import __version__
@@ -29,6 +29,7 @@ from trading_api.conventions import (
 from trading_api.shared.docs import add_docs_redirect, add_offline_docs
 from trading_api.shared.http_cors import OriginPolicy
 from trading_api.shared.http_errors import install_error_handlers
+from trading_api.shared.http_servers import as_served
 from trading_api.shared.module_interface import Module, ModuleInfo
 from trading_api.shared.module_registry import DEFAULT_MODULES_DIR, ModuleRegistry
 from trading_api.shared.openapi import merge_openapi
@@ -164,8 +165,8 @@ class ModularFastAPI(FastAPI):
             version=__version__,
         )
 
-    async def _asyncapi_route(self) -> dict[str, Any]:
-        return self.asyncapi()
+    async def _asyncapi_route(self, request: Request) -> dict[str, Any]:
+        return as_served(self.asyncapi(), request)
 
     @staticmethod
     def _mount_path(name: str) -> str:

@@ -17,9 +17,10 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from fastapi import FastAPI, WebSocket
+from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import HTMLResponse, JSONResponse
 
+from trading_api.shared.http_servers import as_served
 from trading_api.shared.module_interface import API_PREFIX
 from trading_api.shared.ws.asyncapi import build_asyncapi
 from trading_api.shared.ws.asyncapi_html import render_asyncapi_html
@@ -77,11 +78,12 @@ class WsApp:
             """Live WebSocket counts: connections, topics, subscriptions, drops."""
             return self.stats()
 
-        async def ws_asyncapi_json() -> JSONResponse:
-            return JSONResponse(self.asyncapi())
+        async def ws_asyncapi_json(request: Request) -> JSONResponse:
+            return JSONResponse(as_served(self.asyncapi(), request))
 
-        async def ws_asyncapi_page() -> HTMLResponse:
-            return HTMLResponse(render_asyncapi_html(self.asyncapi()))
+        async def ws_asyncapi_page(request: Request) -> HTMLResponse:
+            document = as_served(self.asyncapi(), request)
+            return HTMLResponse(render_asyncapi_html(document))
 
         app.add_api_route(
             "/ws/stats", ws_stats, methods=["GET"], response_model=WsStats
