@@ -43,7 +43,12 @@ class DatafeedConfiguration(WireModel):
 
 
 class SearchSymbolResultItem(WireModel):
-    """One hit of a symbol search."""
+    """One hit of a symbol search.
+
+    ``session`` and ``timezone`` are extras (TradingView's item has neither and
+    ignores them): the same values ``/resolve`` gives, so a picker can tell
+    when a symbol trades.
+    """
 
     symbol: str
     full_name: str
@@ -51,6 +56,8 @@ class SearchSymbolResultItem(WireModel):
     exchange: str
     ticker: str
     type: str
+    session: str = Field(description="Trading session, TradingView's format.")
+    timezone: str = Field(description="IANA time zone of the session.")
 
 
 class SymbolInfo(WireModel):

@@ -164,6 +164,8 @@ class DatafeedService:
                 exchange=i.exchange,
                 ticker=i.ticker,
                 type=i.type,
+                session=i.session.tradingview,
+                timezone=i.session.timezone,
             )
             for i in hits[:max_results]
         ]

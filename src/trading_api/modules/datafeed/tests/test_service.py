@@ -103,6 +103,12 @@ def test_search_filters_by_exchange_and_type(
     assert {h.symbol for h in hits} == expected
 
 
+def test_search_hits_tell_when_each_symbol_trades(service: DatafeedService) -> None:
+    hits = {h.symbol: (h.session, h.timezone) for h in service.search("USD")}
+    assert hits["EURUSD"] == ("1700-1700:23456", "America/New_York")
+    assert hits["BTCUSD"] == ("24x7", "Etc/UTC")
+
+
 def test_search_honours_max_results(service: DatafeedService) -> None:
     assert len(service.search("", max_results=3)) == 3
 
