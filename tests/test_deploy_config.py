@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 KNOWN = ["core", "broker", "datafeed"]
 TRADING = (sys.executable, "-m", "trading_cli.main")
 Trading = Callable[..., subprocess.CompletedProcess[str]]
+Cli = Callable[..., Any]
 
 
 def _free_port() -> int:
@@ -140,19 +141,86 @@ def test_module_in_no_server_is_allowed_and_reported() -> None:
 
 
 def test_up_with_invalid_config_exits_2_and_starts_nothing(
-    tmp_path: Path, trading: Trading
+    tmp_path: Path, cli: Cli
 ) -> None:
     config = tmp_path / "deploy.yaml"
     config.write_text("servers:\n  a: {port: 8001, modules: [core, nope]}\n")
 
-    result = trading(ROOT, "up", "--config", str(config))
+    result = cli(ROOT, "up", "--config", str(config))
 
-    assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == [
+    assert result.code == 2
+    assert result.err.strip().splitlines() == [
         "error: deploy.yaml: servers.a.modules: unknown module 'nope'; known "
         "modules: core, broker, datafeed"
     ]
     assert not (tmp_path / ".run").exists()
+
+
+GOOD = "nginx:\n  port: 8000\nservers:\n  main:\n    port: 8001\n    modules: [core]\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            GOOD + "  main:\n    port: 8002\n    modules: [core]\n",
+            "deploy.yaml: line 7, column 3: duplicate key 'main'",
+        ),
+        (
+            GOOD.replace("  port: 8000\n", "  port: 8000\n  port: 9000\n"),
+            "deploy.yaml: line 3, column 3: duplicate key 'port'",
+        ),
+        ("nginx:\n  port: [8000\nservers: {}\n", "deploy.yaml: line 3, column 8:"),
+        (
+            GOOD.replace("main", "a" * 300),
+            "a server name has at most 40 characters (this one has 300)",
+        ),
+        (
+            GOOD.replace("8000", "70000"),
+            "nginx.port: input should be less than or equal to 65535 (got 70000)",
+        ),
+        (GOOD.replace("main:", "1:"), "servers.1.[key]: input should be a valid str"),
+        ("- a\n- b\n", "deploy.yaml must be a mapping"),
+        (GOOD.replace("[core]", "[" + "x" * 300 + "]"), "unknown module 'xxxx"),
+    ],
+    ids=[
+        "duplicate-server",
+        "duplicate-port",
+        "syntax",
+        "long-name",
+        "port-range",
+        "int-key",
+        "not-a-mapping",
+        "long-module",
+    ],
+)
+def test_a_hostile_config_is_one_line_and_exit_2(
+    tmp_path: Path, cli: Cli, text: str, message: str
+) -> None:
+    config = tmp_path / "deploy.yaml"
+    config.write_text(text)
+    result = cli(ROOT, "up", "--config", str(config))
+    assert result.code == 2
+    assert message in result.err
+    assert result.err.count("\n") == 1 and len(result.err) < 300
+    assert "unexpected" not in result.err
+    assert not (tmp_path / ".run").exists()
+
+
+@pytest.mark.parametrize("kind", ["binary", "folder"])
+def test_a_config_that_is_not_a_text_file_is_refused(
+    tmp_path: Path, cli: Cli, kind: str
+) -> None:
+    config = tmp_path / "deploy.yaml"
+    if kind == "binary":
+        config.write_bytes(b"\x7fELF\x02\x01\x01\x00\xff\xfe")
+    else:
+        config.mkdir()
+    result = cli(ROOT, "up", "--config", str(config))
+    assert result.code == 2
+    expected = {"binary": "is not UTF-8 text", "folder": "is not a regular file"}
+    assert f"deploy.yaml {expected[kind]}" in result.err
+    assert result.err.count("\n") == 1
 
 
 @pytest.mark.requires("nginx")

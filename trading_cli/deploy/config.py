@@ -22,7 +22,9 @@ if TYPE_CHECKING:
 DEFAULT_CONFIG = "deploy.yaml"
 REQUIRED_MODULE = ALWAYS_ENABLED
 RESERVED_SERVER_NAMES = frozenset({"nginx", "supervisord"})
-_SERVER_NAME = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
+_SERVER_NAME = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*")
+MAX_SERVER_NAME = 40
+"""Server names become program names, log file names and URL-free labels."""
 
 
 @dataclass(frozen=True)
@@ -74,19 +76,14 @@ def load_config(path: Path, known_modules: Sequence[str]) -> DeployConfig:
         UsageError: the file is missing, not YAML, or invalid; the message names
             the field and the fix.
     """
-    import yaml
+    from trading_cli.yaml_file import load_yaml_file
 
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    if not path.exists():
         raise UsageError(
             f"no deployment config at {path}; write one (see the README's "
             "'Multi-process deployment') or pass --config FILE"
-        ) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark is not None else ""
-        raise UsageError(f"{path.name} is not valid YAML{where}; fix it") from None
+        )
+    raw = load_yaml_file(path, label=path.name)
     return parse_config(raw, known_modules, source=path.name)
 
 
@@ -128,9 +125,15 @@ def _topology_problem(config: DeployConfig, known: Sequence[str]) -> str | None:
 
 def _server_name_problem(config: DeployConfig) -> str | None:
     for server in config.servers:
-        if not _SERVER_NAME.match(server.name):
+        shown = server.name if len(server.name) <= 40 else server.name[:37] + "..."
+        if len(server.name) > MAX_SERVER_NAME:
             return (
-                f"servers.{server.name}: a server name is kebab-case "
+                f"servers.{shown}: a server name has at most {MAX_SERVER_NAME} "
+                f"characters (this one has {len(server.name)}); shorten it"
+            )
+        if not _SERVER_NAME.fullmatch(server.name):
+            return (
+                f"servers.{shown!r}: a server name is kebab-case "
                 "(lowercase letters, digits, single hyphens); rename it"
             )
         if server.name in RESERVED_SERVER_NAMES:
@@ -148,7 +151,7 @@ def _module_problem(config: DeployConfig, known: Sequence[str]) -> str | None:
             where = f"servers.{server.name}.modules"
             if module not in known:
                 return (
-                    f"{where}: unknown module {module!r}; known modules: "
+                    f"{where}: unknown module {_shown(module)}; known modules: "
                     f"{', '.join(known)}"
                 )
             if module in owner:
@@ -256,14 +259,26 @@ def _describe(exc: Any) -> str:
         fix = f"use a value {first['msg'].split('be ', 1)[-1]}"
     if field == "nginx.worker_processes":
         fix = "use a whole number from 1 to 64, or 'auto'"
-    got = "" if kind in ("missing",) or isinstance(value, dict) else f" (got {value!r})"
+    got = (
+        ""
+        if kind in ("missing",) or isinstance(value, dict)
+        else f" (got {_shown(value)})"
+    )
     more = f" (and {len(fields) - 1} more)" if len(fields) > 1 else ""
     detail = first["msg"][0].lower() + first["msg"][1:]
     return f"{field}: {detail}{got}; {fix or 'fix it'}{more}"
 
 
+def _shown(value: object) -> str:
+    """``repr(value)``, cut to fit in a one-line message."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _field(loc: Sequence[int | str]) -> str:
-    parts = [str(part) for part in loc]
+    parts = [
+        str(part) if len(str(part)) <= 40 else str(part)[:37] + "..." for part in loc
+    ]
     if parts[:2] == ["nginx", "worker_processes"]:
         parts = parts[:2]  # drop the union branch pydantic names ("int", ...)
     return ".".join(parts) or "(top)"
