@@ -48,7 +48,14 @@ def up_command(
     nothing; a server that does not come up prints its last log lines, stops
     everything again and exits 1.
     """
-    from trading_cli.deploy.deployment import StartError, is_current, plan, status, up
+    from trading_cli.deploy.deployment import (
+        StartError,
+        is_current,
+        plan,
+        status,
+        stop_orphans,
+        up,
+    )
     from trading_cli.deploy.supervisor import Supervisor
 
     project = find_project()
@@ -59,6 +66,14 @@ def up_command(
             "through nginx",
             err=True,
         )
+    if not Supervisor(resolved.run).is_up():
+        orphans = stop_orphans(resolved.run)
+        if orphans:
+            typer.echo(
+                f"note: supervisord of the earlier deployment was gone; stopped its "
+                f"{len(orphans)} orphaned processes",
+                err=True,
+            )
     if Supervisor(resolved.run).is_up():
         if not is_current(resolved):
             raise CliError(
@@ -83,22 +98,39 @@ def up_command(
 def down_command(config: Path | None = _config_option()) -> None:
     """Stop nginx, every server and supervisord; nothing is left running.
 
-    Not up: says so, exit 0.
+    Works without supervisord too (killed, crashed): the processes the run
+    folder marks are stopped one process group each, and the ports checked
+    free. Not up: says so, exit 0.
     """
     from trading_cli.deploy.deployment import down
     from trading_cli.deploy.topology import RunDir
 
     project = find_project()
     run = RunDir.for_config(_config_path(project.root, config))
-    left = down(run)
-    if left is None:
+    report = down(run)
+    if not report.stopped_anything:
         typer.echo("not up: nothing to stop")
-    elif left:
-        raise CliError(
-            f"processes {', '.join(map(str, left))} did not stop; end them with kill -9"
+        return
+    if report.orphans:
+        pids = ", ".join(map(str, report.orphans))
+        why = (
+            "escaped supervisord's shutdown"
+            if report.was_up
+            else "outlived supervisord"
         )
-    else:
-        typer.echo(f"down: every process stopped; logs stay in {run.logs}")
+        typer.echo(f"stopped {len(report.orphans)} processes that {why}: {pids}")
+    if report.left:
+        raise CliError(
+            f"processes {', '.join(map(str, report.left))} did not stop; end them "
+            "with kill -9"
+        )
+    if report.busy_ports:
+        ports = ", ".join(map(str, report.busy_ports))
+        raise CliError(
+            f"every process of the deployment stopped, but port(s) {ports} are still "
+            "in use by something else; find it with `ss -ltnp`"
+        )
+    typer.echo(f"down: every process stopped; logs stay in {run.logs}")
 
 
 def status_command(
@@ -112,9 +144,10 @@ def status_command(
     """Each program's state, pid, port and health (one short request each).
 
     Exit 0 when all are RUNNING and healthy, 1 when one is not, 3 when the
-    deployment is not up (as init scripts' status does).
+    deployment is not up (as init scripts' status does). If supervisord was
+    killed, the programs still running are shown ORPHANED (exit 1).
     """
-    from trading_cli.deploy.deployment import NotUpError, status
+    from trading_cli.deploy.deployment import ORPHANED, NotUpError, status
     from trading_cli.deploy.topology import RunDir, State
 
     project = find_project()
@@ -150,6 +183,12 @@ def status_command(
                 ]
                 for row in rows
             ],
+        )
+    orphaned = [row.program.name for row in rows if row.state == ORPHANED]
+    if orphaned:
+        raise CliError(
+            f"supervisord is gone, so nothing restarts or supervises "
+            f"{', '.join(orphaned)}; run trading down, then trading up"
         )
     bad = [row.program.name for row in rows if not row.ok]
     if bad:

@@ -18,6 +18,12 @@ from trading_cli.deploy.config import DeployConfig, load_config, unserved_module
 from trading_cli.deploy.health import Probe, gateway_paths, probe, probe_program
 from trading_cli.deploy.logs import LogFile
 from trading_cli.deploy.nginx import Nginx, find_nginx, test_config
+from trading_cli.deploy.orphans import (
+    DeployedProcess,
+    busy_ports,
+    find_processes,
+    stop_processes,
+)
 from trading_cli.deploy.ports import bind_error
 from trading_cli.deploy.render import Machine, render_nginx, render_supervisord
 from trading_cli.deploy.supervisor import (
@@ -244,26 +250,76 @@ def _start_error(run: RunDir, failed: Sequence[ProcessInfo], why: str) -> StartE
     )
 
 
-def down(run: RunDir) -> list[int] | None:
-    """Stop the deployment; None when it was not up, else the pids that would
-    not stop (empty when all went)."""
+@dataclass(frozen=True)
+class DownReport:
+    """What ``down`` did.
+
+    Attributes:
+        was_up: supervisord answered and was shut down.
+        orphans: pids of processes found running without supervisord, stopped.
+        left: pids that would not stop even after SIGKILL.
+        busy_ports: recorded ports still taken by something else afterwards.
+    """
+
+    was_up: bool
+    orphans: list[int]
+    left: list[int]
+    busy_ports: list[int]
+
+    @property
+    def stopped_anything(self) -> bool:
+        return self.was_up or bool(self.orphans)
+
+
+def down(run: RunDir) -> DownReport:
+    """Stop the deployment: through supervisord when it answers, else (it was
+    killed) its recorded processes one process group each; then check that the
+    recorded ports are free."""
     supervisor = Supervisor(run)
-    if not supervisor.is_up():
-        run.socket.unlink(missing_ok=True)
-        return None
-    return shutdown(supervisor, STOP_TIMEOUT)
+    was_up = supervisor.is_up()
+    left = shutdown(supervisor, STOP_TIMEOUT) if was_up else []
+    # Whatever still carries this run folder's mark is an orphan: supervisord
+    # was gone, or a program escaped its shutdown.
+    orphans = find_processes(run)
+    left += stop_processes(orphans, STOP_TIMEOUT)
+    run.socket.unlink(missing_ok=True)
+    state = State.read(run)
+    ports = [program.port for program in state.programs] if state else []
+    busy = busy_ports(ports) if (was_up or orphans) else []
+    return DownReport(was_up, [p.pid for p in orphans], sorted(set(left)), busy)
+
+
+def stop_orphans(run: RunDir) -> list[DeployedProcess]:
+    """Stop the processes of a deployment whose supervisord is gone; return them.
+
+    Raises:
+        CliError: some would not stop.
+    """
+    orphans = find_processes(run)
+    left = stop_processes(orphans, STOP_TIMEOUT)
+    if left:
+        raise CliError(
+            f"processes {', '.join(map(str, left))} of the earlier deployment did "
+            "not stop; end them with kill -9"
+        )
+    return orphans
 
 
 def status(run: RunDir) -> list[ProgramStatus]:
     """Each program's state, pid and health (one short request each).
 
+    Without supervisord, programs still running are reported ``ORPHANED``
+    (and the rest ``STOPPED``), from the processes the run folder marks.
+
     Raises:
-        CliError: the deployment is not up (exit 3).
+        NotUpError: the deployment is not up and nothing of it runs (exit 3).
     """
     supervisor = Supervisor(run)
     state = State.read(run)
-    if state is None or not supervisor.is_up():
+    if state is None:
         raise NotUpError(run)
+    if not supervisor.is_up():
+        return _orphan_status(run, state)
     infos = {info.name: info for info in supervisor.processes()}
     rows = []
     for program in state.programs:
@@ -275,6 +331,31 @@ def status(run: RunDir) -> list[ProgramStatus]:
                 program=program,
                 state=info.state if info else "UNKNOWN",
                 pid=info.pid if info else 0,
+                health=health,
+            )
+        )
+    return rows
+
+
+ORPHANED = "ORPHANED"
+
+
+def _orphan_status(run: RunDir, state: State) -> list[ProgramStatus]:
+    found = find_processes(run)
+    if not found:
+        raise NotUpError(run)
+    leaders = {p.program: p.pid for p in found if p.pid == p.pgid}
+    rows = []
+    for program in state.programs:
+        pid = leaders.get(program.name) or next(
+            (p.pid for p in found if p.program == program.name), 0
+        )
+        health = probe_program(program, timeout=1.0).describe() if pid else "-"
+        rows.append(
+            ProgramStatus(
+                program=program,
+                state=ORPHANED if pid else "STOPPED",
+                pid=pid,
                 health=health,
             )
         )

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from trading_api.conventions import API_PREFIX  # noqa: TID253 (standard library only)
 from trading_cli.deploy.nginx import Nginx
+from trading_cli.deploy.orphans import PROGRAM_ENV, RUN_ENV
 from trading_cli.deploy.topology import NGINX, Program, RunDir, Topology
 
 COMMAND = "trading up"
@@ -213,7 +214,7 @@ def _program(program: Program, run: RunDir, machine: Machine) -> str:
                 str(run.nginx_conf),
             ]
         )
-        environment = ""
+        environment = _environment([(PROGRAM_ENV, program.name), (RUN_ENV, run.root)])
         priority = "900"  # starts last, stops first
     else:
         command = shlex.join(
@@ -223,19 +224,21 @@ def _program(program: Program, run: RunDir, machine: Machine) -> str:
                 *("--port", str(program.port), "--timeout-graceful-shutdown", "5"),
             ]
         )
-        environment = ",".join(
-            f'{key}="{value}"'
-            for key, value in (
+        environment = _environment(
+            [
                 ("ENABLED_MODULES", ",".join(program.modules)),
-                ("PYTHONPATH", str(machine.src)),
+                ("PYTHONPATH", machine.src),
                 ("PYTHONUNBUFFERED", "1"),
-            )
+                # How down, status and up find it if supervisord is gone.
+                (PROGRAM_ENV, program.name),
+                (RUN_ENV, run.root),
+            ]
         )
         priority = "100"
     options = [
         ("command", command),
         ("directory", str(machine.project_root)),
-        *([("environment", environment)] if environment else []),
+        ("environment", environment),
         ("priority", priority),
         ("autostart", "true"),
         ("autorestart", "true"),
@@ -251,6 +254,10 @@ def _program(program: Program, run: RunDir, machine: Machine) -> str:
         ("stdout_logfile_backups", "2"),
     ]
     return _section(f"program:{program.name}", options)
+
+
+def _environment(pairs: list[tuple[str, object]]) -> str:
+    return ",".join(f'{key}="{value}"' for key, value in pairs)
 
 
 def _section(name: str, options: list[tuple[str, str]]) -> str:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from trading_cli.deploy.orphans import RUN_ENV
 from trading_cli.deploy.topology import RunDir
 from trading_cli.errors import CliError
 
@@ -120,6 +121,8 @@ def start_supervisord(run: RunDir) -> subprocess.Popen[bytes]:
             stderr=err,
             cwd=run.root,
             start_new_session=True,
+            # Marks supervisord (and what it starts) as this run folder's.
+            env={**os.environ, RUN_ENV: str(run.root)},
         )
 
 

@@ -1,0 +1,172 @@
+"""The deployment after ``kill -9`` of its supervisord: real supervisord, nginx
+and uvicorn on free loopback ports. The servers keep running as orphans;
+``status``, ``down`` and ``up`` find them from the run folder."""
+
+import http.client
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from trading_cli.deploy.orphans import find_processes
+from trading_cli.deploy.supervisor import is_alive
+from trading_cli.deploy.topology import RunDir
+
+ROOT = Path(__file__).resolve().parents[1]
+Trading = Callable[..., subprocess.CompletedProcess[str]]
+pytestmark = pytest.mark.requires("nginx")
+
+
+def free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def health(port: int) -> int:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        connection.request("GET", "/api/v1/core/health")
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+class Deployment:
+    def __init__(self, folder: Path, trading: Trading) -> None:
+        self.trading = trading
+        self.gateway, self.server = free_ports(2)
+        self.config = folder / "deploy.yaml"
+        self.config.write_text(
+            f"nginx: {{port: {self.gateway}, worker_processes: 1}}\n"
+            f"servers:\n  main: {{port: {self.server}, modules: [core]}}\n"
+        )
+        self.run = RunDir.for_config(self.config)
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return self.trading(ROOT, *args, "--config", str(self.config))
+
+    def pids(self) -> dict[str, set[int]]:
+        found: dict[str, set[int]] = {}
+        for process in find_processes(self.run):
+            found.setdefault(process.program, set()).add(process.pid)
+        return found
+
+    def kill_supervisord(self) -> int:
+        pid = int(self.run.pidfile.read_text())
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while is_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not is_alive(pid)
+        return pid
+
+
+@pytest.fixture
+def deployment(tmp_path: Path, trading: Trading) -> Iterator[Deployment]:
+    deploy = Deployment(tmp_path, trading)
+    started = deploy.cli("up")
+    assert started.returncode == 0, started.stderr
+    try:
+        yield deploy
+    finally:
+        deploy.cli("down")
+        for pids in deploy.pids().values():  # only this test's, by pid
+            for pid in pids:
+                if is_alive(pid):
+                    os.kill(pid, signal.SIGKILL)
+
+
+def test_status_reports_orphans_when_supervisord_is_gone(
+    deployment: Deployment,
+) -> None:
+    deployment.kill_supervisord()
+
+    result = deployment.cli("status")
+
+    assert result.returncode == 1
+    rows = [line.split("\t") for line in result.stdout.splitlines()[1:]]
+    assert {row[1]: row[2] for row in rows} == {
+        f"main-{deployment.server}": "ORPHANED",
+        "nginx": "ORPHANED",
+    }
+    assert all(row[6] == "ok" for row in rows)  # they still serve
+    assert "supervisord is gone" in result.stderr
+
+
+def test_down_stops_the_orphans_and_frees_their_ports(
+    deployment: Deployment,
+) -> None:
+    before = deployment.pids()
+    deployment.kill_supervisord()
+    assert health(deployment.gateway) == 200  # still serving without it
+
+    result = deployment.cli("down")
+
+    assert result.returncode == 0, result.stderr
+    orphans = before[f"main-{deployment.server}"] | before["nginx"]
+    assert f"stopped {len(orphans)} processes that outlived supervisord" in (
+        result.stdout
+    )
+    assert not any(is_alive(pid) for pid in orphans)
+    for port in (deployment.gateway, deployment.server):
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(("127.0.0.1", port))
+    assert deployment.cli("status").returncode == 3
+
+
+def test_up_replaces_the_orphans_of_a_killed_supervisord(
+    deployment: Deployment,
+) -> None:
+    before = deployment.pids()
+    deployment.kill_supervisord()
+
+    result = deployment.cli("up")
+
+    assert result.returncode == 0, result.stderr
+    assert "stopped its" in result.stderr and "orphaned processes" in result.stderr
+    after = deployment.pids()
+    server = f"main-{deployment.server}"
+    assert after[server].isdisjoint(before[server])
+    assert after["supervisord"].isdisjoint(before["supervisord"])
+    assert health(deployment.gateway) == 200
+    assert deployment.cli("status").returncode == 0
+
+
+def leave_in_time_wait(port: int) -> None:
+    """Accept one connection on ``port`` and close it server side first, as a
+    server does at shutdown: the port's side of it waits in TIME_WAIT."""
+    with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", port))
+        listener.listen()
+        client = socket.create_connection(("127.0.0.1", port))
+        server, _ = listener.accept()
+        server.close()
+        client.close()
+    with socket.socket() as plain, pytest.raises(OSError):
+        plain.bind(("127.0.0.1", port))  # what a check without SO_REUSEADDR sees
+
+
+def test_up_takes_ports_whose_last_connections_are_in_time_wait(
+    deployment: Deployment,
+) -> None:
+    assert deployment.cli("down").returncode == 0
+    for port in (deployment.gateway, deployment.server):
+        leave_in_time_wait(port)
+
+    result = deployment.cli("up")
+
+    assert result.returncode == 0, result.stderr
+    assert health(deployment.gateway) == 200
