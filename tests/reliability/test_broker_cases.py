@@ -192,3 +192,29 @@ def test_unknown_symbol_and_dust_quantity_are_refused_by_name(broker: Broker) ->
     assert "NOT_A_SYMBOL" in unknown.json()["detail"]
     assert "minimum" in dust.json()["detail"]
     assert broker.orders("A") == {}
+
+
+def test_a_failing_matching_step_is_reported_and_the_next_one_runs() -> None:
+    app = AppFactory().create_app(["broker"])
+    [module] = [m for m in app.modules if m.name == "broker"]
+    module.simulation_interval = 0.02
+    service: BrokerService = module.service
+    calls: list[int] = []
+
+    def flaky_step() -> None:
+        calls.append(1)
+        if len(calls) <= 50:
+            raise RuntimeError("market data unavailable")
+        BrokerService.step(service)
+
+    service.step = flaky_step  # type: ignore[method-assign]
+    with serve(app) as url, httpx.Client(base_url=url, timeout=WAIT) as http:
+        deadline = time.monotonic() + WAIT
+        while (sick := http.get(f"{BASE}/health")).status_code != 503:
+            assert time.monotonic() < deadline, "the failures were never reported"
+            time.sleep(0.01)
+        while (well := http.get(f"{BASE}/health")).status_code != 200:
+            assert time.monotonic() < deadline, "the step never recovered"
+            time.sleep(0.01)
+    assert "broker-matching" in sick.text and "market data unavailable" in sick.text
+    assert well.json()["status"] == "ok" and len(calls) > 50

@@ -8,12 +8,13 @@ sessions come from the shared market library; a background task matches resting
 orders and pushes P&L at the quote rate (twice a second).
 """
 
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import APIRouter
 
 from trading_api.market import Market
+from trading_api.shared.jobs import Job, PeriodicJob
 from trading_api.shared.module_interface import Module
 from trading_api.shared.ws import WsRouter
 
@@ -85,8 +86,18 @@ class BrokerModule(Module):
         """Broker errors as HTTP statuses (see ``api.ERROR_STATUSES``)."""
         return ERROR_STATUSES
 
-    def background_jobs(self) -> Sequence[Callable[[], Coroutine[Any, Any, None]]]:
-        """Match and mark to market, unless ``simulation_interval`` is 0."""
+    def background_jobs(self) -> Sequence[Job]:
+        """Match and mark to market every ``simulation_interval`` seconds (0: never).
+
+        The runtime supervises the step: one that raises is logged and the next
+        runs; steps that keep failing make ``/health`` name ``broker-matching``.
+        """
         if self.simulation_interval <= 0:
             return []
-        return [lambda: self._service.run(self.simulation_interval)]
+        return [
+            PeriodicJob(
+                step=self._service.step,
+                interval=self.simulation_interval,
+                name="broker-matching",
+            )
+        ]

@@ -12,10 +12,10 @@ another, and each account has its own streams.
 Market: symbols, sessions, prices and the clock come from the shared market
 library (:class:`~trading_api.market.Market`), the same the datafeed charts.
 :meth:`BrokerService.step` matches resting orders against the market now, expires
-DAY orders and pushes P&L that moved; the module's background task calls it at
-the quote rate. Tests give the service a market with a manual clock and
-overrides (:meth:`BrokerService.set_price`), so nothing depends on wall time.
-Orders placed over REST fill whether or not anyone is subscribed.
+DAY orders and pushes P&L that moved; the module's background job calls it at
+the quote rate, supervised by the runtime. Tests give the service a market with a
+manual clock and overrides (:meth:`BrokerService.set_price`), so nothing depends
+on wall time. Orders placed over REST fill whether or not anyone is subscribed.
 
 Brackets: an order's take-profit (LIMIT) and stop-loss (STOP) legs wait INACTIVE
 until it fills, then protect the resulting position: they become WORKING with the
@@ -25,9 +25,6 @@ reverses.
 
 Money is float rounded to cents at each booking step (see ``accounting``).
 """
-
-import asyncio
-import logging
 
 from trading_api.market import Market
 from trading_api.models.broker import (
@@ -68,7 +65,6 @@ from trading_api.modules.broker.streams import (
 )
 
 STARTING_BALANCE = 100_000.0
-LOG = logging.getLogger(__name__)
 
 
 class BrokerService:
@@ -104,19 +100,6 @@ class BrokerService:
     def market(self) -> Market:
         """The market the broker trades on."""
         return self._engine.market
-
-    async def run(self, interval: float = 0.5) -> None:
-        """Step every ``interval`` seconds until cancelled.
-
-        A step that raises is logged with its traceback and the next one runs,
-        so resting orders keep filling and positions keep following the price.
-        """
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                self._engine.step()
-            except Exception:
-                LOG.exception("broker matching step failed; continuing")
 
     def price(self, symbol: str) -> float:
         """The market price of ``symbol`` now (ticker or ``EXCHANGE:NAME``)."""
