@@ -64,13 +64,15 @@ def create_router(service: DatafeedService) -> APIRouter:
         """Everything the chart needs about a symbol (ticker or bare name)."""
         return service.resolve(symbol)
 
+    # A plain function: FastAPI runs it in its thread pool, so computing up to
+    # 5000 bars does not hold up the event loop that serves the WebSockets.
     @router.get(
         "/bars",
         response_model=BarsHistory,
         status_code=200,
         responses=error_responses(404),
     )
-    async def get_bars(
+    def get_bars(
         symbol: Symbol,
         resolution: Resolution,
         from_time: Timestamp,
