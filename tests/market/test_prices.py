@@ -205,6 +205,12 @@ def test_count_keeps_the_latest_bars() -> None:
     assert [b.time for b in found] == [MON - 900, MON - 600, MON - 300]
 
 
+def test_one_answer_holds_at_most_5000_bars() -> None:
+    found = bars("ETHUSD", "1", before=MON, now=MON, count=6_000)
+    assert len(found) == 5_000
+    assert found[0].time == MON - 5_000 * 60  # ETHUSD trades every minute
+
+
 def test_nothing_before_history_start() -> None:
     assert bars("BTCUSD", "1D", before=HISTORY_START, now=MON) == []
     assert bars("BTCUSD", "1D", before=HISTORY_START + 1, now=MON)[0].time == (

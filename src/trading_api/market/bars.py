@@ -151,9 +151,13 @@ def history(
     count: int = MAX_BARS,
     now: float,
 ) -> list[Bar]:
-    """At most ``count`` bars starting in ``[after, before)``, the latest, ascending."""
+    """The latest ``count`` bars (at most :data:`MAX_BARS`) in ``[after, before)``.
+
+    In ascending time.
+    """
     check_resolution(resolution)
     lower = max(after, HISTORY_START)
+    count = min(count, MAX_BARS)
     found: list[Bar] = []
     if count <= 0:
         return found
