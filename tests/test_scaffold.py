@@ -195,14 +195,19 @@ with serve(AppFactory().create_app(["market-data"])) as url:
 """
 
 
-def test_app_serves_the_new_module_over_rest_and_ws(scaffolded: Scaffolded) -> None:
+def test_app_serves_the_new_module_over_rest_and_ws(
+    scaffolded: Scaffolded, trading: Trading, tmp_path: Path
+) -> None:
+    database = {"DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}"}
+    migrated = trading(scaffolded.root, "db", "upgrade", env=database)
+    assert migrated.stdout == "market-data: base -> 0001\n", migrated.stderr
     result = subprocess.run(
         [sys.executable, "-c", SERVE],
         cwd=scaffolded.root,
         capture_output=True,
         text=True,
         timeout=60,
-        env={**os.environ, "PYTHONPATH": str(scaffolded.root / "src")},
+        env={**os.environ, "PYTHONPATH": str(scaffolded.root / "src"), **database},
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
@@ -256,6 +261,7 @@ def test_new_then_remove_restores_the_tree_byte_for_byte(
 ) -> None:
     result = trading(project, "remove-module", "market-data", "--yes")
     assert result.returncode == 0, result.stderr
+    assert "drop them with: trading db drop market-data" in result.stdout
     assert snapshot(project) == scaffolded.before
     assert git(project, "status", "--porcelain") == ""
 

@@ -32,6 +32,9 @@ FILES = {
     "api.py",
     "models.py",
     "service.py",
+    "tables.py",
+    "migrations/__init__.py",
+    "migrations/0001_create_items.py",
     "tests/conftest.py",
     "tests/test_api.py",
     "tests/test_service.py",
@@ -57,7 +60,12 @@ def class_attributes(init: Path) -> dict[str, Any]:
     [cls] = [node for node in tree.body if isinstance(node, ast.ClassDef)]
     values = {"__class__": cls.name}
     for node in cls.body:
-        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+        # Literal values only: `tables = Base.metadata` is not one.
+        if (
+            isinstance(node, ast.Assign)
+            and isinstance(node.targets[0], ast.Name)
+            and isinstance(node.value, ast.Constant)
+        ):
             values[node.targets[0].id] = ast.literal_eval(node.value)
     return values
 

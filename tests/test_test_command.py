@@ -173,6 +173,7 @@ def test_a_full_run_reports_every_step_and_fails_on_a_broken_one(
         "boundaries",
         "specs --check",
         "clients --check",
+        "db check",
         "pytest",
     ]
     assert steps["boundaries"] == "FAILED"

@@ -12,6 +12,7 @@ import typer
 from trading_cli.commands import (
     boundaries,
     clients,
+    db,
     deploy,
     dev,
     doctor,
@@ -90,6 +91,7 @@ app.command("remove-module")(scaffold.remove_module_command)
 app.command("update-module")(scaffold.update_module_command)
 app.add_typer(specs.app, name="specs")
 app.add_typer(clients.app, name="clients")
+app.add_typer(db.app, name="db")
 app.command("boundaries")(boundaries.boundaries_command)
 app.command("up")(deploy.up_command)
 app.command("down")(deploy.down_command)

@@ -138,6 +138,10 @@ def remove_module_command(
     typer.echo(f"Removed module {name}: deleted {where} ({len(removal.files)} files).")
     for path in sorted([*result.written, *result.removed]):
         typer.echo(f"  update  {path.relative_to(project.root).as_posix()}")
+    if any(path.startswith("migrations/") for path in removal.files):
+        typer.echo(
+            f"Its tables stay in the database; drop them with: trading db drop {name}"
+        )
 
 
 def update_module_command(

@@ -119,6 +119,7 @@ def _run_in_process(project: Project) -> list[StepResult]:
         _timed("boundaries", lambda: _boundaries(project)),
         _timed("specs --check", lambda: _specs(project)),
         _timed("clients --check", lambda: _clients(project)),
+        _timed("db check", lambda: _db_check(project)),
     ]
 
 
@@ -159,6 +160,17 @@ def _clients(project: Project) -> str:
 
     return _stale_report(
         build_clients(project, check=True).stale, "trading clients build"
+    )
+
+
+def _db_check(project: Project) -> str:
+    from trading_cli.db import check
+
+    problems = check(project)
+    if not problems:
+        return ""
+    return "\n".join(
+        [*problems, "write them with `trading db revision MODULE -m TEXT`"]
     )
 
 

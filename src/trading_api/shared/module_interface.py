@@ -11,6 +11,7 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -25,6 +26,9 @@ from trading_api.shared.http_errors import install_error_handlers
 from trading_api.shared.jobs import Job, JobSupervisor, ModuleHealth
 
 if TYPE_CHECKING:
+    from sqlalchemy import MetaData
+
+    from trading_api.shared.storage import ModuleDatabase
     from trading_api.shared.settings import Settings
     from trading_api.shared.ws import WsApp, WsRouter
 
@@ -58,6 +62,8 @@ class Module(ABC):
     name: ClassVar[str]
     description: ClassVar[str] = ""
     version: ClassVar[str] = "1.0.0"
+    tables: ClassVar[MetaData | None] = None
+    """The module's SQL tables (``trading_api.shared.storage``); None: no state."""
 
     @property
     def package(self) -> str:
@@ -75,6 +81,15 @@ class Module(ABC):
     def mount_path(self) -> str:
         """Where the factory mounts the module app."""
         return f"{API_PREFIX}/{self.name}"
+
+    @cached_property
+    def database(self) -> ModuleDatabase:
+        """The database as this module sees it: opened in the app's lifespan."""
+        from trading_api.shared.storage import ModuleDatabase, StorageError
+
+        if self.tables is None:
+            raise StorageError(f"module {self.name!r} declares no tables")
+        return ModuleDatabase(self.name, self.tables)
 
     @property
     @abstractmethod
@@ -158,6 +173,8 @@ class Module(ABC):
 
         @asynccontextmanager
         async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+            if self.tables is not None:
+                await self.database.open()
             await self.on_startup()
             supervisor = JobSupervisor(
                 self.name, self.background_jobs(), settings.job_policy
@@ -171,6 +188,8 @@ class Module(ABC):
                 if ws_app is not None:
                     await ws_app.aclose()
                 await self.on_shutdown()
+                if self.tables is not None:
+                    await self.database.close()
 
         app = FastAPI(
             title=f"Trading API: {self.name}",

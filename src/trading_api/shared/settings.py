@@ -15,6 +15,8 @@ Every variable is optional; unset or empty means the default.
 ``WS_QUEUE_HARD_BYTES``           queued bytes past which 4008 closes (4 MiB)
 ``JOB_FAILURES_BEFORE_UNHEALTHY``  consecutive job failures that make a module
                                   unhealthy (3)
+``DATABASE_URL``                  where modules store their tables (SQLite or
+                                  PostgreSQL; default: ``.run/trading.db``)
 ================================  ==================================================
 """
 
@@ -62,12 +64,15 @@ class Settings:
             servers of :data:`DEFAULT_CORS_ORIGINS`, empty means none.
         ws_limits: Limits of every module's WebSocket connections.
         job_policy: When failing background jobs make a module unhealthy.
+        database_url: Where modules store their tables, from ``DATABASE_URL``; None
+            for the embedded SQLite file ``.run/trading.db``.
     """
 
     enabled_modules: list[str] | None = None
     cors_origins: tuple[str, ...] = DEFAULT_CORS_ORIGINS
     ws_limits: WsLimits = field(default_factory=WsLimits)
     job_policy: JobPolicy = field(default_factory=JobPolicy)
+    database_url: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
@@ -103,6 +108,7 @@ class Settings:
             else tuple(o.strip() for o in origins.split(",") if o.strip()),
             ws_limits=ws_limits,
             job_policy=policy,
+            database_url=environ.get("DATABASE_URL", "").strip() or None,
         )
 
 

@@ -1,0 +1,45 @@
+"""Durable state: each module owns its tables and migrations; one database.
+
+A module declares its tables with SQLAlchemy 2 (declarative, one
+``MetaData`` per module from :func:`module_metadata`, every table named with the
+module's prefix, ``<package>__<table>``) and sets ``tables = Base.metadata`` on
+its :class:`~trading_api.shared.module_interface.Module` class. The runtime then
+gives it ``self.database``, a :class:`ModuleDatabase`, opened in the app's
+lifespan, whose sessions see only the module's tables::
+
+    async with self.database.transaction() as session:
+        session.add(ItemRow(name="first"))
+
+The database is ``DATABASE_URL`` (SQLite or PostgreSQL; plain ``sqlite://`` and
+``postgresql://`` URLs get the async driver), by default the embedded SQLite
+file ``.run/trading.db`` of the checkout. Migrations (Alembic, one history per
+module) are in :mod:`trading_api.shared.storage.migrations`. Importing this
+package opens nothing and writes nothing.
+"""
+
+from trading_api.shared.storage._database import ForeignTableError, ModuleDatabase
+from trading_api.shared.storage._errors import StorageError
+from trading_api.shared.storage._tables import (
+    check_tables,
+    module_metadata,
+    owner_of,
+    table_prefix,
+    table_problems,
+    version_table,
+)
+from trading_api.shared.storage._url import async_url, default_database_url, describe
+
+__all__ = [
+    "ForeignTableError",
+    "ModuleDatabase",
+    "StorageError",
+    "async_url",
+    "check_tables",
+    "default_database_url",
+    "describe",
+    "module_metadata",
+    "owner_of",
+    "table_prefix",
+    "table_problems",
+    "version_table",
+]

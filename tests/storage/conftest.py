@@ -1,0 +1,51 @@
+"""Fixtures of the storage tests: every database test runs on SQLite and on a
+real PostgreSQL (a throwaway cluster for the session)."""
+
+from collections.abc import Callable, Coroutine, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from trading_api.shared.storage.testing import (
+    SKIP_VARIABLE,
+    PostgresUnavailableError,
+    TemporaryPostgres,
+    skip_requested,
+)
+
+Run = Callable[[Coroutine[Any, Any, Any]], Any]
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[TemporaryPostgres | None]:
+    """A PostgreSQL cluster on a free loopback port, None when opted out."""
+    try:
+        cluster = TemporaryPostgres()
+    except PostgresUnavailableError as exc:
+        if skip_requested():
+            yield None
+            return
+        pytest.fail(str(exc))
+    with cluster:
+        yield cluster
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database: an SQLite file, then a PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'test.db'}"
+    cluster: TemporaryPostgres | None = request.getfixturevalue("postgres")
+    if cluster is None:
+        pytest.skip(f"PostgreSQL tests skipped ({SKIP_VARIABLE}=1)")
+    return cluster.new_database()
+
+
+@pytest.fixture
+def run() -> Iterator[Run]:
+    """Run coroutines on one event loop for the whole test."""
+    import asyncio
+
+    with asyncio.Runner() as runner:
+        yield runner.run

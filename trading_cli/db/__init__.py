@@ -1,0 +1,253 @@
+"""``trading db``: each module's migrations against the project's database.
+
+Upgrade, downgrade and status read only the modules' ``migrations/`` folders
+(no module is imported); check and revision import the modules for their
+models. Other commands call :func:`upgrade_all` before they start servers.
+"""
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from trading_cli.errors import CliError, UsageError
+from trading_cli.project import Project
+
+if TYPE_CHECKING:
+    from trading_api.shared.storage.migrations import ModuleMigrations, Transition
+
+RUN_DIR = ".run"
+DATABASE_FILE = "trading.db"
+
+
+def database_url(project: Project) -> str:
+    """``DATABASE_URL``, or the embedded SQLite file ``.run/trading.db``."""
+    url = os.environ.get("DATABASE_URL", "").strip()
+    return url or f"sqlite:///{project.root / RUN_DIR / DATABASE_FILE}"
+
+
+def shown_url(project: Project, url: str) -> str:
+    """``url`` for output: password hidden, the async driver spelled out."""
+    project.activate()
+    from trading_api.shared.storage import async_url, describe
+
+    return describe(async_url(url))
+
+
+def migrated_modules(
+    project: Project, names: list[str] | None = None
+) -> list["ModuleMigrations"]:
+    """The modules among ``names`` (None: all) that have a ``migrations/`` folder.
+
+    Raises:
+        UnknownModuleError: a name is not a module of the project (exit 2).
+    """
+    registry = project.module_registry()
+    from trading_api.shared.storage.migrations import MIGRATIONS_DIR, ModuleMigrations
+
+    found = []
+    for name in registry.select(names):
+        entry = registry.entry(name)
+        if (entry.package_dir / MIGRATIONS_DIR).is_dir():
+            found.append(ModuleMigrations.in_package(name, entry.package_dir))
+    return found
+
+
+def stateful_modules(
+    project: Project, names: list[str] | None = None
+) -> list["ModuleMigrations"]:
+    """Modules that declare tables or have migrations, with their models loaded.
+
+    Imports the modules (their ``tables`` are class attributes).
+    """
+    registry = project.module_registry()
+    from trading_api.shared.storage.migrations import ModuleMigrations
+
+    found = []
+    for name in registry.select(names):
+        entry = registry.entry(name)
+        tables = registry.module_class(name).tables
+        migrations = ModuleMigrations.in_package(name, entry.package_dir, tables)
+        if tables is not None or migrations.directory.is_dir():
+            found.append(migrations)
+    return found
+
+
+def module_with_tables(project: Project, name: str) -> "ModuleMigrations":
+    """Module ``name`` with its models loaded.
+
+    Raises:
+        UsageError: the module declares no tables.
+    """
+    found = stateful_modules(project, [name])
+    if not found or found[0].metadata is None:
+        raise UsageError(
+            f"module {name!r} declares no tables; set `tables = Base.metadata` "
+            "on its Module class (see docs/storage.md)"
+        )
+    return found[0]
+
+
+def upgrade_all(project: Project, names: list[str] | None = None) -> list["Transition"]:
+    """Bring the tables of the modules ``names`` (None: all) to their newest revision.
+
+    Called before servers start (``trading dev``, ``trading up``), so a server
+    never runs on tables older than its code.
+
+    Raises:
+        CliError: a migration failed or the database is out of reach; the
+            message names the module and the ``trading db`` command to run.
+    """
+    project.activate()
+    from trading_api.shared.storage import StorageError
+    from trading_api.shared.storage.migrations import upgrade
+
+    url = database_url(project)
+    done = []
+    for migrations in migrated_modules(project, names):
+        try:
+            done.append(upgrade(url, migrations))
+        except StorageError as exc:
+            raise CliError(
+                f"the database is not up to date: {exc} (then retry, or see "
+                "`trading db status`)"
+            ) from None
+    return done
+
+
+def downgrade(project: Project, module: str, revision: str) -> "Transition":
+    """Undo ``module``'s migrations down to ``revision``.
+
+    Raises:
+        UsageError: the module has no migrations.
+    """
+    found = migrated_modules(project, [module])
+    if not found:
+        raise UsageError(f"module {module!r} has no migrations; nothing to undo")
+    from trading_api.shared.storage import migrations
+
+    return migrations.downgrade(database_url(project), found[0], revision)
+
+
+def new_revision(project: Project, module: str, message: str) -> Path:
+    """Write ``module``'s next migration from its models; return its path."""
+    found = module_with_tables(project, module)
+    from trading_api.shared.storage import migrations
+
+    path = migrations.new_revision(found, message)
+    format_migration(path)
+    return path.relative_to(project.root)
+
+
+def tables_of(project: Project, module: str) -> list[str]:
+    """The tables of ``module`` in the database (by prefix; the code may be gone).
+
+    Raises:
+        UsageError: ``module`` is not a valid module name.
+    """
+    project.activate()
+    from trading_api.conventions import name_problem
+    from trading_api.shared.storage.migrations import module_tables
+
+    problem = name_problem(module)
+    if problem:
+        raise UsageError(problem)
+    return module_tables(database_url(project), module)
+
+
+def drop(project: Project, module: str) -> list[str]:
+    """Drop every table of ``module``; return their names."""
+    project.activate()
+    from trading_api.shared.storage.migrations import drop_tables
+
+    return drop_tables(database_url(project), module)
+
+
+def describe_transition(transition: "Transition") -> str:
+    """``broker: 0001 -> 0002`` or ``broker: up to date at 0002``."""
+    if not transition.changed:
+        return f"{transition.module}: up to date at {transition.after or 'base'}"
+    return (
+        f"{transition.module}: {transition.before or 'base'} -> "
+        f"{transition.after or 'base'}"
+    )
+
+
+@dataclass(frozen=True)
+class ModuleStatus:
+    """Where one module's tables are against its migrations."""
+
+    module: str
+    current: str | None
+    head: str | None
+    state: str
+
+
+def status(project: Project) -> list[ModuleStatus]:
+    """The state of every module with migrations in the project's database."""
+    project.activate()
+    from trading_api.shared.storage.migrations import current
+
+    url = database_url(project)
+    rows = []
+    for migrations in migrated_modules(project):
+        revisions = migrations.revisions()
+        head = migrations.head()
+        at = current(url, migrations)
+        if at == head:
+            state = "up to date"
+        elif at is not None and at not in revisions:
+            state = "unknown revision: migrated by another checkout"
+        else:
+            behind = len(revisions) - (revisions.index(at) + 1 if at else 0)
+            state = f"{behind} behind: run trading db upgrade {migrations.module}"
+        rows.append(ModuleStatus(migrations.module, at, head, state))
+    return rows
+
+
+def check(project: Project) -> list[str]:
+    """Every way the modules' models and migrations disagree, one line each.
+
+    A module's tables must carry its prefix and point at no other module's
+    tables, and its migrations must build exactly its models (compared on a
+    scratch SQLite database). Empty: all in step.
+    """
+    project.activate()
+    from trading_api.shared.storage import table_problems
+    from trading_api.shared.storage.migrations import differences
+
+    problems = []
+    for migrations in stateful_modules(project):
+        module = migrations.module
+        metadata = migrations.metadata
+        found = [] if metadata is None else table_problems(module, metadata)
+        if not found:
+            found = [
+                f"{module}: {diff}; run `trading db revision {module} -m "
+                '"describe the change"`'
+                for diff in differences(migrations)
+            ]
+        problems += found
+    return problems
+
+
+def format_migration(path: Path) -> None:
+    """Tidy a new migration with the project's ruff: imports, then formatting.
+
+    Skipped when ruff is not installed (it comes with the dev extras).
+    """
+    import subprocess
+    import sys
+    from importlib.util import find_spec
+
+    if find_spec("ruff") is None:
+        return
+    for command in (
+        ["check", "--fix", "--select", "I,F401", "--quiet"],
+        ["format", "--quiet"],
+    ):
+        subprocess.run(
+            [sys.executable, "-m", "ruff", *command, str(path)],
+            capture_output=True,
+            check=False,
+        )
