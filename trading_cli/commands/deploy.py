@@ -83,6 +83,9 @@ def up_command(
         typer.echo(f"already up: {resolved.topology.config.api_base_url}")
         _print_servers(status(resolved.run))
         return
+    from trading_cli.db import upgrade_for_serving
+
+    upgrade_for_serving(project, resolved.topology.config.served_modules, typer.echo)
     try:
         rows = up(resolved, timeout)
     except StartError as exc:

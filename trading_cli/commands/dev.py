@@ -57,6 +57,11 @@ def dev_command(
     started = time.time()
     project = find_project()
     names = parse_modules(modules)
+    from trading_cli.db import upgrade_for_serving
+
+    upgrade_for_serving(
+        project, names, lambda line: _emit(f"trading dev: {line}", False)
+    )
     listener = listen(host, port)
     url = _url(listener)
     try:

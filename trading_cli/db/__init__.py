@@ -6,6 +6,7 @@ models. Other commands call :func:`upgrade_all` before they start servers.
 """
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,6 +25,11 @@ def database_url(project: Project) -> str:
     """``DATABASE_URL``, or the embedded SQLite file ``.run/trading.db``."""
     url = os.environ.get("DATABASE_URL", "").strip()
     return url or f"sqlite:///{project.root / RUN_DIR / DATABASE_FILE}"
+
+
+def is_sqlite(url: str) -> bool:
+    """Whether ``url`` is an SQLite database (the embedded default is)."""
+    return url.partition(":")[0].partition("+")[0] == "sqlite"
 
 
 def shown_url(project: Project, url: str) -> str:
@@ -113,6 +119,19 @@ def upgrade_all(project: Project, names: list[str] | None = None) -> list["Trans
                 "`trading db status`)"
             ) from None
     return done
+
+
+def upgrade_for_serving(
+    project: Project, names: list[str] | None, echo: Callable[[str], None]
+) -> None:
+    """:func:`upgrade_all` before servers start; ``echo`` one line per change.
+
+    Raises:
+        CliError: the database could not be brought up to date; nothing starts.
+    """
+    for transition in upgrade_all(project, names):
+        if transition.changed:
+            echo(f"database: {describe_transition(transition)}")
 
 
 def downgrade(project: Project, module: str, revision: str) -> "Transition":

@@ -69,8 +69,17 @@ class DeployConfig:
         return next(s for s in self.servers if module in s.modules)
 
 
-def load_config(path: Path, known_modules: Sequence[str]) -> DeployConfig:
+def load_config(
+    path: Path,
+    known_modules: Sequence[str],
+    *,
+    stateful_modules: Sequence[str] = (),
+    on_sqlite: bool = False,
+) -> DeployConfig:
     """Read and validate ``path`` against the project's ``known_modules``.
+
+    ``stateful_modules`` store tables; ``on_sqlite`` says the database is SQLite,
+    where such a module cannot run as several instances.
 
     Raises:
         UsageError: the file is missing, not YAML, or invalid; the message names
@@ -84,11 +93,22 @@ def load_config(path: Path, known_modules: Sequence[str]) -> DeployConfig:
             "'Multi-process deployment') or pass --config FILE"
         )
     raw = load_yaml_file(path, label=path.name)
-    return parse_config(raw, known_modules, source=path.name)
+    return parse_config(
+        raw,
+        known_modules,
+        source=path.name,
+        stateful_modules=stateful_modules,
+        on_sqlite=on_sqlite,
+    )
 
 
 def parse_config(
-    raw: Any, known_modules: Sequence[str], *, source: str = DEFAULT_CONFIG
+    raw: Any,
+    known_modules: Sequence[str],
+    *,
+    source: str = DEFAULT_CONFIG,
+    stateful_modules: Sequence[str] = (),
+    on_sqlite: bool = False,
 ) -> DeployConfig:
     """Validate an already parsed document (see :func:`load_config`)."""
     from pydantic import ValidationError
@@ -102,7 +122,9 @@ def parse_config(
     except ValidationError as exc:
         raise UsageError(f"{source}: {_describe(exc)}") from None
     config = _to_config(model)
-    problem = _topology_problem(config, known_modules)
+    problem = _topology_problem(config, known_modules) or (
+        _storage_problem(config, stateful_modules) if on_sqlite else None
+    )
     if problem:
         raise UsageError(f"{source}: {problem}")
     return config
@@ -121,6 +143,19 @@ def _topology_problem(config: DeployConfig, known: Sequence[str]) -> str | None:
         or _port_problem(config)
         or _base_url_problem(config)
     )
+
+
+def _storage_problem(config: DeployConfig, stateful: Sequence[str]) -> str | None:
+    for server in config.servers:
+        shared = [name for name in server.modules if name in stateful]
+        if server.instances > 1 and shared:
+            return (
+                f"servers.{server.name}.instances: module {shared[0]!r} stores its "
+                f"state in SQL, and {server.instances} instances cannot share the "
+                "embedded SQLite database; set instances: 1, or set DATABASE_URL "
+                "to a PostgreSQL database (postgresql://user:password@host/db)"
+            )
+    return None
 
 
 def _server_name_problem(config: DeployConfig) -> str | None:

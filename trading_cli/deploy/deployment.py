@@ -124,8 +124,15 @@ def plan(project: Project, config_path: Path) -> Plan:
 
 
 def _load(project: Project, config_path: Path) -> tuple[DeployConfig, list[str]]:
+    from trading_cli.db import database_url, is_sqlite, migrated_modules
+
     names = project.module_registry().names
-    return load_config(config_path, names), names
+    stateful = [migrations.module for migrations in migrated_modules(project)]
+    on_sqlite = is_sqlite(database_url(project))
+    config = load_config(
+        config_path, names, stateful_modules=stateful, on_sqlite=on_sqlite
+    )
+    return config, names
 
 
 def _inspect_modules(

@@ -11,6 +11,7 @@ closes it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import tempfile
 from collections.abc import Callable
@@ -345,7 +346,9 @@ def _alembic(
     from alembic.util.exc import CommandError
 
     try:
-        return step(_config(migrations, connection))
+        # Alembic reports on stdout too ("Generating ..."); the callers report.
+        with contextlib.redirect_stdout(io.StringIO()):
+            return step(_config(migrations, connection))
     except CommandError as exc:
         known = migrations.revisions()
         if at is not None and at not in known:

@@ -1,0 +1,252 @@
+"""``trading db`` on a project made by ``new-module``, as a user runs it.
+
+The module is the template's: born with a table and its first migration.
+Database tests run on SQLite and on PostgreSQL through ``DATABASE_URL``.
+"""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+Trading = Callable[..., subprocess.CompletedProcess[str]]
+TABLES = Path("src/trading_api/modules/notes/tables.py")
+MIGRATIONS = Path("src/trading_api/modules/notes/migrations")
+TRADING = (sys.executable, "-m", "trading_cli.main")
+WAIT = 60.0  # seconds: an upper bound for the dev server to answer
+
+
+@pytest.fixture(scope="module")
+def scaffolded(
+    tmp_path_factory: pytest.TempPathFactory,
+    project_copy: Callable[..., Path],
+    trading: Trading,
+) -> Path:
+    """A project with core and a new module ``notes``, as new-module makes it."""
+    root = project_copy(
+        tmp_path_factory.mktemp("db") / "project",
+        modules=["core"],
+        git=True,
+        node_modules=True,
+    )
+    made = trading(root, "new-module", "notes", "--no-ws")
+    assert made.returncode == 0, made.stderr
+    return root
+
+
+@pytest.fixture
+def project(scaffolded: Path, tmp_path: Path) -> Path:
+    """A private copy of :func:`scaffolded`."""
+    import shutil
+
+    return Path(shutil.copytree(scaffolded, tmp_path / "project", symlinks=True))
+
+
+@pytest.fixture
+def db(trading: Trading, project: Path, database_url: str) -> Trading:
+    """``trading db ARGS`` in :func:`project` on the test's database."""
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return trading(project, "db", *args, env={"DATABASE_URL": database_url})
+
+    return run
+
+
+def add_tag_column(project: Path) -> None:
+    tables = project / TABLES
+    source = tables.read_text()
+    tables.write_text(
+        source.replace(
+            "    name: Mapped[str] = mapped_column(String(100))\n",
+            "    name: Mapped[str] = mapped_column(String(100))\n"
+            '    tag: Mapped[str] = mapped_column(String(20), server_default="")\n',
+        )
+    )
+
+
+def test_check_passes_right_after_new_module(
+    scaffolded: Path, trading: Trading
+) -> None:
+    result = trading(scaffolded, "db", "check")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "migrations match the models\n"
+
+
+def test_upgrade_creates_the_tables_and_status_follows(db: Trading) -> None:
+    before = db("status", "--json")
+    upgraded = db("upgrade")
+    after = db("status", "--json")
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert upgraded.stdout == "notes: base -> 0001\n"
+    assert '"state": "1 behind: run trading db upgrade notes"' in before.stdout
+    assert '"current": "0001"' in after.stdout
+    assert '"state": "up to date"' in after.stdout
+
+
+def test_a_changed_model_fails_check_until_its_migration_is_written(
+    project: Path, trading: Trading, db: Trading
+) -> None:
+    add_tag_column(project)
+    drift = trading(project, "db", "check")
+    written = trading(project, "db", "revision", "notes", "-m", "add tag")
+    in_step = trading(project, "db", "check")
+    upgraded = db("upgrade", "notes")
+
+    assert drift.returncode == 1
+    assert "notes: add column notes__items.tag" in drift.stdout
+    assert "trading db revision MODULE -m TEXT" in drift.stderr
+    assert written.returncode == 0, written.stderr
+    assert written.stdout.startswith(f"wrote {(MIGRATIONS / '0002_add_tag.py')}\n")
+    assert in_step.returncode == 0, in_step.stderr
+    assert upgraded.stdout == "notes: base -> 0002\n"
+
+
+def test_a_written_migration_is_ruff_clean(project: Path, trading: Trading) -> None:
+    add_tag_column(project)
+    trading(project, "db", "revision", "notes", "-m", "add tag")
+    migration = str(project / MIGRATIONS / "0002_add_tag.py")
+    for command in (["check"], ["format", "--check"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "ruff", *command, "--no-cache", migration],
+            cwd=project,
+            capture_output=True,
+            text=True,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_revision_without_changes_writes_nothing(
+    project: Path, trading: Trading
+) -> None:
+    result = trading(project, "db", "revision", "notes", "-m", "again")
+    assert result.returncode == 1
+    assert "match its migrations; nothing to write" in result.stderr
+    assert sorted(p.name for p in (project / MIGRATIONS).glob("0*.py")) == [
+        "0001_create_items.py"
+    ]
+
+
+def test_downgrade_to_base_drops_the_module_tables(db: Trading) -> None:
+    db("upgrade")
+    result = db("downgrade", "notes", "base")
+    status = db("status", "--json")
+    assert result.stdout == "notes: 0001 -> base\n"
+    assert '"current": null' in status.stdout
+
+
+def test_drop_asks_for_yes_and_then_drops(db: Trading) -> None:
+    db("upgrade")
+    refused = db("drop", "notes")
+    still = db("status", "--json")
+    dropped = db("drop", "notes", "--yes")
+    assert refused.returncode == 2
+    assert "add --yes" in refused.stderr
+    assert '"current": "0001"' in still.stdout
+    assert dropped.stdout == "dropped notes__alembic_version\ndropped notes__items\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["revision", "core", "-m", "x"], 2, "module 'core' declares no tables"),
+        (["upgrade", "nosuch"], 2, "unknown module 'nosuch'"),
+        (["downgrade", "core", "base"], 2, "module 'core' has no migrations"),
+        (["revision", "notes", "-m", " "], 2, "--message is empty"),
+        (["drop", "../x"], 2, "looks like a path"),
+    ],
+)
+def test_bad_arguments_are_refused_in_one_line(
+    project: Path, trading: Trading, args: list[str], code: int, message: str
+) -> None:
+    result = trading(project, "db", *args)
+    assert result.returncode == code
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_an_unreachable_database_is_one_line_naming_the_fix(
+    project: Path, trading: Trading
+) -> None:
+    result = trading(
+        project,
+        "db",
+        "upgrade",
+        env={"DATABASE_URL": "postgresql://u:secret@127.0.0.1:9/x"},
+    )
+    assert result.returncode == 1
+    assert "start it or fix DATABASE_URL" in result.stderr
+    assert "secret" not in result.stderr
+
+
+class DevServer:
+    """``trading dev --no-reload`` in a project, on a free port."""
+
+    def __init__(self, project: Path, database_url: str) -> None:
+        self.process = subprocess.Popen(
+            [*TRADING, "dev", "--no-reload", "--port", "0"],
+            cwd=project,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            env={
+                **os.environ,
+                "NO_COLOR": "1",
+                "DATABASE_URL": database_url,
+            },
+        )
+        self.lines: list[str] = []
+        self.url = self._wait_for_url()
+
+    def _wait_for_url(self) -> str:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:  # ends when the process does
+            self.lines.append(line)
+            found = re.search(r"serving .* on (http://\S+)", line)
+            if found:
+                return found.group(1)
+        raise AssertionError("trading dev stopped:\n" + "".join(self.lines))
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=WAIT)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+@pytest.fixture
+def dev(project: Path) -> Iterator[Callable[[str], DevServer]]:
+    started: list[DevServer] = []
+
+    def start(database_url: str) -> DevServer:
+        started.append(DevServer(project, database_url))
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+def test_dev_migrates_on_start_and_items_survive_a_restart(
+    dev: Callable[[str], DevServer], database_url: str
+) -> None:
+    first = dev(database_url)
+    items = f"{first.url}/api/v1/notes/items"
+    created = httpx.post(items, json={"name": "kept"}, timeout=WAIT)
+    first.stop()
+    second = dev(database_url)
+    listed = httpx.get(f"{second.url}/api/v1/notes/items", timeout=WAIT)
+
+    assert "trading dev: database: notes: base -> 0001\n" in first.lines
+    assert created.status_code == 201
+    assert listed.json() == [created.json()]
+    assert not any("database:" in line for line in second.lines)
