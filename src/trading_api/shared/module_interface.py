@@ -28,8 +28,8 @@ from trading_api.shared.jobs import Job, JobSupervisor, ModuleHealth
 if TYPE_CHECKING:
     from sqlalchemy import MetaData
 
-    from trading_api.shared.storage import ModuleDatabase
     from trading_api.shared.settings import Settings
+    from trading_api.shared.storage import ModuleDatabase
     from trading_api.shared.ws import WsApp, WsRouter
 
 
@@ -174,7 +174,7 @@ class Module(ABC):
         @asynccontextmanager
         async def lifespan(_: FastAPI) -> AsyncIterator[None]:
             if self.tables is not None:
-                await self.database.open()
+                await self.database.open(settings.database_url)
             await self.on_startup()
             supervisor = JobSupervisor(
                 self.name, self.background_jobs(), settings.job_policy

@@ -60,8 +60,13 @@ class ModuleDatabase:
         """The database URL (async driver) this module uses or will use."""
         if self._engine is not None:
             return self._engine.url
+        return self._resolve(None)
+
+    def _resolve(self, configured: str | None) -> URL:
         if self._url is not None:
             return async_url(self._url)
+        if configured is not None:
+            return async_url(configured)
         from trading_api.shared.settings import Settings
 
         return async_url(Settings.from_env().database_url)
@@ -95,11 +100,13 @@ class ModuleDatabase:
         """
         return {"bind": self.engine.sync_engine}
 
-    async def open(self, *, migrated: bool = True) -> None:
+    async def open(self, url: str | None = None, *, migrated: bool = True) -> None:
         """Connect to the database, once: fails fast on a wrong ``DATABASE_URL``.
 
-        With ``migrated`` (the default) the module's migrations must have run:
-        a server never starts on tables that do not exist.
+        ``url`` is the configured database (the app's settings), used unless the
+        handle was made with its own; None reads ``DATABASE_URL``. With
+        ``migrated`` (the default) the module's migrations must have run: a
+        server never starts on tables that do not exist.
 
         Raises:
             StorageError: the database cannot be reached, or the module's tables
@@ -112,10 +119,10 @@ class ModuleDatabase:
 
         from trading_api.shared.storage._engine import acquire_engine, release_engine
 
-        url = self.url
+        target = self._resolve(url)
         engine = None
         try:
-            engine = acquire_engine(url)
+            engine = acquire_engine(target)
             async with engine.connect() as connection:
                 created = not migrated or await connection.run_sync(
                     lambda sync: inspect(sync).has_table(version_table(self.module))
@@ -124,7 +131,7 @@ class ModuleDatabase:
             if engine is not None:
                 await release_engine(engine)
             raise StorageError(
-                f"module {self.module!r} cannot reach its database {describe(url)} "
+                f"module {self.module!r} cannot reach its database {describe(target)} "
                 f"({type(exc).__name__}: {_first_line(exc)}); start the database "
                 "or fix DATABASE_URL"
             ) from exc
@@ -132,7 +139,7 @@ class ModuleDatabase:
             await release_engine(engine)
             raise StorageError(
                 f"the tables of module {self.module!r} do not exist in "
-                f"{describe(url)}; create them with `trading db upgrade "
+                f"{describe(target)}; create them with `trading db upgrade "
                 f"{self.module}` (trading dev and trading up run it for you)"
             )
         binds: dict[Any, AsyncEngine] = dict.fromkeys(
@@ -145,7 +152,7 @@ class ModuleDatabase:
             info={"prefix": self.prefix, "module": self.module},
         )
         self._engine = engine
-        log.debug("module %s stores in %s", self.module, describe(url))
+        log.debug("module %s stores in %s", self.module, describe(target))
 
     async def close(self) -> None:
         """Give the connections back; the engine closes with its last user."""
