@@ -377,11 +377,11 @@ def test_bars_topic_publishes_again_once_its_interval_passed(
     service.advance()
     clock.advance(20)
     service.advance()
-    assert len(received) == 2
-    assert (
-        received[-1]
-        == history(service, Resolution.MINUTE_1, NOON - 60, clock.now + 1, "BTCUSD")[-1]
-    )
+    [_, bar] = received
+    assert isinstance(bar, Bar)
+    # 12:00:30, half-way between the minute's high (at 18 s) and low (at 42 s).
+    assert (bar.time, bar.close) == ((MON + 12 * HOUR) * 1000, 93_723.12)
+    assert (bar.open, bar.high, bar.low) == (93_732.57, 93_732.96, 93_723.12)
 
 
 def test_bars_topic_of_a_closed_market_publishes_once(
