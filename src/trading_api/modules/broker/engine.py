@@ -205,7 +205,9 @@ class TradingEngine:
         pre = self.normalize(pre)
         account = self._account_or_blank(account_id)
         legs = [p for p in (pre.take_profit, pre.stop_loss) if p is not None]
-        self._check_room(account, 1 + len(legs))
+        # A market order in an open market fills at once and never rests.
+        rests = pre.type is not OrderType.MARKET or not self.is_open(pre.symbol)
+        self._check_room(account, int(rests) + len(legs))
         reference = self.reference_price(
             pre.type, pre.limit_price, pre.stop_price, pre.symbol
         )

@@ -734,7 +734,11 @@ def test_open_orders_past_the_limit_are_refused_and_change_nothing() -> None:
         place(broker, BUY, 1, OrderType.LIMIT, limit_price=90.0, take_profit=95.0)
     assert len(broker.orders(ACCOUNT)) == 2
     place(broker, BUY, 1)
-    assert position(broker) == (1, BUY, 100.0)
+    place(broker, BUY, 1, OrderType.LIMIT, limit_price=90.0)
+    place(broker, BUY, 1)
+    assert position(broker) == (2, BUY, 100.0)
+    broker.close_position(ACCOUNT, "AAPL")
+    assert position(broker) is None
 
 
 def test_accounts_past_the_limit_are_refused_but_reads_create_none() -> None:
