@@ -11,11 +11,14 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 Trading = Callable[..., subprocess.CompletedProcess[str]]
+Cli = Callable[..., Any]  # tests/conftest.py's in-process `trading`: code, out, err
+CliOutcome = Any
 TABLES = Path("src/trading_api/modules/notes/tables.py")
 MIGRATIONS = Path("src/trading_api/modules/notes/migrations")
 TRADING = (sys.executable, "-m", "trading_cli.main")
@@ -49,11 +52,11 @@ def project(scaffolded: Path, tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def db(trading: Trading, project: Path, database_url: str) -> Trading:
+def db(cli: Cli, project: Path, database_url: str) -> Callable[..., CliOutcome]:
     """``trading db ARGS`` in :func:`project` on the test's database."""
 
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return trading(project, "db", *args, env={"DATABASE_URL": database_url})
+    def run(*args: str) -> CliOutcome:
+        return cli(project, "db", *args, env={"DATABASE_URL": database_url})
 
     return run
 
@@ -70,46 +73,44 @@ def add_tag_column(project: Path) -> None:
     )
 
 
-def test_check_passes_right_after_new_module(
-    scaffolded: Path, trading: Trading
-) -> None:
-    result = trading(scaffolded, "db", "check")
-    assert result.returncode == 0, result.stderr
-    assert result.stdout == "migrations match the models\n"
+def test_check_passes_right_after_new_module(scaffolded: Path, cli: Cli) -> None:
+    result = cli(scaffolded, "db", "check")
+    assert result.code == 0, result.err
+    assert result.out == "migrations match the models\n"
 
 
-def test_upgrade_creates_the_tables_and_status_follows(db: Trading) -> None:
+def test_upgrade_creates_the_tables_and_status_follows(db: Cli) -> None:
     before = db("status", "--json")
     upgraded = db("upgrade")
     after = db("status", "--json")
-    assert upgraded.returncode == 0, upgraded.stderr
-    assert upgraded.stdout == "notes: base -> 0001\n"
-    assert '"state": "1 behind: run trading db upgrade notes"' in before.stdout
-    assert '"current": "0001"' in after.stdout
-    assert '"state": "up to date"' in after.stdout
+    assert upgraded.code == 0, upgraded.err
+    assert upgraded.out == "notes: base -> 0001\n"
+    assert '"state": "1 behind: run trading db upgrade notes"' in before.out
+    assert '"current": "0001"' in after.out
+    assert '"state": "up to date"' in after.out
 
 
 def test_a_changed_model_fails_check_until_its_migration_is_written(
-    project: Path, trading: Trading, db: Trading
+    project: Path, cli: Cli, db: Cli
 ) -> None:
     add_tag_column(project)
-    drift = trading(project, "db", "check")
-    written = trading(project, "db", "revision", "notes", "-m", "add tag")
-    in_step = trading(project, "db", "check")
+    drift = cli(project, "db", "check")
+    written = cli(project, "db", "revision", "notes", "-m", "add tag")
+    in_step = cli(project, "db", "check")
     upgraded = db("upgrade", "notes")
 
-    assert drift.returncode == 1
-    assert "notes: add column notes__items.tag" in drift.stdout
-    assert "trading db revision MODULE -m TEXT" in drift.stderr
-    assert written.returncode == 0, written.stderr
-    assert written.stdout.startswith(f"wrote {(MIGRATIONS / '0002_add_tag.py')}\n")
-    assert in_step.returncode == 0, in_step.stderr
-    assert upgraded.stdout == "notes: base -> 0002\n"
+    assert drift.code == 1
+    assert "notes: add column notes__items.tag" in drift.out
+    assert "trading db revision MODULE -m TEXT" in drift.err
+    assert written.code == 0, written.err
+    assert written.out.startswith(f"wrote {(MIGRATIONS / '0002_add_tag.py')}\n")
+    assert in_step.code == 0, in_step.err
+    assert upgraded.out == "notes: base -> 0002\n"
 
 
-def test_a_written_migration_is_ruff_clean(project: Path, trading: Trading) -> None:
+def test_a_written_migration_is_ruff_clean(project: Path, cli: Cli) -> None:
     add_tag_column(project)
-    trading(project, "db", "revision", "notes", "-m", "add tag")
+    cli(project, "db", "revision", "notes", "-m", "add tag")
     migration = str(project / MIGRATIONS / "0002_add_tag.py")
     for command in (["check"], ["format", "--check"]):
         result = subprocess.run(
@@ -121,34 +122,32 @@ def test_a_written_migration_is_ruff_clean(project: Path, trading: Trading) -> N
         assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_revision_without_changes_writes_nothing(
-    project: Path, trading: Trading
-) -> None:
-    result = trading(project, "db", "revision", "notes", "-m", "again")
-    assert result.returncode == 1
-    assert "match its migrations; nothing to write" in result.stderr
+def test_revision_without_changes_writes_nothing(project: Path, cli: Cli) -> None:
+    result = cli(project, "db", "revision", "notes", "-m", "again")
+    assert result.code == 1
+    assert "match its migrations; nothing to write" in result.err
     assert sorted(p.name for p in (project / MIGRATIONS).glob("0*.py")) == [
         "0001_create_items.py"
     ]
 
 
-def test_downgrade_to_base_drops_the_module_tables(db: Trading) -> None:
+def test_downgrade_to_base_drops_the_module_tables(db: Cli) -> None:
     db("upgrade")
     result = db("downgrade", "notes", "base")
     status = db("status", "--json")
-    assert result.stdout == "notes: 0001 -> base\n"
-    assert '"current": null' in status.stdout
+    assert result.out == "notes: 0001 -> base\n"
+    assert '"current": null' in status.out
 
 
-def test_drop_asks_for_yes_and_then_drops(db: Trading) -> None:
+def test_drop_asks_for_yes_and_then_drops(db: Cli) -> None:
     db("upgrade")
     refused = db("drop", "notes")
     still = db("status", "--json")
     dropped = db("drop", "notes", "--yes")
-    assert refused.returncode == 2
-    assert "add --yes" in refused.stderr
-    assert '"current": "0001"' in still.stdout
-    assert dropped.stdout == "dropped notes__alembic_version\ndropped notes__items\n"
+    assert refused.code == 2
+    assert "add --yes" in refused.err
+    assert '"current": "0001"' in still.out
+    assert dropped.out == "dropped notes__alembic_version\ndropped notes__items\n"
 
 
 @pytest.mark.parametrize(
@@ -162,26 +161,26 @@ def test_drop_asks_for_yes_and_then_drops(db: Trading) -> None:
     ],
 )
 def test_bad_arguments_are_refused_in_one_line(
-    project: Path, trading: Trading, args: list[str], code: int, message: str
+    project: Path, cli: Cli, args: list[str], code: int, message: str
 ) -> None:
-    result = trading(project, "db", *args)
-    assert result.returncode == code
-    assert message in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
+    result = cli(project, "db", *args)
+    assert result.code == code
+    assert message in result.err
+    assert len(result.err.strip().splitlines()) == 1
 
 
 def test_an_unreachable_database_is_one_line_naming_the_fix(
-    project: Path, trading: Trading
+    project: Path, cli: Cli
 ) -> None:
-    result = trading(
+    result = cli(
         project,
         "db",
         "upgrade",
         env={"DATABASE_URL": "postgresql://u:secret@127.0.0.1:9/x"},
     )
-    assert result.returncode == 1
-    assert "start it or fix DATABASE_URL" in result.stderr
-    assert "secret" not in result.stderr
+    assert result.code == 1
+    assert "start it or fix DATABASE_URL" in result.err
+    assert "secret" not in result.err
 
 
 class DevServer:
