@@ -1,5 +1,8 @@
 """WebSocket fan-out: the hub against a minimal raw Starlette broadcast loop.
 
+The hub's route conflates by key (``ConflateByKey("symbol")``, as quotes do), so
+each update pays for the keyed queue's bookkeeping.
+
 Both servers run on a real uvicorn in a child process (so clients and server do not
 share one GIL); 100 ``websockets`` clients in this process subscribe to one topic,
 then the server publishes N updates, yielding to the event loop after each one.
@@ -35,7 +38,7 @@ def hub_app() -> Any:
     from pydantic import BaseModel
 
     from trading_api.shared.module_interface import Module
-    from trading_api.shared.ws import Publish, WsRouter
+    from trading_api.shared.ws import ConflateByKey, Publish, WsRouter
 
     class Request(BaseModel):
         symbol: str
@@ -62,6 +65,7 @@ def hub_app() -> Any:
         route = "ticks"
         request_model = Request
         data_model = Tick
+        delivery = ConflateByKey("symbol")  # as quotes: the newest per symbol
 
     router = APIRouter()
 

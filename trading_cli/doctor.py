@@ -95,7 +95,7 @@ def check_generated_code(project: Project) -> Finding:
     otherwise)."""
     project.activate()
     from trading_api.shared.errors import GeneratedCodeError
-    from trading_api.shared.ws.codegen import check_ws_generated
+    from trading_api.shared.ws.generated import check_ws_generated
 
     stale = []
     for module_dir in sorted(project.modules_dir.glob("*/__init__.py")):

@@ -14,13 +14,13 @@ import pytest
 from trading_api.shared.artifacts import header_line
 from trading_api.shared.errors import GeneratedCodeError
 from trading_api.shared.ws import ConflateByKey, ConflateByTopic, Lossless
-from trading_api.shared.ws.codegen import (
-    WsDeclarationError,
-    check_ws_generated,
+from trading_api.shared.ws.declarations import WsDeclarationError, route_for
+from trading_api.shared.ws.generated import check_ws_generated
+from trading_cli.build.ws_routers import (
     render_ws_routers,
     write_ws_routers,
+    ws_router_paths,
 )
-from trading_api.shared.ws.declarations import route_for
 
 MODELS = """
 from pydantic import BaseModel
@@ -66,6 +66,10 @@ def module_dir(tmp_path: Path) -> Iterator[Path]:
     module = package / "demo_mod"
     module.mkdir(parents=True)
     (package / "__init__.py").write_text("")
+    # A project of its own, as a real one is: ruff reads its settings from here.
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.ruff]\nline-length = 88\n[tool.ruff.lint]\nselect = ["E", "F", "I"]\n'
+    )
     (module / "__init__.py").write_text("")
     (module / "models.py").write_text(MODELS)
     (module / "ws.py").write_text(WS)
@@ -325,8 +329,37 @@ def test_check_reports_missing_generated_folder(module_dir: Path) -> None:
         check_ws_generated(module_dir)
 
 
-def test_check_ignores_a_module_without_ws_py(tmp_path: Path) -> None:
-    check_ws_generated(tmp_path)
+def test_check_skips_a_module_that_declares_no_ws_routes(module_dir: Path) -> None:
+    # The same module fails the check while it has ws.py (see above); without
+    # ws.py it serves no WS routes, so there is nothing to be stale.
+    (module_dir / "ws.py").unlink()
+
+    check_ws_generated(module_dir)
+
+    assert not (module_dir / "ws_generated").exists()
+
+
+def test_check_reports_a_hand_edited_fingerprint(module_dir: Path) -> None:
+    write_ws_routers(module_dir)
+    bars = module_dir / "ws_generated" / "bars_router.py"
+    header, _, rest = bars.read_text().split("\n", 2)
+    bars.write_text(f"{header}\n# ws.py fingerprint: 0000000000000000\n{rest}")
+
+    with pytest.raises(GeneratedCodeError, match=r"bars_router\.py is out of date"):
+        check_ws_generated(module_dir)
+
+
+def test_write_skips_rendering_while_fingerprints_match(module_dir: Path) -> None:
+    write_ws_routers(module_dir)
+    bars = module_dir / "ws_generated" / "bars_router.py"
+    bars.write_text(bars.read_text() + "# a note\n")
+
+    assert write_ws_routers(module_dir) == []
+    assert write_ws_routers(module_dir, force=True) == [bars]
+
+
+def test_paths_are_known_without_rendering(module_dir: Path) -> None:
+    assert sorted(ws_router_paths(module_dir)) == sorted(render_ws_routers(module_dir))
 
 
 @pytest.mark.parametrize(

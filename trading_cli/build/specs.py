@@ -170,7 +170,8 @@ def _ws_routers(
     """Render ``ws_generated/`` of a module with ``ws.py``; drop orphaned files."""
     if not (module_dir / "ws.py").is_file():
         return
-    from trading_api.shared.ws.codegen import HEADER, render_ws_routers
+    from trading_api.shared.ws.generated import HEADER
+    from trading_cli.build.ws_routers import render_ws_routers
 
     files = render_ws_routers(module_dir)
     for path, text in sorted(files.items()):

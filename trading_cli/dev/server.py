@@ -64,7 +64,7 @@ def load_app(
     names = list(modules or [])
     try:
         from trading_api.app_factory import AppFactory
-        from trading_api.shared.ws.codegen import write_ws_routers
+        from trading_cli.build.ws_routers import write_ws_routers
 
         factory = AppFactory(project.modules_dir)
         factory.registry.auto_discover(project.modules_dir)

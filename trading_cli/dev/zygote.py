@@ -65,7 +65,7 @@ PRELOAD_FOR_BUILDS = (
 PROJECT_PRELOAD = (
     "trading_api.app_factory",
     "trading_api.shared.ws",
-    "trading_api.shared.ws.codegen",
+    "trading_api.shared.ws.generated",
 )
 """The project's shared code; ``trading_api.models.*`` is added file by file."""
 

@@ -64,9 +64,9 @@ def predicted_files(
     files = [module_spec_path(project, name, OPENAPI)]
     files += [client_dir(module_dir) / filename for filename in CLIENT_FILES]
     if with_ws:
-        from trading_api.shared.ws.codegen import render_ws_routers
+        from trading_cli.build.ws_routers import ws_router_paths
 
-        rendered = render_ws_routers(staged)
+        rendered = ws_router_paths(staged)
         files += [module_dir / path.relative_to(staged) for path in rendered]
         files.append(module_spec_path(project, name, ASYNCAPI))
     return files

@@ -186,7 +186,7 @@ def _import_package(entry: ModuleEntry) -> ModuleType:
 
 def _load_class(entry: ModuleEntry) -> type[Module]:
     if (entry.package_dir / "ws.py").exists():
-        from trading_api.shared.ws.codegen import check_ws_generated
+        from trading_api.shared.ws.generated import check_ws_generated
 
         check_ws_generated(entry.package_dir)
     try:

@@ -17,7 +17,6 @@ import hashlib
 import importlib.util
 import json
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,15 +39,6 @@ class Import:
     module: str  # relative modules keep their leading dots
     name: str | None = None  # None for ``import module``
     asname: str | None = None
-
-    def section(self, first_party: frozenset[str]) -> int:
-        """isort section: 0 stdlib, 1 third party, 2 first party, 3 relative."""
-        if self.module.startswith("."):
-            return 3
-        top = self.module.split(".")[0]
-        if top in sys.stdlib_module_names:
-            return 0
-        return 2 if top in first_party else 1
 
 
 @dataclass(frozen=True)

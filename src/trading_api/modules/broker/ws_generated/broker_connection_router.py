@@ -7,7 +7,7 @@ from trading_api.shared.ws import ConflateByTopic, WsRouter
 
 
 class BrokerConnectionRouter(
-    WsRouter[AccountSubscriptionRequest, BrokerConnectionData],
+    WsRouter[AccountSubscriptionRequest, BrokerConnectionData]
 ):
     route = "broker-connection"
     request_model = AccountSubscriptionRequest
