@@ -66,9 +66,12 @@ def module_dir(tmp_path: Path) -> Iterator[Path]:
     module = package / "demo_mod"
     module.mkdir(parents=True)
     (package / "__init__.py").write_text("")
-    # A project of its own, as a real one is: ruff reads its settings from here.
+    # A project of its own, as a real one is: ruff reads its settings from here,
+    # and the backend package is the project's own (first party).
     (tmp_path / "pyproject.toml").write_text(
-        '[tool.ruff]\nline-length = 88\n[tool.ruff.lint]\nselect = ["E", "F", "I"]\n'
+        "[tool.ruff]\nline-length = 88\n"
+        '[tool.ruff.lint]\nselect = ["E", "F", "I"]\n'
+        '[tool.ruff.lint.isort]\nknown-first-party = ["trading_api"]\n'
     )
     (module / "__init__.py").write_text("")
     (module / "models.py").write_text(MODELS)

@@ -7,16 +7,16 @@
 :mod:`ast`, never imported, so generation is safe on broken code.
 
 Each file is rendered from a :class:`string.Template`, then ruff sorts its imports
-and formats it with the project's own settings (as if the file were saved where
-it goes), so the output is exactly what the project's lint and format checks
-want, and deterministic for a given ruff version. Each file carries a
-fingerprint of its declaration; the server's staleness check
-(:func:`trading_api.shared.ws.generated.check_ws_generated`) compares only those.
+and formats it with the project's own settings
+(:func:`trading_cli.build.formatting.format_python`), so the output is exactly
+what the project's lint and format checks want, and deterministic for a given
+ruff version. Each file carries a fingerprint of its declaration; the server's
+staleness check (:func:`trading_api.shared.ws.generated.check_ws_generated`)
+compares only those.
 """
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 from string import Template
@@ -28,8 +28,6 @@ if TYPE_CHECKING:
     from trading_api.shared.ws.declarations import RouterDeclaration
 
 __all__ = [
-    "RuffMissingError",
-    "format_python",
     "render_ws_routers",
     "write_ws_routers",
     "ws_router_paths",
@@ -60,10 +58,6 @@ __all__$all_annotation = [$names]
 _WS_IMPORTS = "trading_api.shared.ws"
 
 
-class RuffMissingError(TradingError):
-    """ruff, which formats generated code, cannot be run."""
-
-
 def render_ws_routers(module_dir: Path) -> dict[Path, str]:
     """Render every file of ``module_dir/ws_generated/`` from ``module_dir/ws.py``.
 
@@ -74,7 +68,7 @@ def render_ws_routers(module_dir: Path) -> dict[Path, str]:
     Raises:
         WsDeclarationError: ``ws.py`` is missing, does not parse, or declares an
             alias that cannot be generated; the message names the line.
-        RuffMissingError: ruff cannot be run.
+        TradingError: ruff cannot format the output.
     """
     from trading_api.shared.ws.declarations import read_declarations
     from trading_api.shared.ws.generated import GENERATED_DIR
@@ -83,7 +77,7 @@ def render_ws_routers(module_dir: Path) -> dict[Path, str]:
     out_dir = module_dir / GENERATED_DIR
     files = {out_dir / d.filename: _render_router(d) for d in declarations}
     files[out_dir / "__init__.py"] = _render_init(declarations)
-    return format_python(files)
+    return _formatted(files, module_dir)
 
 
 def ws_router_paths(module_dir: Path) -> list[Path]:
@@ -110,7 +104,7 @@ def write_ws_routers(module_dir: Path, *, force: bool = False) -> list[Path]:
 
     Raises:
         WsDeclarationError: as :func:`render_ws_routers`.
-        RuffMissingError: ruff cannot be run.
+        TradingError: ruff cannot format the output.
     """
     from trading_api.shared.artifacts import write_if_changed
     from trading_api.shared.ws.generated import (
@@ -130,55 +124,27 @@ def write_ws_routers(module_dir: Path, *, force: bool = False) -> list[Path]:
     return sorted(changed)
 
 
-def format_python(files: dict[Path, str]) -> dict[Path, str]:
-    """Sort the imports of each file and format it, as ruff would on save.
+def _formatted(files: dict[Path, str], module_dir: Path) -> dict[Path, str]:
+    from trading_cli.build.formatting import format_python
 
-    Each text goes through ``ruff check --select I --fix`` and ``ruff format``
-    on standard input, named after its path, so ruff applies the settings (line
-    length, first-party packages) of the project the path is in. The paths are
-    files of a generated folder inside a package, like ``ws_generated/``.
-
-    Raises:
-        RuffMissingError: ruff cannot be run.
-    """
-    ruff = _ruff_binary()
-    out = {}
-    for path, text in files.items():
-        # Named as if in the folder above: it exists (the output folder may not
-        # yet), so ruff finds the same package, hence the same import sections,
-        # on the first run as on the next.
-        name = ["--stdin-filename", str(path.parent.parent / path.name)]
-        text = _run(ruff, ["check", "--select", "I", "--fix", "--quiet", *name], text)
-        out[path] = _run(ruff, ["format", "--quiet", *name], text)
-    return out
+    root = _project_root(module_dir)
+    # Named as if in the module's folder: it exists (ws_generated/ may not yet),
+    # so ruff finds the same package, hence the same import sections, on the
+    # first run as on the next.
+    return {
+        path: format_python(text, module_dir / path.name, root)
+        for path, text in files.items()
+    }
 
 
-def _ruff_binary() -> str:
-    try:
-        from ruff import find_ruff_bin  # type: ignore[import-untyped]
-    except ImportError:
-        raise RuffMissingError(
-            "ruff is not installed; it formats generated code: pip install ruff"
-        ) from None
-    try:
-        return str(find_ruff_bin())
-    except FileNotFoundError:
-        raise RuffMissingError(
-            "the ruff package has no binary; reinstall it: pip install ruff"
-        ) from None
-
-
-def _run(ruff: str, args: list[str], text: str) -> str:
-    done = subprocess.run(
-        [ruff, *args, "-"], input=text, capture_output=True, text=True, check=False
+def _project_root(module_dir: Path) -> Path:
+    """The nearest folder above ``module_dir`` with a ``pyproject.toml``."""
+    for folder in module_dir.resolve().parents:
+        if (folder / "pyproject.toml").is_file():
+            return folder
+    raise TradingError(
+        f"{module_dir} is not inside a project: no pyproject.toml above it"
     )
-    if done.returncode != 0:
-        problem = (done.stderr or done.stdout).strip().splitlines()
-        raise RuffMissingError(
-            f"ruff {args[0]} failed on generated code: "
-            f"{problem[-1] if problem else 'exit ' + str(done.returncode)}"
-        )
-    return done.stdout
 
 
 def _import_lines(imports: Sequence[tuple[str, str | None, str | None]]) -> str:
