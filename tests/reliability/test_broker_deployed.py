@@ -8,7 +8,6 @@ fill lies on the path the datafeed charts over the moments the requests took.
 """
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -45,12 +44,11 @@ def processes_of(run: RunDir) -> list[int]:
     return [pid, *descendants(pid)] if is_alive(pid) else []
 
 
+pytestmark = pytest.mark.requires("nginx")  # the shared optional-tool guard
+
+
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if shutil.which("nginx", path=f"{os.environ.get('PATH', '')}:/usr/sbin") is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("nginx is missing; .ci/run installs nginx-light")
-        pytest.skip("nginx is not installed (apt-get install nginx-light)")
     folder = tmp_path_factory.mktemp("broker-deploy")
     ports = [free_port() for _ in range(3)]
     config = folder / "deploy.yaml"
