@@ -1,8 +1,6 @@
 """``trading up`` before anything starts: config validation and rendering."""
 
 import socket
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,8 +15,6 @@ from trading_cli.errors import CliError, UsageError
 
 ROOT = Path(__file__).resolve().parents[1]
 KNOWN = ["core", "broker", "datafeed"]
-TRADING = (sys.executable, "-m", "trading_cli.main")
-Trading = Callable[..., subprocess.CompletedProcess[str]]
 Cli = Callable[..., Any]
 
 
@@ -225,7 +221,7 @@ def test_a_config_that_is_not_a_text_file_is_refused(
 
 @pytest.mark.requires("nginx")
 def test_up_on_a_taken_port_exits_1_and_starts_nothing(
-    tmp_path: Path, trading: Trading
+    tmp_path: Path, cli: Cli
 ) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -236,10 +232,10 @@ def test_up_on_a_taken_port_exits_1_and_starts_nothing(
             f"nginx: {{port: {_free_port()}}}\n"
             f"servers:\n  main: {{port: {port}, modules: [core]}}\n"
         )
-        result = trading(ROOT, "up", "--config", str(config))
+        result = cli(ROOT, "up", "--config", str(config))
 
-    assert result.returncode == 1
-    assert f"error: port {port} (main-{port}) is in use" in result.stderr
+    assert result.code == 1
+    assert f"error: port {port} (main-{port}) is in use" in result.err
     assert not RunDir.for_config(config).pidfile.exists()
 
 

@@ -31,6 +31,7 @@ SKIPPED = {
 CopyProject = Callable[..., Path]
 Git = Callable[..., str]
 Trading = Callable[..., subprocess.CompletedProcess[str]]
+Cli = Callable[..., Any]
 
 
 def snapshot(project: Path) -> dict[str, bytes]:
@@ -236,23 +237,21 @@ def test_app_serves_the_new_module_over_rest_and_ws(
     ids=lambda value: value[0] if isinstance(value, list) else "",
 )
 def test_invalid_name_is_refused_and_changes_nothing(
-    scaffolded: Scaffolded, args: list[str], message: str, trading: Trading
+    scaffolded: Scaffolded, args: list[str], message: str, cli: Cli
 ) -> None:
     before = snapshot(scaffolded.root)
-    result = trading(scaffolded.root, "new-module", *args)
-    assert result.returncode == 2
-    assert message in result.stderr
-    assert result.stderr.count("\n") == 1
+    result = cli(scaffolded.root, "new-module", *args)
+    assert result.code == 2
+    assert message in result.err
+    assert result.err.count("\n") == 1
     assert snapshot(scaffolded.root) == before
 
 
-def test_invalid_description_is_refused(
-    scaffolded: Scaffolded, trading: Trading
-) -> None:
+def test_invalid_description_is_refused(scaffolded: Scaffolded, cli: Cli) -> None:
     before = snapshot(scaffolded.root)
-    result = trading(scaffolded.root, "new-module", "notes", "--description", " ")
-    assert result.returncode == 2
-    assert "description is empty" in result.stderr
+    result = cli(scaffolded.root, "new-module", "notes", "--description", " ")
+    assert result.code == 2
+    assert "description is empty" in result.err
     assert snapshot(scaffolded.root) == before
 
 
@@ -266,23 +265,23 @@ def test_new_then_remove_restores_the_tree_byte_for_byte(
     assert git(project, "status", "--porcelain") == ""
 
 
-def test_remove_refuses_hand_edited_files(project: Path, trading: Trading) -> None:
+def test_remove_refuses_hand_edited_files(project: Path, cli: Cli) -> None:
     with (project / MODULE / "service.py").open("a") as service:
         service.write("# a local change\n")
     before = snapshot(project)
-    result = trading(project, "remove-module", "market-data", "--yes")
-    assert result.returncode == 1
-    assert "service.py edited" in result.stderr
-    assert "pass --force" in result.stderr
+    result = cli(project, "remove-module", "market-data", "--yes")
+    assert result.code == 1
+    assert "service.py edited" in result.err
+    assert "pass --force" in result.err
     assert snapshot(project) == before
 
 
-def test_remove_refuses_files_added_by_hand(project: Path, trading: Trading) -> None:
+def test_remove_refuses_files_added_by_hand(project: Path, cli: Cli) -> None:
     (project / MODULE / "notes.md").write_text("design notes\n")
     before = snapshot(project)
-    result = trading(project, "remove-module", "market-data", "--yes")
-    assert result.returncode == 1
-    assert "notes.md added" in result.stderr
+    result = cli(project, "remove-module", "market-data", "--yes")
+    assert result.code == 1
+    assert "notes.md added" in result.err
     assert snapshot(project) == before
 
 
@@ -297,12 +296,12 @@ def test_remove_force_deletes_hand_made_changes_too(
 
 
 def test_remove_without_yes_or_terminal_is_refused(
-    scaffolded: Scaffolded, trading: Trading
+    scaffolded: Scaffolded, cli: Cli
 ) -> None:
     before = snapshot(scaffolded.root)
-    result = trading(scaffolded.root, "remove-module", "market-data")
-    assert result.returncode == 2
-    assert "pass --yes" in result.stderr
+    result = cli(scaffolded.root, "remove-module", "market-data")
+    assert result.code == 2
+    assert "pass --yes" in result.err
     assert snapshot(scaffolded.root) == before
 
 
@@ -315,12 +314,12 @@ def test_remove_without_yes_or_terminal_is_refused(
     ],
 )
 def test_remove_refuses_modules_it_did_not_make(
-    scaffolded: Scaffolded, name: str, message: str, trading: Trading
+    scaffolded: Scaffolded, name: str, message: str, cli: Cli
 ) -> None:
     before = snapshot(scaffolded.root)
-    result = trading(scaffolded.root, "remove-module", name, "--yes", "--force")
-    assert result.returncode == 2
-    assert message in result.stderr
+    result = cli(scaffolded.root, "remove-module", name, "--yes", "--force")
+    assert result.code == 2
+    assert message in result.err
     assert snapshot(scaffolded.root) == before
 
 
