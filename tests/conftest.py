@@ -77,11 +77,10 @@ def _binary(*names: str, extra_path: str = "") -> Callable[[], str | None]:
 
 
 def _postgresql() -> str | None:
-    found = _binary("initdb")()
-    if found is None:
-        candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
-        found = str(candidates[-1]) if candidates else None
-    return found
+    from trading_api.shared.storage.testing import postgres_bindir
+
+    bindir = postgres_bindir()
+    return None if bindir is None else str(bindir / "initdb")
 
 
 OPTIONAL_TOOLS: dict[str, tuple[Callable[[], str | None], str]] = {
@@ -121,6 +120,12 @@ def require_tool(tool: str) -> str:
         pytest.fail(f"{message}; CI must have every optional tool", pytrace=False)
     _MISSING[tool] = _MISSING.get(tool, 0) + 1
     pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def optional_tool() -> Callable[[str], str]:
+    """:func:`require_tool` for fixtures that need a tool only for some params."""
+    return require_tool
 
 
 def pytest_configure(config: pytest.Config) -> None:

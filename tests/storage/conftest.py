@@ -36,6 +36,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """An empty database: an SQLite file, then a PostgreSQL database."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'test.db'}"
+    # The shared optional-tool guard: skipped without PostgreSQL, failed in CI.
+    request.getfixturevalue("optional_tool")("postgresql")
     cluster: TemporaryPostgres | None = request.getfixturevalue("postgres")
     if cluster is None:
         pytest.skip(f"PostgreSQL tests skipped ({SKIP_VARIABLE}=1)")
