@@ -416,3 +416,29 @@ def test_terminal_remove_asks_and_keeps_the_module_on_no(
     assert "Delete module market-data (" in output
     assert "Nothing removed." in output
     assert snapshot(scaffolded.root) == before
+
+
+@pytest.mark.parametrize(
+    ("answers", "message"),
+    [
+        ("api_prefix: 5\n", "api_prefix must be text (got 5)"),
+        ("api_prefix: /api/v2\n", "api_prefix is '/api/v2' but the backend mounts"),
+        ("root_package: other\n", "root_package is 'other'"),
+        ("api_prefx: /api/v1\n", "unknown key 'api_prefx'"),
+        ("author: a\nauthor: b\n", "line 2, column 1: duplicate key 'author'"),
+        ("author: [x\n", ".copier-answers.yml: line 2, column 1:"),
+        ("author: 'x\"y'\n", "author must be 1 to 60 characters"),
+    ],
+    ids=["int", "prefix", "package", "typo", "duplicate", "syntax", "quote"],
+)
+def test_bad_project_answers_are_refused_before_rendering(
+    project_copy: CopyProject, cli: Cli, tmp_path: Path, answers: str, message: str
+) -> None:
+    root = project_copy(tmp_path / "project")
+    (root / ".copier-answers.yml").write_text(answers)
+    before = snapshot(root)
+    result = cli(root, "new-module", "notes", "--description", "Notes.")
+    assert result.code == 2
+    assert message in result.err
+    assert result.err.count("\n") == 1
+    assert snapshot(root) == before
