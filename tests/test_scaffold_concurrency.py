@@ -156,3 +156,38 @@ def test_the_same_new_module_twice_at_once_makes_one_whole_module(
     assert check.returncode == 0, check.stdout + check.stderr
     removed = trading(project, "remove-module", "gamma", "--yes")
     assert removed.returncode == 0, removed.stderr
+
+
+FORKER = """
+import os, sys
+from pathlib import Path
+from trading_cli.lock import LockBusyError, project_lock, read_holder
+
+root = Path(sys.argv[1])
+with project_lock(root, "trading dev (parent)"):
+    child = os.fork()
+    if child == 0:
+        try:
+            with project_lock(root, "child", timeout=0, on_wait=None):
+                print("child took the lock", flush=True)
+        except LockBusyError:
+            print("child waits for the parent", flush=True)
+        os._exit(0)
+    os.waitpid(child, 0)
+    print("parent holds:", read_holder(root).command, flush=True)
+"""
+
+
+def test_a_process_forked_while_the_lock_is_held_does_not_hold_it(
+    project: Path,
+) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", FORKER, str(project)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.stdout.splitlines() == [
+        "child waits for the parent",
+        "parent holds: trading dev (parent)",
+    ], result.stderr

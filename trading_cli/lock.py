@@ -110,11 +110,25 @@ class _Held:
     def __init__(self, fd: int) -> None:
         self.fd = fd
         self.depth = 0
+        self.pid = os.getpid()
 
 
 _HELD: dict[Path, _Held] = {}
 _THREADS: dict[Path, threading.RLock] = {}
 _GUARD = threading.Lock()
+
+
+def _forget_after_fork() -> None:
+    """A forked child holds no lock: the kernel does not give it the parent's
+    record locks, so it must not believe it holds them either (and the parent's
+    thread locks may be left taken by threads the child does not have)."""
+    global _GUARD
+    _HELD.clear()
+    _THREADS.clear()
+    _GUARD = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 def _thread_lock(path: Path) -> threading.RLock:
@@ -146,8 +160,10 @@ def project_lock(
     path = lock_path(root.resolve())
     threads = _thread_lock(path)
     wait = default_timeout() if timeout is None else timeout
-    if not threads.acquire(timeout=wait if wait > 0 else -1):
+    taken = threads.acquire(timeout=wait) if wait > 0 else threads.acquire(False)
+    if not taken:
         raise LockBusyError(path, read_holder(root), wait)
+    pid = os.getpid()
     try:
         held = _HELD.get(path)
         if held is None:
@@ -163,12 +179,14 @@ def project_lock(
         try:
             yield _holder_now(held.fd) or Holder(os.getpid(), command, time.time())
         finally:
-            held.depth -= 1
-            if held.depth == 0:
-                del _HELD[path]
-                _release(held.fd)
+            if held.pid == os.getpid():  # not in a child forked meanwhile
+                held.depth -= 1
+                if held.depth == 0:
+                    del _HELD[path]
+                    _release(held.fd)
     finally:
-        threads.release()
+        if pid == os.getpid():
+            threads.release()
 
 
 def _recover(root: Path) -> None:
