@@ -1,15 +1,25 @@
-"""Save-to-served latency of `trading dev` beside `uvicorn --reload`, same tree.
+"""Save-to-served latency of `trading dev` (swap and full reload) beside
+`uvicorn --reload`, on the same tree in one run.
 
-Both run in one temporary copy of the project with every module enabled plus a
+All run in one temporary copy of the project with every module enabled plus a
 small probe module (a REST route and a WS route, so `trading dev` regenerates its
 WS routers on every edit). Each edit rewrites the probe's api.py with a new value;
 the clock stops when GET /api/v1/latency-probe/value returns it (a new connection
-per poll, 5 ms apart). Also timed: start of the process to the first response, an
-edit of a shared model file (`trading dev` then also reloads the shared code), and
-`trading dev --modules latency-probe`, the reload of one module alone.
+per poll, 5 ms apart). Rows:
 
-Run: python bench/reload_latency.py [--edits 7]
-Budget (DESIGN.md §9): trading dev <= uvicorn --reload; module hot-swap < 150 ms.
+* `trading dev`: a module edit takes the swap path (the probe module is
+  replaced in the running server);
+* `trading dev --no-swap`: the same edit takes the full path (a new server);
+* `uvicorn --reload`: a new cold process;
+* `trading dev`, an edit of a shared model file: the full path, shared code
+  re-imported too.
+
+Also timed: start of the process to the first response. The `trading dev` rows
+check that each reload line names the path expected.
+
+Run: python bench/reload_latency.py [--edits 9]
+Budget: module edit to new code served, swap median < 100 ms; trading dev's
+full reload no slower than uvicorn --reload.
 """
 
 import argparse
@@ -187,6 +197,7 @@ class Server:
     """One server process under test, its output drained in a thread."""
 
     def __init__(self, command: list[str], cwd: Path, port: int) -> None:
+        self.command = command
         env = {**os.environ, "PYTHONPATH": str(cwd / "src"), "NO_COLOR": "1"}
         self.port = port
         self.started = time.perf_counter()
@@ -250,8 +261,12 @@ def run(
     tree: Path,
     edit: Callable[[Path], Callable[[int], None]],
     values: range,
+    path: str | None = None,
 ) -> float:
-    """Start the server, time the edits, print a row; return the median."""
+    """Start the server, time the edits, print a row; return the median.
+
+    ``path``: the reload path (``swap``, ``full``) every reload line must name.
+    """
     port = free_port()
     server = Server([arg.replace("PORT", str(port)) for arg in command], tree, port)
     try:
@@ -263,6 +278,11 @@ def run(
         raise
     finally:
         server.stop()
+    if path is not None:
+        reloads = [line for line in server.lines if line.startswith("reloaded in")]
+        wrong = [line for line in reloads if f"({path})" not in line]
+        if len(reloads) < len(samples) or wrong:
+            raise RuntimeError(f"{label}: expected {path} reloads, got {reloads}")
     median = statistics.median(samples)
     shown = " ".join(f"{s * 1000:.0f}" for s in samples)
     print(
@@ -275,7 +295,7 @@ def run(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--edits", type=int, default=7)
+    parser.add_argument("--edits", type=int, default=9)
     edits = max(parser.parse_args().edits, 5)
     python = sys.executable
     dev = [python, "-m", "trading_cli.main", "dev", "--port", "PORT"]
@@ -290,16 +310,18 @@ def main() -> None:
             first = next(values)
             return range(first, first + edits)
 
-        label = "trading dev, module edit (all modules)"
-        dev_median = run(label, dev, tree, module_edit, next_values())
-        label = "uvicorn --reload, module edit (all modules)"
-        uvicorn_median = run(label, uvicorn, tree, module_edit, next_values())
-        one = [*dev, "--modules", "latency-probe"]
-        label = "trading dev --modules latency-probe"
-        run(label, one, tree, module_edit, next_values())
-        label = "trading dev, models/ edit (all modules)"  # last: it sets OFFSET
-        run(label, dev, tree, shared_edit, next_values())
-    print(f"ratio trading dev / uvicorn --reload: {dev_median / uvicorn_median:.2f}")
+        label = "trading dev, module edit: swap"
+        swap = run(label, dev, tree, module_edit, next_values(), "swap")
+        label = "trading dev --no-swap, module edit: full"
+        no_swap = [*dev, "--no-swap"]
+        full = run(label, no_swap, tree, module_edit, next_values(), "full")
+        label = "uvicorn --reload, module edit"
+        cold = run(label, uvicorn, tree, module_edit, next_values())
+        label = "trading dev, models/ edit: full"  # last: it sets OFFSET
+        run(label, dev, tree, shared_edit, next_values(), "full")
+    print(f"ratio swap / full reload:             {swap / full:.2f}")
+    print(f"ratio swap / uvicorn --reload:        {swap / cold:.2f}")
+    print(f"ratio full reload / uvicorn --reload: {full / cold:.2f}")
 
 
 if __name__ == "__main__":

@@ -23,8 +23,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from websockets.exceptions import ConnectionClosed
 
 from trading_api.shared.ws.testing import WsTestClient
+from trading_cli.dev.loop_guard import LoopGuard
+from trading_cli.dev.server import STATS_PATH
 
 TIMEOUT = 60.0
 CopyProject = Callable[..., Path]
@@ -310,7 +313,7 @@ def test_edited_rest_handler_is_served(
 
     poll(answers(greeting, {"text": "bonjour"}), "the edited handler")
     line = dev.wait_for(r"^reloaded in \d+ ms")
-    assert "modules/demo/api.py -> demo" in line
+    assert line.endswith(" (swap): modules/demo/api.py -> demo")
 
 
 def test_requests_during_a_reload_are_all_answered(
@@ -352,7 +355,8 @@ def test_edited_shared_model_is_served(
     save(model, GREETING_MODEL + '    lang: str = "en"\n')
 
     poll(answers(greeting, {"text": "hello", "lang": "en"}), "the edited model")
-    assert "models/greeting.py -> all modules" in dev.wait_for(r"^reloaded")
+    line = dev.wait_for(r"^reloaded")
+    assert line.endswith(" (full): models/greeting.py -> all modules")
 
 
 def test_added_ws_route_is_generated_documented_and_served(
@@ -379,11 +383,11 @@ def test_added_ws_route_is_generated_documented_and_served(
     assert update["price"] == 1.5
 
 
-async def first_ticker_update(url: str) -> dict[str, object]:
+async def first_ticker_update(url: str, route: str = "ticker") -> dict[str, object]:
     async with WsTestClient.connect(f"{url}/api/v1/demo") as client:
-        response = await client.subscribe("ticker", {"symbol": "X"})
+        response = await client.subscribe(route, {"symbol": "X"})
         assert response["status"] == "ok", response
-        update = await client.receive("ticker.update")
+        update = await client.receive(f"{route}.update")
         payload: dict[str, object] = update["payload"]["payload"]
         return payload
 
@@ -410,7 +414,7 @@ def test_files_written_by_the_loop_cause_no_reload(
     assert dev.count(r"^reloaded in") == 2
 
 
-def test_syntax_error_is_reported_and_next_save_recovers(
+def test_syntax_error_in_a_module_keeps_its_old_code_serving(
     project: Path, dev_factory: Callable[..., Dev]
 ) -> None:
     dev = dev_factory("--modules", "demo")
@@ -418,16 +422,37 @@ def test_syntax_error_is_reported_and_next_save_recovers(
     api = module_dir(project, "demo") / "api.py"
 
     save(api, DEMO["api.py"].replace('text="hello")', 'text="hello"'))
-    dev.wait_for(r"^error: the app failed to load")
+    dev.wait_for(r"^error: demo failed to reload; its previous code keeps serving")
     where = dev.wait_for(r"modules/demo/api\.py:\d+")
     dev.wait_for(r"SyntaxError")
-    failed = httpx.get(greeting)
-    assert failed.status_code == 503
-    assert "SyntaxError" in failed.json()["detail"]
+    assert httpx.get(greeting).json() == {"text": "hello"}
 
     save(api, DEMO["api.py"].replace('"hello"', '"fixed"'))
     poll(answers(greeting, {"text": "fixed"}), "the fixed handler")
     assert "api.py:" in where
+    assert dev.wait_for(r"^reloaded in").endswith("(swap): modules/demo/api.py -> demo")
+
+
+def test_syntax_error_in_shared_code_answers_503_until_fixed(
+    project: Path, dev_factory: Callable[..., Dev]
+) -> None:
+    dev = dev_factory("--modules", "demo")
+    greeting = f"{dev.url}/api/v1/demo/greeting"
+    model = project / "src" / "trading_api" / "models" / "greeting.py"
+    old_server = httpx.get(f"{dev.url}{STATS_PATH}").json()["pid"]
+
+    save(model, GREETING_MODEL.replace("text: str", "text: str ="))
+    dev.wait_for(r"^error: the app failed to load")
+    where = dev.wait_for(r"models/greeting\.py:\d+")
+    dev.wait_for(r"SyntaxError")
+    poll(lambda: not running(old_server), "the old server to stop")
+    failed = httpx.get(greeting)
+    assert failed.status_code == 503
+    assert "SyntaxError" in failed.json()["detail"], failed.text
+
+    save(model, GREETING_MODEL + '    lang: str = "fr"\n')
+    poll(answers(greeting, {"text": "hello", "lang": "fr"}), "the fixed model")
+    assert "greeting.py:" in where
 
 
 def test_modules_option_serves_only_those(dev_factory: Callable[..., Dev]) -> None:
@@ -537,3 +562,283 @@ def running(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+# Module hot-swap: a save inside one module replaces only that module.
+
+SWAPS = 10
+MEMORY_BOUND = 16 * 1024 * 1024
+"""Resident memory 50 swaps may add to a server, after a warm-up."""
+
+BROKEN_STARTUP = """
+
+async def _refuse_to_start(self: DemoModule) -> None:
+    raise RuntimeError("the demo cannot start")
+
+
+DemoModule.on_startup = _refuse_to_start  # type: ignore[method-assign]
+"""
+
+
+# A feed that numbers its updates by the clock: update n is due n intervals
+# after the start. A server that stalls for longer than an interval skips a
+# number, so a subscriber sees every gap beyond the interval as a missing number.
+COUNTER = {
+    "__init__.py": """
+        from typing import Any
+
+        from fastapi import APIRouter
+
+        from trading_api.shared.module_interface import Module
+        from trading_api.shared.ws import WsRouter
+
+        from . import ws_generated
+        from .service import CounterService
+
+
+        class CounterModule(Module):
+            name = "counter"
+
+            def __init__(self) -> None:
+                self._service = CounterService()
+
+            @property
+            def service(self) -> CounterService:
+                return self._service
+
+            @property
+            def api_routers(self) -> list[APIRouter]:
+                return []
+
+            @property
+            def ws_routers(self) -> list[WsRouter[Any, Any]]:
+                return [ws_generated.CountRouter(self._service)]
+
+            def background_jobs(self) -> list[Any]:
+                return [self._service.run]
+        """,
+    "service.py": """
+        import asyncio
+        import time
+
+        from pydantic import BaseModel
+
+        from trading_api.shared.ws import Publish
+
+        INTERVAL = 1.0  # as the datafeed's live bars
+
+
+        class CountRequest(BaseModel):
+            name: str
+
+
+        class Count(BaseModel):
+            number: int
+
+
+        class CounterService:
+            def __init__(self) -> None:
+                self.topics: dict[str, Publish] = {}
+
+            async def create_topic(self, topic: str, publish: Publish) -> None:
+                self.topics[topic] = publish
+
+            async def remove_topic(self, topic: str) -> None:
+                self.topics.pop(topic, None)
+
+            async def run(self) -> None:
+                start, last = time.monotonic(), -1
+                while True:
+                    number = int((time.monotonic() - start) / INTERVAL)
+                    if number != last:
+                        last = number
+                        for publish in list(self.topics.values()):
+                            publish(Count(number=number))
+                    await asyncio.sleep(INTERVAL / 20)
+        """,
+    "ws.py": """
+        from typing import TypeAlias
+
+        from trading_api.shared.ws import WsRouter
+
+        from .service import Count, CountRequest
+
+        CountRouter: TypeAlias = WsRouter[CountRequest, Count]
+        """,
+}
+
+
+@pytest.fixture
+def market_project(project_copy: CopyProject, tmp_path: Path) -> Path:
+    """The project with its real ``core``, ``broker`` and ``datafeed``, and a
+    numbered feed, ``counter``."""
+    root = project_copy(tmp_path / "project", modules=["core", "broker", "datafeed"])
+    write_module(module_dir(root, "counter"), COUNTER)
+    return root
+
+
+def pace_like_a_person() -> None:
+    """Wait out the loop guard's grace after a reload before the next save: a
+    save that lands within it counts as caused by the reload."""
+    time.sleep(LoopGuard().grace + 0.05)
+
+
+def save_broker_version(project: Path, original: str, version: str) -> None:
+    init = module_dir(project, "broker") / "__init__.py"
+    init.write_text(f"{original}\nBrokerModule.version = {version!r}\n")
+
+
+def broker_version(url: str) -> str:
+    info: dict[str, str] = httpx.get(f"{url}/api/v1/broker/openapi.json").json()["info"]
+    return info["version"]
+
+
+async def closing_code(client: WsTestClient) -> int | None:
+    """Read ``client`` until the server closes it; the close code."""
+    with pytest.raises(ConnectionClosed) as closed:
+        while True:
+            await client.receive(timeout=TIMEOUT)
+    return closed.value.rcvd.code if closed.value.rcvd else None
+
+
+def test_datafeed_subscriber_keeps_receiving_across_broker_swaps(
+    market_project: Path,
+) -> None:
+    dev = Dev(market_project, "--modules", "broker,datafeed,counter")
+    try:
+        url = dev.url
+        original = (module_dir(market_project, "broker") / "__init__.py").read_text()
+        numbers, codes = asyncio.run(
+            swap_broker_while_subscribed(dev, market_project, url, original)
+        )
+    finally:
+        dev.stop()
+
+    assert codes == [1012] * SWAPS
+    missing = sorted(set(range(numbers[0], numbers[-1] + 1)) - set(numbers))
+    assert not missing, f"updates due at these intervals never came: {missing}"
+    lines = [line for line in dev.lines if line.startswith("reloaded in")]
+    assert len(lines) == SWAPS
+    assert all(
+        line.endswith(" (swap): modules/broker/__init__.py -> broker") for line in lines
+    ), lines
+
+
+async def swap_broker_while_subscribed(
+    dev: Dev, project: Path, url: str, original: str
+) -> tuple[list[int], list[int | None]]:
+    """Subscribe to datafeed quotes and the counter; swap broker ``SWAPS`` times
+    with a broker client connected each time. The counter's numbers received and
+    the broker clients' close codes."""
+    numbers: list[int] = []
+    quoted = asyncio.Event()
+    codes: list[int | None] = []
+    async with (
+        WsTestClient.connect(f"{url}/api/v1/datafeed") as feed,
+        WsTestClient.connect(f"{url}/api/v1/counter") as counter,
+    ):
+        request = {"symbols": ["AAPL"], "fast_symbols": ["AAPL"]}
+        assert (await feed.subscribe("quotes", request))["status"] == "ok"
+        assert (await counter.subscribe("count", {"name": "a"}))["status"] == "ok"
+
+        async def read_quotes() -> None:
+            while True:
+                await feed.receive("quotes.update", timeout=TIMEOUT)
+                quoted.set()
+
+        async def read_counts() -> None:
+            while True:
+                update = await counter.receive("count.update", timeout=TIMEOUT)
+                numbers.append(update["payload"]["payload"]["number"])
+
+        readers = [
+            asyncio.create_task(read_quotes()),
+            asyncio.create_task(read_counts()),
+        ]
+        for swap in range(1, SWAPS + 1):
+            async with WsTestClient.connect(f"{url}/api/v1/broker") as broker:
+                response = await broker.subscribe("orders", {"accountId": "DEMO-1"})
+                assert response["status"] == "ok", response
+                await asyncio.to_thread(pace_like_a_person)
+                save_broker_version(project, original, f"1.{swap}.0")
+                await asyncio.to_thread(dev.wait_for, r"^reloaded in", swap)
+                codes.append(await closing_code(broker))
+            served = await asyncio.to_thread(broker_version, url)
+            assert served == f"1.{swap}.0"
+            quoted.clear()
+            await asyncio.wait_for(quoted.wait(), TIMEOUT)  # quotes still coming
+        for reader in readers:
+            assert not reader.done(), "a subscriber of another module was disconnected"
+            reader.cancel()
+    return numbers, codes
+
+
+def test_fifty_swaps_leave_no_task_module_or_memory_behind(
+    market_project: Path,
+) -> None:
+    dev = Dev(market_project, "--modules", "broker")
+    try:
+        url = dev.url
+        original = (module_dir(market_project, "broker") / "__init__.py").read_text()
+        swaps = 0
+
+        def swap() -> None:
+            nonlocal swaps
+            swaps += 1
+            pace_like_a_person()
+            save_broker_version(market_project, original, f"2.{swaps}.0")
+            dev.wait_for(r"^reloaded in", swaps)
+
+        for _ in range(5):  # warm-up: first swaps fill the libraries' caches
+            swap()
+        before = httpx.get(f"{url}{STATS_PATH}").json()
+        for _ in range(50):
+            swap()
+        after = httpx.get(f"{url}{STATS_PATH}").json()
+        served = broker_version(url)
+    finally:
+        dev.stop()
+
+    assert served == "2.55.0"
+    assert after["pid"] == before["pid"]  # every one a swap, no new server
+    assert after["swaps"] == 55
+    assert after["tasks"] == before["tasks"]
+    assert after["retired_alive"] == 0
+    assert after["rss_bytes"] - before["rss_bytes"] < MEMORY_BOUND
+    assert dev.count(r"\(full\)") == 0
+
+
+def test_failing_startup_keeps_the_old_module_serving(
+    project: Path, dev_factory: Callable[..., Dev]
+) -> None:
+    dev = dev_factory("--modules", "demo,other")
+    greeting = f"{dev.url}/api/v1/demo/greeting"
+    init = module_dir(project, "demo") / "__init__.py"
+
+    save(init, textwrap.dedent(DEMO["__init__.py"]) + BROKEN_STARTUP)
+    dev.wait_for(r"^error: demo failed to reload")
+    dev.wait_for(r"RuntimeError: the demo cannot start")
+
+    assert httpx.get(greeting).json() == {"text": "hello"}
+    assert asyncio.run(first_ticker_update(dev.url, "echo"))["price"] == 1.5
+    assert dev.count(r"^reloaded in") == 0
+
+
+def test_shared_edit_takes_the_full_path_and_closes_every_connection(
+    project: Path, dev_factory: Callable[..., Dev]
+) -> None:
+    dev = dev_factory("--modules", "demo")
+    naming = project / "src" / "trading_api" / "shared" / "naming.py"
+
+    async def edit_shared_code() -> int | None:
+        async with WsTestClient.connect(f"{dev.url}/api/v1/demo") as client:
+            response = await client.subscribe("echo", {"symbol": "X"})
+            assert response["status"] == "ok", response
+            naming.write_text(naming.read_text() + "\n# edited\n")
+            return await closing_code(client)
+
+    code = asyncio.run(edit_shared_code())
+
+    line = dev.wait_for(r"^reloaded in")
+    assert line.endswith(" (full): shared/naming.py -> all modules"), line
+    assert code == 1012

@@ -9,8 +9,8 @@ file and starts no process.
 from __future__ import annotations
 
 import gc
-from collections.abc import AsyncIterator, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +27,7 @@ from trading_api.conventions import (
     mount_path,
 )
 from trading_api.shared.docs import add_docs_redirect, add_offline_docs
+from trading_api.shared.hot_swap import BuiltApp, ModuleLifespans
 from trading_api.shared.http_cors import OriginPolicy
 from trading_api.shared.http_errors import install_error_handlers
 from trading_api.shared.http_servers import as_served
@@ -50,6 +51,7 @@ class ModularFastAPI(FastAPI):
         ws_apps: Each module's WebSocket app by module name (modules with WS only).
         origin_policy: The browser origins allowed to call the API (CORS); the
             one list every origin check consults.
+        lifespans: The modules' running lifespans, while the app's runs.
     """
 
     def __init__(
@@ -81,6 +83,7 @@ class ModularFastAPI(FastAPI):
         add_docs_redirect(
             self, paths=["/", API_PREFIX, f"{API_PREFIX}/"], docs_path=DOCS_PATH
         )
+        self.lifespans: ModuleLifespans | None = None
         add_offline_docs(
             self,
             docs_path=DOCS_PATH,
@@ -165,6 +168,18 @@ class ModularFastAPI(FastAPI):
             version=__version__,
         )
 
+    async def swap_module(
+        self, module: Module, built: BuiltApp | None = None
+    ) -> Callable[[], Awaitable[None]]:
+        """Serve ``module`` in place of the module of the same name, while running.
+
+        The dev server's hot swap (see :mod:`trading_api.shared.hot_swap`):
+        returns the function that stops the replaced module's app.
+        """
+        from trading_api.shared.hot_swap import swap_module
+
+        return await swap_module(self, module, built)
+
     async def _asyncapi_route(self, request: Request) -> dict[str, Any]:
         return as_served(self.asyncapi(), request)
 
@@ -176,14 +191,19 @@ class ModularFastAPI(FastAPI):
 @asynccontextmanager
 async def _run_module_lifespans(app: FastAPI) -> AsyncIterator[None]:
     # Starlette does not run the lifespan of mounted apps; run each module's here,
-    # and close them in reverse order.
+    # each in a task of its own so that one module can be swapped while the
+    # others run, and close them in reverse order.
     assert isinstance(app, ModularFastAPI)
-    async with AsyncExitStack() as stack:
-        for module_app in app.module_apps.values():
-            await stack.enter_async_context(
-                module_app.router.lifespan_context(module_app)
-            )
+    lifespans = ModuleLifespans()
+    try:
+        # No local names a module app: a swapped-out one must not stay referenced.
+        for name in list(app.module_apps):
+            await lifespans.start(name, app.module_apps[name])
+        app.lifespans = lifespans
         yield
+    finally:
+        app.lifespans = None
+        await lifespans.aclose()
 
 
 def _info(module: Module) -> ModuleInfo:

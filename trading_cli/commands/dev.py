@@ -44,19 +44,29 @@ def dev_command(
         help="Watch src/trading_api/ and templates/ and reload on every save "
         "(default), or just serve.",
     ),
+    swap: bool = typer.Option(
+        True,
+        "--swap/--no-swap",
+        help="Replace only the edited module in the running server when a save "
+        "stays inside one module (default), or start a new server on every save.",
+    ),
 ) -> None:
     """Run the dev server with hot reload.
 
-    On each save: regenerate the WS routers of the modules you touched, start a
-    fresh server on the same socket (no refused connections), stop the old one,
-    then rebuild those modules' specs and clients. One line per reload says what
-    changed, what was regenerated and how long it took from save to serving. A
-    syntax or import error is printed with file:line; the server answers 503 with
-    the error until the next good save. Ctrl-C stops everything.
+    On each save: regenerate the WS routers of the modules you touched; a save
+    inside one module swaps that module in the running server (other modules'
+    WebSockets stay open, its own close with code 1012), any other save starts
+    a fresh server on the same socket (no refused connections) and stops the old
+    one; then rebuild those modules' specs and clients. One line per reload says
+    its path (swap or full), what changed, what was regenerated and how long it
+    took from save to serving. A syntax or import error is printed with
+    file:line: a swapped module keeps its old code serving, a failed full reload
+    answers 503, until the next good save. Ctrl-C stops everything.
     """
     started = time.time()
     project = find_project()
     names = parse_modules(modules)
+    check_modules(project, names)
     from trading_cli.db import upgrade_for_serving
 
     upgrade_for_serving(
@@ -66,7 +76,7 @@ def dev_command(
     url = _url(listener)
     try:
         if reload:
-            _run_loop(project, listener, url, names)
+            _run_loop(project, listener, url, names, swap)
         else:
             _serve_once(project, listener, url, names, started)
     finally:
@@ -80,6 +90,29 @@ def parse_modules(value: str | None) -> list[str] | None:
     names = list(dict.fromkeys(name.strip() for name in value.split(",")))
     names = [name for name in names if name]
     return names or None
+
+
+def check_modules(project: Project, names: list[str] | None) -> None:
+    """Refuse module names the project does not have, before anything starts.
+
+    Looks at the module folders only: ``trading dev`` never imports the code it
+    serves.
+
+    Raises:
+        UsageError: naming every unknown module and listing the known ones.
+    """
+    from trading_cli.dev.changes import ChangeClassifier
+
+    existing = ChangeClassifier(project).module_names()
+    unknown = [name for name in names or [] if name not in existing]
+    if unknown:
+        known = sorted(existing, key=lambda name: (name != "core", name))
+        listed = ", ".join(repr(name) for name in unknown)
+        plural = "s" if len(unknown) > 1 else ""
+        raise UsageError(
+            f"unknown module{plural} {listed}; known modules: "
+            f"{', '.join(known) or '(none)'}"
+        )
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -136,7 +169,11 @@ def _emit(text: str, error: bool) -> None:
 
 
 def _run_loop(
-    project: Project, listener: socket.socket, url: str, names: list[str] | None
+    project: Project,
+    listener: socket.socket,
+    url: str,
+    names: list[str] | None,
+    swap: bool,
 ) -> None:
     import asyncio
 
@@ -149,7 +186,8 @@ def _run_loop(
         )
     project.activate()
     _emit(f"trading dev: starting on {url}, watching {_watched(project)}", False)
-    code = asyncio.run(DevLoop(project, listener, url, names, _emit).run())
+    loop = DevLoop(project, listener, url, names, _emit, swap=swap)
+    code = asyncio.run(loop.run())
     if code:
         raise typer.Exit(code)
     _emit("trading dev: stopped", False)
@@ -175,10 +213,6 @@ def _serve_once(
 
     loaded = load_app(project, names, None)
     if loaded.failure is not None:
-        if loaded.unknown_module:
-            raise UsageError(
-                loaded.failure.summary.removeprefix("UnknownModuleError: ")
-            )
         raise CliError(f"the app failed to load:\n{loaded.failure.block}")
     app = DevApp(loaded.app, None, lambda exc: describe_failure(exc, project.root))
 

@@ -12,7 +12,7 @@ import time
 from collections.abc import Sequence
 
 from trading_cli.dev import channel
-from trading_cli.dev.failure import describe_failure
+from trading_cli.dev.failure import Failure, describe_failure
 from trading_cli.errors import CliError
 from trading_cli.project import Project
 
@@ -34,32 +34,31 @@ def build_artifacts(project: Project, modules: Sequence[str] | None) -> list[str
 
 
 def build_order(
-    project: Project, channel_end: socket.socket, order: channel.Message
+    project: Project, channel_end: socket.socket, order: channel.Build
 ) -> None:
-    """Carry out a ``build`` order in a forked process; report ``built``."""
+    """Carry out a ``Build`` order in a forked process; report ``Built``."""
     os.nice(10)  # servers first: a build must not slow a reload down
     start = time.perf_counter()
     written: list[str] = []
-    error = None
+    failure = None
     try:
-        written = build_artifacts(project, order["modules"])
+        written = build_artifacts(project, order.modules)
     except CliError as exc:
-        error = str(exc)
+        failure = Failure(summary=str(exc), block="")
     except Exception as exc:
         from trading_api.shared.errors import TradingError
 
         if isinstance(exc, TradingError):
-            error = str(exc)
+            failure = Failure(summary=str(exc), block="")
         else:
-            error = describe_failure(exc, project.root).summary
+            failure = describe_failure(exc, project.root)
     channel.send(
         channel_end,
-        {
-            "op": "built",
-            "id": order["id"],
-            "modules": order["modules"],
-            "written": written,
-            "error": error,
-            "seconds": time.perf_counter() - start,
-        },
+        channel.Built(
+            id=order.id,
+            modules=order.modules,
+            written=written,
+            failure=failure,
+            seconds=time.perf_counter() - start,
+        ),
     )

@@ -26,10 +26,6 @@ class Failure:
     summary: str
     block: str
 
-    def to_message(self) -> dict[str, str]:
-        """The channel form."""
-        return {"summary": self.summary, "block": self.block}
-
 
 def describe_failure(exc: BaseException, root: Path) -> Failure:
     """Describe ``exc``, raised while loading the project at ``root``."""

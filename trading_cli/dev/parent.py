@@ -60,7 +60,7 @@ class Parent:
     def started(self) -> None:
         """Called once, before the first order."""
 
-    def obey(self, order: channel.Message, data: bytes) -> None:
+    def obey(self, order: channel.Message) -> None:
         """Carry out one order."""
         raise NotImplementedError
 
@@ -106,7 +106,10 @@ class Parent:
             if not data:
                 self.quitting = True
                 return
-            self.obey(channel.decode(data), data)
+            try:
+                self.obey(channel.decode(data))
+            except channel.ChannelError as exc:  # a bug: say so, keep serving
+                print(f"trading dev: {exc}", file=sys.stderr)
         self._reap()
         self._escalate()
 

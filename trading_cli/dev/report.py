@@ -31,11 +31,16 @@ def reload_line(
     modules: Sequence[str] | None,
     written: Sequence[str],
     seconds: float,
+    path: str,
 ) -> str:
-    """A reload: what changed, which modules, what was regenerated, how fast."""
+    """A reload: how fast, by which path (``swap``: one module replaced in the
+    running server; ``full``: a new server), what changed, which modules, what
+    was regenerated."""
     what = "all modules" if modules is None else ", ".join(modules) or "no module"
     regenerated = f"; regenerated {listing(written)}" if written else ""
-    return f"reloaded in {ms(seconds)}: {listing(files)} -> {what}{regenerated}"
+    return (
+        f"reloaded in {ms(seconds)} ({path}): {listing(files)} -> {what}{regenerated}"
+    )
 
 
 def failure_block(summary_line: str, block: str) -> str:

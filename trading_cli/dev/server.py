@@ -16,8 +16,10 @@ import json
 import logging
 import os
 import socket
-from collections.abc import Callable, Sequence
+import sys
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,12 +28,18 @@ from trading_cli.dev.failure import Failure, describe_failure
 from trading_cli.project import Project
 
 if TYPE_CHECKING:
-    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+    from starlette.types import Message, Receive, Scope, Send
+
+    from trading_api.app_factory import ModularFastAPI
+    from trading_cli.dev.swap import Swapper
 
 PARENT_POLL_SECONDS = 0.5
 DRAIN_SECONDS = 0.2
 """How long a stopping server keeps serving connections it already accepted."""
 GRACEFUL_SHUTDOWN_SECONDS = 2
+STATS_PATH = "/_trading_dev/stats"
+"""The dev server's own health: swaps done, asyncio tasks, retired modules still
+alive, resident memory (JSON)."""
 
 
 @dataclass
@@ -43,14 +51,12 @@ class LoadedApp:
         modules: The modules it serves (what was asked for when it failed).
         written: WS router files regenerated on the way, relative to the root.
         failure: Why loading failed.
-        unknown_module: The failure is a module name that does not exist.
     """
 
-    app: "ASGIApp | None"
+    app: "ModularFastAPI | None"
     modules: list[str]
     written: list[str] = field(default_factory=list)
     failure: Failure | None = None
-    unknown_module: bool = False
 
 
 def load_app(
@@ -64,31 +70,35 @@ def load_app(
     names = list(modules or [])
     try:
         from trading_api.app_factory import AppFactory
-        from trading_cli.build.ws_routers import write_ws_routers
 
         factory = AppFactory(project.modules_dir)
         factory.registry.auto_discover(project.modules_dir)
         names = factory.resolve_names(modules)
         for name in names if codegen is None else [n for n in codegen if n in names]:
-            package_dir = factory.registry.entry(name).package_dir
-            if (package_dir / "ws.py").is_file():
-                written += write_ws_routers(package_dir)
+            written += write_ws_routers(factory.registry.entry(name).package_dir)
         app = factory.create_app(modules)
     except Exception as exc:
-        from trading_api.shared.errors import UnknownModuleError
-
         return LoadedApp(
             app=None,
             modules=names,
             written=_relative(written, project.root),
             failure=describe_failure(exc, project.root),
-            unknown_module=isinstance(exc, UnknownModuleError),
         )
     return LoadedApp(
         app=app,
         modules=[module.name for module in app.modules],
         written=_relative(written, project.root),
     )
+
+
+def write_ws_routers(package_dir: Path) -> list[Path]:
+    """Regenerate a module's ``ws_generated/`` from its ``ws.py``, if it has one;
+    return the files that changed."""
+    if not (package_dir / "ws.py").is_file():
+        return []
+    from trading_cli.build.ws_routers import write_ws_routers as write
+
+    return write(package_dir)
 
 
 def _relative(paths: list[Path], root: Path) -> list[str]:
@@ -104,19 +114,27 @@ class DevApp:
 
     def __init__(
         self,
-        app: "ASGIApp | None",
+        app: "ModularFastAPI | None",
         failure: Failure | None,
         describe: Callable[[BaseException], Failure],
     ) -> None:
+        from trading_cli.dev.sessions import Sessions
+
         self.app = app
         self.failure = failure
         self.describe = describe
+        self.sessions = Sessions()
+        self.stats: Callable[[], dict[str, int]] | None = None
 
     async def __call__(self, scope: "Scope", receive: "Receive", send: "Send") -> None:
         if scope["type"] == "lifespan":
             await self._lifespan(scope, receive, send)
+        elif scope["type"] == "http" and scope["path"] == STATS_PATH and self.stats:
+            await _send_json(send, 200, self.stats())
         elif self.app is None or self.failure is not None:
             await self._refuse(scope, receive, send)
+        elif scope["type"] == "websocket":
+            await self.sessions.serve(self.app, scope, receive, send)
         else:
             await self.app(scope, receive, send)
 
@@ -151,24 +169,30 @@ class DevApp:
             return
         if scope["type"] != "http":
             return
-        body = json.dumps(
+        await _send_json(
+            send,
+            503,
             {
                 "detail": f"the app failed to load ({summary}); "
                 "fix it and save: trading dev reloads",
                 "error": self.failure.block if self.failure else "",
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 503,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
+            },
         )
-        await send({"type": "http.response.body", "body": body})
+
+
+async def _send_json(send: "Send", status: int, content: object) -> None:
+    body = json.dumps(content).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 async def _idle_lifespan(receive: "Receive", send: "Send", *, started: bool) -> None:
@@ -251,28 +275,81 @@ def run_server(
 
 def serve_order(
     project: Project,
-    channel_end: socket.socket,
+    reports: socket.socket,
+    control: socket.socket,
     listener: socket.socket,
-    order: channel.Message,
+    order: channel.Serve,
 ) -> None:
-    """Carry out a ``serve`` order in a forked process; report ``serving``."""
-    loaded = load_app(project, order["modules"], order["codegen"])
+    """Carry out a ``Serve`` order in a forked process: report ``Serving``, then
+    carry out the ``Swap`` orders that come on ``control``."""
+    loaded = load_app(project, order.modules, order.codegen)
     app = DevApp(
         loaded.app, loaded.failure, lambda exc: describe_failure(exc, project.root)
     )
+    tasks: list[asyncio.Task[None]] = []
 
-    def report() -> None:
+    def started() -> None:
         channel.send(
-            channel_end,
-            {
-                "op": "serving",
-                "id": order["id"],
-                "pid": os.getpid(),
-                "modules": loaded.modules,
-                "written": loaded.written,
-                "failure": app.failure.to_message() if app.failure else None,
-                "unknown_module": loaded.unknown_module,
-            },
+            reports,
+            channel.Serving(
+                id=order.id,
+                pid=os.getpid(),
+                modules=loaded.modules,
+                written=loaded.written,
+                failure=app.failure,
+            ),
+        )
+        if app.app is not None and app.failure is None:
+            from trading_cli.dev.swap import Swapper
+
+            swapper = Swapper(project, app.app, app.sessions)
+            app.stats = partial(server_stats, swapper)
+            control.setblocking(False)
+            tasks.append(asyncio.create_task(obey(swapper, order.id, control, reports)))
+
+    run_server(app, listener, started, watch_parent=True)
+
+
+async def obey(
+    swapper: "Swapper", server_id: int, control: socket.socket, reports: socket.socket
+) -> None:
+    """Carry out the orders for this server, one at a time, until the channel
+    closes."""
+
+    async def swap(order: channel.Swap) -> None:
+        result = await swapper.swap(order.module)
+        channel.send(
+            reports,
+            channel.Swapped(
+                id=order.id,
+                server=server_id,
+                module=order.module,
+                written=result.written,
+                failure=result.failure,
+            ),
         )
 
-    run_server(app, listener, report, watch_parent=True)
+    table: dict[type[channel.Message], Callable[[Any], Awaitable[None]]] = {
+        channel.Swap: swap,
+    }
+    loop = asyncio.get_running_loop()
+    while data := await loop.sock_recv(control, channel.MAX_MESSAGE):
+        try:
+            order = channel.decode(data)
+            await channel.handler_for(table, order)(order)
+        except channel.ChannelError as exc:  # a bug: say so, keep serving
+            print(f"trading dev: {exc}", file=sys.stderr)
+
+
+def server_stats(swapper: "Swapper") -> dict[str, int]:
+    """What ``GET /_trading_dev/stats`` answers: the server's own health."""
+    page = os.sysconf("SC_PAGE_SIZE")
+    with open("/proc/self/statm") as statm:
+        resident = int(statm.read().split()[1]) * page
+    return {
+        "pid": os.getpid(),
+        "swaps": swapper.swaps,
+        "tasks": len(asyncio.all_tasks()),
+        "retired_alive": swapper.retired_alive(),
+        "rss_bytes": resident,
+    }

@@ -30,7 +30,7 @@ from trading_cli.dev.changes import (
     WatchFilter,
 )
 from trading_cli.dev.loop_guard import LoopGuard, Verdict
-from trading_cli.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from trading_cli.errors import EXIT_FAILED, EXIT_OK
 from trading_cli.project import Project
 
 Emit = Callable[[str, bool], None]
@@ -49,7 +49,7 @@ OLDEST_SAVE_SECONDS = 2.0
 
 @dataclass
 class Reload:
-    """A server asked for and not yet serving."""
+    """A server (or a swap) asked for and not yet serving."""
 
     id: int
     changes: ChangeSet | None  # None: the first start
@@ -68,8 +68,11 @@ class DevLoop:
         modules: list[str] | None,
         emit: Emit,
         guard: LoopGuard | None = None,
+        *,
+        swap: bool = True,
     ) -> None:
         self.project = project
+        self.swap = swap
         self.listener = listener
         self.url = url
         self.modules = modules
@@ -89,11 +92,19 @@ class DevLoop:
         self._serving_id: int | None = None  # the server accepting now
         self._latest_id = 0  # the newest server that came up
         self._serving_ok = False
+        self._swaps: dict[int, Reload] = {}  # swap orders not answered yet
+        self._broken: set[str] = set()  # modules whose last swap failed
         self.builds = BuildQueue()
         self._channel: socket.socket | None = None
         self._zygote: subprocess.Popen[bytes] | None = None
         self._stop = asyncio.Event()
         self._watch_stop = asyncio.Event()
+        self._table: dict[type[channel.Message], channel.Handler] = {
+            channel.Serving: self._on_serving,
+            channel.Swapped: self._on_swapped,
+            channel.Built: self._on_built,
+            channel.Exited: self._on_exited,
+        }
 
     async def run(self) -> int:
         """Serve and reload until stopped; return the exit code."""
@@ -163,7 +174,8 @@ class DevLoop:
                     )
                 return
             try:
-                self._dispatch(channel.decode(data))
+                message = channel.decode(data)
+                channel.handler_for(self._table, message)(message)
             except Exception as exc:  # keep the loop alive whatever a message holds
                 self.emit(f"error: trading dev: {type(exc).__name__}: {exc}", True)
 
@@ -171,7 +183,7 @@ class DevLoop:
         zygote = self._zygote
         if zygote is None:
             return
-        self._send({"op": "quit"})
+        self._send(channel.Quit())
         deadline = time.monotonic() + QUIT_SECONDS
         while zygote.poll() is None and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
@@ -191,87 +203,101 @@ class DevLoop:
 
     # Messages from the zygote and its children.
 
-    def _dispatch(self, message: channel.Message) -> None:
-        op = message["op"]
-        if op == "serving":
-            self._on_serving(message)
-        elif op == "built":
-            self._on_built(message)
-        elif op == "exited":
-            self._on_exited(message)
-
-    def _on_serving(self, message: channel.Message) -> None:
+    def _on_serving(self, message: channel.Serving) -> None:
         now = time.time()
-        server_id = message["id"]
+        server_id = message.id
         self.guard.reload_finished(server_id, now)
         reload = self._pending.pop(server_id, None)
         if reload is None or server_id < self._latest_id:
-            self._send({"op": "stop", "id": server_id})  # a newer one serves
+            self._send(channel.Stop(server_id))  # a newer one serves
             return
         if self._serving_id is not None:
-            self._send({"op": "stop", "id": self._serving_id})
+            self._send(channel.Stop(self._serving_id))
         self._serving_id = self._latest_id = server_id
-        failure = message["failure"]
-        self._serving_ok = not failure
+        self._swaps.clear()  # they were for the old server
+        self._broken.clear()
+        failure = message.failure
+        self._serving_ok = failure is None
         self.builds.owe(reload.build)
-        if failure and reload.changes is None and message["unknown_module"]:
-            summary = failure["summary"].removeprefix("UnknownModuleError: ")
-            self._fail(summary, EXIT_USAGE)
-        elif failure:
+        if failure is not None:
             self.emit(
                 report.failure_block(
                     "the app failed to load; it answers 503 until you save a fix:",
-                    failure["block"],
+                    failure.block,
                 ),
                 True,
             )
         elif reload.changes is None:
             seconds = now - reload.saved_at
-            self.emit(report.ready_line(self.url, message["modules"], seconds), False)
+            self.emit(report.ready_line(self.url, message.modules, seconds), False)
         else:
-            self.emit(self._reload_line(reload, message["written"], now), False)
+            self.emit(self._reload_line(reload, message.written, now, "full"), False)
         self._maybe_build()
 
-    def _reload_line(self, reload: Reload, written: list[str], now: float) -> str:
+    def _on_swapped(self, message: channel.Swapped) -> None:
+        now = time.time()
+        self.guard.reload_finished(message.id, now)
+        swap = self._swaps.pop(message.id, None)
+        if swap is None or message.server != self._serving_id:
+            return  # a full reload replaced that server meanwhile
+        if message.failure is not None:
+            self._broken.add(message.module)
+            self.emit(
+                report.failure_block(
+                    f"{message.module} failed to reload; its previous code keeps "
+                    "serving until you save a fix:",
+                    message.failure.block,
+                ),
+                True,
+            )
+            return
+        self._broken.discard(message.module)
+        self.builds.owe(swap.build)
+        self.emit(self._reload_line(swap, message.written, now, "swap"), False)
+        self._maybe_build()
+
+    def _reload_line(
+        self, reload: Reload, written: list[str], now: float, path: str
+    ) -> str:
         assert reload.changes is not None
         return report.reload_line(
-            [self._relative(path) for path in reload.changes.files],
+            [self._relative(p) for p in reload.changes.files],
             self._affected(reload.changes),
-            [self._relative(self.project.root / path) for path in written],
+            [self._relative(self.project.root / p) for p in written],
             now - reload.saved_at,
+            path,
         )
 
-    def _on_built(self, message: channel.Message) -> None:
+    def _on_built(self, message: channel.Built) -> None:
         running = self.builds.running
-        if running is not None and running.id == message["id"] and running.cancelled:
+        if running is not None and running.id == message.id and running.cancelled:
             return  # stopped half-way on purpose; its modules are owed again
-        modules, seconds = message["modules"], message["seconds"]
-        if message["error"]:
-            self.emit(report.build_failed_line(modules, message["error"]), True)
-        elif message["written"]:
-            written = [
-                self._relative(self.project.root / p) for p in message["written"]
-            ]
-            self.emit(report.built_line(modules, written, seconds), False)
+        modules = message.modules
+        if message.failure is not None:
+            self.emit(report.build_failed_line(modules, message.failure.summary), True)
+        elif message.written:
+            written = [self._relative(self.project.root / p) for p in message.written]
+            self.emit(report.built_line(modules, written, message.seconds), False)
 
-    def _on_exited(self, message: channel.Message) -> None:
-        if message["kind"] == "build":
-            self.builds.finished(message["id"])
+    def _on_exited(self, message: channel.Exited) -> None:
+        if message.kind == "build":
+            self.builds.finished(message.id)
             self._maybe_build()
             return
         if self._stop.is_set():
             return
-        code = message["code"]
-        if message["id"] == self._serving_id:
+        code = message.code
+        if message.id == self._serving_id:
             self._serving_id = None
             self._serving_ok = False
+            self._swaps.clear()
             self.emit(
                 f"error: the server exited (code {code}); "
                 "save a change to start it again",
                 True,
             )
-        elif self._pending.pop(message["id"], None) is not None:
-            self.guard.reload_finished(message["id"], time.time())
+        elif self._pending.pop(message.id, None) is not None:
+            self.guard.reload_finished(message.id, time.time())
             self.emit(
                 f"error: the new server exited (code {code}) before serving; "
                 "the previous one keeps serving until you save a fix",
@@ -326,43 +352,75 @@ class DevLoop:
             )
         if verdict is not Verdict.RELOAD:
             return
-        if changes.everything:  # the zygote imported the old shared code
-            self._send({"op": "restart"})
         reload = Reload(0, changes, min(times.values()), plan.build)
+        swappable = self._swappable(changes, plan.codegen)
+        if swappable is not None:
+            self._start_swap(reload, swappable)
+            return
+        if changes.everything:  # the zygote imported the old shared code
+            self._send(channel.Restart())
         self._start_server(reload, plan.codegen)
+
+    def _swappable(
+        self, changes: ChangeSet, codegen: tuple[str, ...] | None
+    ) -> str | None:
+        """The module to swap for ``changes``, or None for a full reload.
+
+        A swap needs a server up with a loaded app and no full reload on its
+        way, and edits confined to one served module's package.
+        """
+        if not self.swap or changes.everything or changes.modules_moved:
+            return None
+        if codegen is None:
+            return None
+        if self._pending or self._serving_id is None or not self._serving_ok:
+            return None
+        if len(changes.modules) != 1 or len(codegen) != 1:
+            return None
+        return codegen[0]
+
+    def _start_swap(self, reload: Reload, module: str) -> None:
+        assert self._serving_id is not None
+        cancelled = self.builds.cancel()  # it would describe code that changed
+        if cancelled is not None:
+            self._send(channel.Stop(cancelled))
+        reload.id = self._new_id()
+        self._swaps[reload.id] = reload
+        self.guard.reload_started(reload.id, time.time())
+        self._send(channel.Swap(id=reload.id, server=self._serving_id, module=module))
 
     def _start_server(
         self, reload: Reload, codegen: tuple[str, ...] | None = None
     ) -> None:
         cancelled = self.builds.cancel()  # it would describe code that changed
         if cancelled is not None:
-            self._send({"op": "stop", "id": cancelled})
+            self._send(channel.Stop(cancelled))
         reload.id = self._new_id()
         self._pending[reload.id] = reload
         self.guard.reload_started(reload.id, time.time())
         self._send(
-            {
-                "op": "serve",
-                "id": reload.id,
-                "modules": self.modules,
-                "codegen": None if codegen is None else list(codegen),
-            }
+            channel.Serve(
+                id=reload.id,
+                modules=self.modules,
+                codegen=None if codegen is None else list(codegen),
+            )
         )
 
     def _maybe_build(self) -> None:
-        """Start the owed build once the newest server is up and well."""
+        """Start the owed build once the newest server is up and well, and no
+        module's code on disk failed to load."""
         if self.builds.running or not self.builds.owed or self._pending:
+            return
+        if self._swaps or self._broken:
             return
         if not self._serving_ok:
             return
         build_id = self._new_id()
         modules = self.builds.start(build_id)
         self._send(
-            {
-                "op": "build",
-                "id": build_id,
-                "modules": None if modules is None else list(modules),
-            }
+            channel.Build(
+                id=build_id, modules=None if modules is None else list(modules)
+            )
         )
 
     def _new_id(self) -> int:

@@ -21,7 +21,6 @@ channel closes), everything is stopped, escalating to SIGKILL after a bound.
 
 import contextlib
 import importlib
-import os
 import signal
 import socket
 import sys
@@ -91,7 +90,11 @@ def preload_project(project: Project) -> None:
 
 
 class Spawner(Parent):
-    """Holds the project's shared code; forks a server or a build per order."""
+    """Holds the project's shared code; forks a server or a build per order.
+
+    Each server gets a control socket of its own, through which the spawner
+    passes it the :class:`~trading_cli.dev.channel.Swap` orders meant for it.
+    """
 
     def __init__(
         self,
@@ -106,43 +109,72 @@ class Spawner(Parent):
         self.listener = listener
         self.retired = False
         self.preloaded_builds = False
+        self.controls: dict[int, socket.socket] = {}
+        self.table: dict[type[channel.Message], channel.Handler] = {
+            channel.Serve: self._serve,
+            channel.Build: self._build,
+            channel.Stop: self._stop_order,
+            channel.Swap: self._swap,
+            channel.Retire: self._retire,
+            channel.Quit: self._quit,
+        }
 
     def started(self) -> None:
         # The zygote stops a spawner with SIGTERM only as a last resort; even
         # then, stop the servers first.
         signal.signal(signal.SIGTERM, lambda *_: setattr(self, "quitting", True))
-        channel.send(self.reports, {"op": "preloaded", "pid": os.getpid()})
 
-    def obey(self, order: channel.Message, data: bytes) -> None:
-        op = order["op"]
-        if op == "build" and not self.preloaded_builds:
-            self.preloaded_builds = True
-            preload(PRELOAD_FOR_BUILDS)
-        if op in ("serve", "build"):
-            if self.fork(op, order["id"]) == 0:
-                self._be_child(op, order)
-        elif op == "stop":
-            for child in list(self.children.values()):
-                if child.order_id == order["id"]:
-                    self.stop(child.pid)
-        elif op == "retire":
-            self.retired = True
-        elif op == "quit":
-            self.quitting = True
+    def obey(self, order: channel.Message) -> None:
+        channel.handler_for(self.table, order)(order)
         self._retire_when_idle()
 
+    def _serve(self, order: channel.Serve) -> None:
+        ours, theirs = channel.channel_pair()
+        pid = self.fork("serve", order.id)
+        if pid == 0:
+            ours.close()
+            for control in self.controls.values():
+                control.close()
+            self._be_child(order, theirs)
+        theirs.close()
+        self.controls[pid] = ours
+
+    def _build(self, order: channel.Build) -> None:
+        if not self.preloaded_builds:
+            self.preloaded_builds = True
+            preload(PRELOAD_FOR_BUILDS)
+        if self.fork("build", order.id) == 0:
+            for control in self.controls.values():
+                control.close()
+            self._be_child(order, None)
+
+    def _stop_order(self, order: channel.Stop) -> None:
+        for child in list(self.children.values()):
+            if child.order_id == order.id:
+                self.stop(child.pid)
+
+    def _swap(self, order: channel.Swap) -> None:
+        for child in self.children.values():
+            if child.kind == "serve" and child.order_id == order.server:
+                with contextlib.suppress(OSError, KeyError):
+                    channel.send(self.controls[child.pid], order)
+
+    def _retire(self, order: channel.Retire) -> None:
+        self.retired = True
+
+    def _quit(self, order: channel.Quit) -> None:
+        self.quitting = True
+
     def exited(self, child: Child, code: int) -> None:
+        with contextlib.suppress(KeyError):
+            self.controls.pop(child.pid).close()
         if not self.quitting:
             with contextlib.suppress(OSError):
                 channel.send(
                     self.reports,
-                    {
-                        "op": "exited",
-                        "pid": child.pid,
-                        "id": child.order_id,
-                        "kind": child.kind,
-                        "code": code,
-                    },
+                    channel.Exited(
+                        pid=child.pid, id=child.order_id, kind=child.kind, code=code
+                    ),
                 )
         self._retire_when_idle()
 
@@ -150,14 +182,17 @@ class Spawner(Parent):
         if self.retired and not self.children:
             self.quitting = True
 
-    def _be_child(self, kind: str, order: channel.Message) -> None:
+    def _be_child(
+        self, order: channel.Serve | channel.Build, control: socket.socket | None
+    ) -> None:
         code = 1
         try:
             self.orders.close()
-            if kind == "serve":
+            if isinstance(order, channel.Serve):
                 from trading_cli.dev.server import serve_order
 
-                serve_order(self.project, self.reports, self.listener, order)
+                assert control is not None
+                serve_order(self.project, self.reports, control, self.listener, order)
             else:
                 from trading_cli.dev.builder import build_order
 
@@ -183,25 +218,38 @@ class Zygote(Parent):
         self.spawners: dict[int, socket.socket] = {}
         self.current: int | None = None
         self.generation = 0
+        self.table: dict[type[channel.Message], channel.Handler] = {
+            channel.Quit: self._quit,
+            channel.Restart: self._restart,
+            # Whichever spawner forked the process concerned acts on these.
+            channel.Stop: self._tell_all,
+            channel.Swap: self._tell_all,
+            channel.Serve: self._tell_current,
+            channel.Build: self._tell_current,
+        }
 
     def started(self) -> None:
         self._spawn()
 
-    def obey(self, order: channel.Message, data: bytes) -> None:
-        op = order["op"]
-        if op == "quit":
-            self.quitting = True
-        elif op == "restart":
-            self._retire_current()
+    def obey(self, order: channel.Message) -> None:
+        channel.handler_for(self.table, order)(order)
+
+    def _quit(self, order: channel.Quit) -> None:
+        self.quitting = True
+
+    def _restart(self, order: channel.Restart) -> None:
+        self._retire_current()
+        self._spawn()
+
+    def _tell_all(self, order: channel.Message) -> None:
+        for pid in list(self.spawners):
+            self._tell(pid, order)
+
+    def _tell_current(self, order: channel.Message) -> None:
+        if self.current is None:
             self._spawn()
-        elif op == "stop":  # whichever spawner forked it
-            for pid in list(self.spawners):
-                self._tell(pid, data)
-        else:
-            if self.current is None:
-                self._spawn()
-            assert self.current is not None
-            self._tell(self.current, data)
+        assert self.current is not None
+        self._tell(self.current, order)
 
     def exited(self, child: Child, code: int) -> None:
         with contextlib.suppress(OSError, KeyError):
@@ -234,19 +282,19 @@ class Zygote(Parent):
 
     def _retire_current(self) -> None:
         if self.current is not None:
-            self._tell(self.current, b'{"op": "retire"}')
+            self._tell(self.current, channel.Retire())
             self.current = None
 
-    def _tell(self, pid: int, data: bytes) -> None:
+    def _tell(self, pid: int, order: channel.Message) -> None:
         with contextlib.suppress(OSError, KeyError):
-            self.spawners[pid].send(data)
+            channel.send(self.spawners[pid], order)
 
     def _stop_all(self) -> None:
         # Each spawner stops its servers and builds, then exits; what is left
         # after the grace period is killed.
         for sock in self.spawners.values():
             with contextlib.suppress(OSError):
-                sock.send(b'{"op": "quit"}')
+                channel.send(sock, channel.Quit())
         deadline = time.monotonic() + STOP_GRACE_SECONDS + 2.0
         while self.children and time.monotonic() < deadline:
             self._reap()

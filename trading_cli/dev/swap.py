@@ -1,0 +1,147 @@
+"""Swapping one module inside a running dev server.
+
+Runs in the server process, on its event loop, one swap at a time:
+
+1. regenerate the module's WS routers from its ``ws.py``;
+2. take the module's package and everything below it (its generated packages
+   included) out of ``sys.modules`` and import it again from disk;
+3. build the new module's app and run its start-up beside the old one
+   (:meth:`~trading_api.app_factory.ModularFastAPI.swap_module`); new requests
+   and connections go to it from then on. Steps 1 and 2, and the building of the
+   new module and its app, run in a worker thread, so the other modules go on
+   serving meanwhile: only the start-up runs on the event loop;
+4. close the old module's WebSocket connections with the reloading code, then
+   stop the old app: its background jobs are cancelled, its hub releases its
+   topics, its shutdown hook runs.
+
+A failure in steps 1 to 3 puts the old package back in ``sys.modules`` and
+leaves the old app serving: the error is reported as a full reload's is. The
+swapper keeps weak references to what it retired, so the server can tell
+whether anything still holds an old module (:meth:`Swapper.retired_alive`).
+"""
+
+import asyncio
+import gc
+import importlib
+import sys
+import weakref
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+from trading_cli.dev.failure import Failure, describe_failure
+from trading_cli.dev.sessions import Sessions
+from trading_cli.project import Project
+
+if TYPE_CHECKING:
+    from trading_api.app_factory import ModularFastAPI
+    from trading_api.shared.hot_swap import BuiltApp
+    from trading_api.shared.module_interface import Module
+    from trading_api.shared.module_registry import ModuleEntry, ModuleRegistry
+
+
+@dataclass
+class SwapResult:
+    """What a swap did: the files it regenerated, or why it failed."""
+
+    written: list[str] = field(default_factory=list)
+    failure: Failure | None = None
+
+
+class Swapper:
+    """Replaces modules of a running :class:`ModularFastAPI`, one at a time."""
+
+    def __init__(
+        self, project: Project, app: "ModularFastAPI", sessions: Sessions
+    ) -> None:
+        self.project = project
+        self.app = app
+        self.sessions = sessions
+        self.swaps = 0
+        self._retired: list[weakref.ref[object]] = []
+
+    async def swap(self, name: str) -> SwapResult:
+        """Serve module ``name`` from the code on disk now, in place of the old."""
+        from trading_api.shared.module_registry import ModuleRegistry
+
+        result = SwapResult()
+        old = self.app.module_apps.get(name)
+        if old is None:
+            return SwapResult(failure=Failure(f"module {name!r} is not served", ""))
+        old_module = old.state.module
+        registry = ModuleRegistry()
+        try:
+            registry.auto_discover(self.project.modules_dir)
+            entry = registry.entry(name)
+        except Exception as exc:
+            return SwapResult(failure=describe_failure(exc, self.project.root))
+        # Generating and importing run in a worker thread: the event loop goes on
+        # serving the other modules meanwhile.
+        try:
+            written, purged = await asyncio.to_thread(_regenerate, entry)
+        except Exception as exc:
+            return SwapResult(failure=describe_failure(exc, self.project.root))
+        result.written = [str(p.relative_to(self.project.root)) for p in written]
+        try:
+            module, built = await asyncio.to_thread(_build, registry, name)
+            stop_old = await self.app.swap_module(module, built)
+        except Exception as exc:
+            _restore(entry.import_name, purged)
+            result.failure = describe_failure(exc, self.project.root)
+            return result
+        del module, built
+        # Nothing awaited since the new app took over: these are all the
+        # connections the old one serves, and no new one reaches it.
+        await self.sessions.evict(self.sessions.of_module(name), f"reloading {name}")
+        await stop_old()
+        self.swaps += 1
+        for retired in (old_module, type(old_module), old, *purged.values()):
+            self._retired.append(weakref.ref(retired))
+        return result
+
+    def retired_alive(self) -> int:
+        """How many retired modules, module apps and module classes are still
+        referenced from somewhere, after a full garbage collection."""
+        gc.collect()
+        self._retired = [ref for ref in self._retired if ref() is not None]
+        return len(self._retired)
+
+
+def _regenerate(entry: "ModuleEntry") -> tuple[list[Path], dict[str, ModuleType]]:
+    """Regenerate the module's WS routers; take its old code out of
+    ``sys.modules``. The files written, and what was taken out."""
+    from trading_cli.dev.server import write_ws_routers
+
+    written = write_ws_routers(entry.package_dir)
+    return written, _purge(entry.import_name)
+
+
+def _build(registry: "ModuleRegistry", name: str) -> tuple["Module", "BuiltApp"]:
+    """Import the module, create it and build its app."""
+    module = registry.create_module(name)
+    return module, module.create_app()
+
+
+def _purge(import_name: str) -> dict[str, ModuleType]:
+    """Take a package and its submodules out of ``sys.modules``; return them."""
+    below = f"{import_name}."
+    purged = {
+        name: module
+        for name, module in list(sys.modules.items())
+        if name == import_name or name.startswith(below)
+    }
+    for name in purged:
+        del sys.modules[name]
+    importlib.invalidate_caches()
+    return purged
+
+
+def _restore(import_name: str, purged: dict[str, ModuleType]) -> None:
+    """Put back what :func:`_purge` took out, dropping a half-done import."""
+    _purge(import_name)
+    sys.modules.update(purged)
+    parent_name, _, attribute = import_name.rpartition(".")
+    parent = sys.modules.get(parent_name)
+    if parent is not None and import_name in purged:
+        setattr(parent, attribute, purged[import_name])
