@@ -23,11 +23,16 @@ from pathlib import Path
 
 import httpx
 import pytest
+from click.testing import Result
+from typer.testing import CliRunner
 from websockets.exceptions import ConnectionClosed
 
 from trading_api.shared.ws.testing import WsTestClient
 from trading_cli.dev.loop_guard import LoopGuard
 from trading_cli.dev.server import STATS_PATH
+from trading_cli.errors import CliError, UsageError
+from trading_cli.lock import project_lock
+from trading_cli.main import app
 
 TIMEOUT = 60.0
 CopyProject = Callable[..., Path]
@@ -464,27 +469,50 @@ def test_modules_option_serves_only_those(dev_factory: Callable[..., Dev]) -> No
     assert httpx.get(f"{dev.url}/api/v1/demo/greeting").status_code == 404
 
 
-def test_unknown_module_is_usage_error_and_writes_nothing(
-    project: Path, trading: Trading
-) -> None:
-    result = trading(project, "dev", "--port", "0", "--modules", "demo,nope")
+def invoke_dev(project: Path, *args: str) -> Result:
+    """``trading dev ARGS`` in process, in ``project``."""
+    cwd = Path.cwd()
+    os.chdir(project)
+    try:
+        return CliRunner().invoke(app, ["dev", *args])
+    finally:
+        os.chdir(cwd)
 
-    assert result.returncode == 2, result.stdout + result.stderr
-    assert "unknown module 'nope'; known modules: core, demo, other" in result.stderr
-    assert "Traceback" not in result.stderr
+
+def test_unknown_module_is_usage_error_before_starting(project: Path) -> None:
+    result = invoke_dev(project, "--port", "0", "--modules", "demo,nope,gone")
+
+    assert isinstance(result.exception, UsageError), result.output
+    assert result.exception.exit_code == 2
+    assert str(result.exception) == (
+        "unknown modules 'nope', 'gone'; known modules: core, demo, other"
+    )
+    assert "starting on" not in result.output
     assert not (module_dir(project, "demo") / "ws_generated").exists()
 
 
-def test_busy_port_is_one_line_error(project: Path, trading: Trading) -> None:
+def test_unknown_module_exits_2_with_one_line(project: Path, trading: Trading) -> None:
+    result = trading(project, "dev", "--port", "0", "--modules", "nope")
+
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.count("\n") == 1
+    assert "unknown module 'nope'; known modules: core, demo, other" in result.stderr
+    assert result.stdout == ""
+
+
+def test_busy_port_is_a_failure_naming_the_port(project: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = trading(project, "dev", "--port", str(port))
+        result = invoke_dev(project, "--port", str(port))
 
-    assert result.returncode == 1
-    assert result.stderr.count("\n") == 1
-    assert f"port {port} on 127.0.0.1 is already in use" in result.stderr
+    assert isinstance(result.exception, CliError)
+    assert result.exception.exit_code == 1
+    assert str(result.exception) == (
+        f"port {port} on 127.0.0.1 is already in use; stop what uses it or pick "
+        "another with --port (0 picks a free one)"
+    )
 
 
 def test_reload_loop_is_paused_naming_the_file(
@@ -842,3 +870,23 @@ def test_shared_edit_takes_the_full_path_and_closes_every_connection(
     line = dev.wait_for(r"^reloaded in")
     assert line.endswith(" (full): shared/naming.py -> all modules"), line
     assert code == 1012
+
+
+def test_regeneration_waits_for_another_writer_of_the_tree(
+    project: Path, dev_factory: Callable[..., Dev]
+) -> None:
+    dev = dev_factory("--modules", "demo")
+    dev.wait_for(r"^serving ")
+
+    with project_lock(project, "trading new-module x", on_wait=None):
+        save(module_dir(project, "demo") / "ws.py", DEMO["ws.py"] + TICKER)
+        waiting = dev.wait_for(r"waiting for pid \d+")
+        assert f"pid {os.getpid()} (trading new-module x)" in waiting
+        assert dev.count(r"^reloaded in") == 0
+        assert not (
+            module_dir(project, "demo") / "ws_generated" / "ticker_router.py"
+        ).exists()
+
+    line = dev.wait_for(r"^reloaded in")
+    assert "(swap)" in line
+    assert "modules/demo/ws_generated/ticker_router.py" in line

@@ -16,6 +16,13 @@ Processes, and why:
 * The old server stops accepting as soon as the new one is up, so clients never
   see a refused connection, and a reload costs a fork and the modules' imports
   rather than a cold Python start.
+* An edit confined to one module's package takes a shorter path: the running
+  server replaces that module alone (:mod:`~trading_cli.dev.swap`), on a
+  ``Swap`` order relayed by the zygote and the spawner to the server's own
+  control socket; other modules' WebSocket connections stay open.
+
+Every message between these processes is a typed value of
+:mod:`~trading_cli.dev.channel`.
 """
 
 from trading_cli.dev.changes import (

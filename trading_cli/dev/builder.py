@@ -19,15 +19,14 @@ from trading_cli.project import Project
 
 def build_artifacts(project: Project, modules: Sequence[str] | None) -> list[str]:
     """Run ``trading specs build`` and ``trading clients build`` for ``modules``
-    (None: all); return the files written or removed, relative to the root."""
+    (None: all), holding the project lock; return the files written or removed,
+    relative to the root."""
+    from trading_cli.build.clients import build_clients
     from trading_cli.build.specs import build_specs
+    from trading_cli.lock import project_lock
 
-    result = build_specs(project, modules)
-    try:
-        from trading_cli.build.clients import build_clients
-    except ImportError:  # not part of this checkout of the CLI yet
-        pass
-    else:
+    with project_lock(project.root, "trading dev (specs and clients build)"):
+        result = build_specs(project, modules)
         result.merge(build_clients(project, modules))
     changed = sorted({*result.written, *result.removed})
     return [str(path.relative_to(project.root)) for path in changed]

@@ -75,7 +75,8 @@ def load_app(
         factory.registry.auto_discover(project.modules_dir)
         names = factory.resolve_names(modules)
         for name in names if codegen is None else [n for n in codegen if n in names]:
-            written += write_ws_routers(factory.registry.entry(name).package_dir)
+            package_dir = factory.registry.entry(name).package_dir
+            written += write_ws_routers(project, package_dir)
         app = factory.create_app(modules)
     except Exception as exc:
         return LoadedApp(
@@ -91,14 +92,20 @@ def load_app(
     )
 
 
-def write_ws_routers(package_dir: Path) -> list[Path]:
-    """Regenerate a module's ``ws_generated/`` from its ``ws.py``, if it has one;
-    return the files that changed."""
+def write_ws_routers(project: Project, package_dir: Path) -> list[Path]:
+    """Regenerate a module's ``ws_generated/`` from its ``ws.py``, if it has one,
+    holding the project lock; return the files that changed.
+
+    Another command writing the tree (``trading new-module``...) is waited for,
+    with a note naming it.
+    """
     if not (package_dir / "ws.py").is_file():
         return []
     from trading_cli.build.ws_routers import write_ws_routers as write
+    from trading_cli.lock import project_lock
 
-    return write(package_dir)
+    with project_lock(project.root, "trading dev (WS routers)"):
+        return write(package_dir)
 
 
 def _relative(paths: list[Path], root: Path) -> list[str]:

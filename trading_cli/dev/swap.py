@@ -14,6 +14,9 @@ Runs in the server process, on its event loop, one swap at a time:
    stop the old app: its background jobs are cancelled, its hub releases its
    topics, its shutdown hook runs.
 
+Last, the libraries' caches are cleared: FastAPI, for one, remembers every
+endpoint function it classified, which would keep the old module's code alive.
+
 A failure in steps 1 to 3 puts the old package back in ``sys.modules`` and
 leaves the old app serving: the error is reported as a full reload's is. The
 swapper keeps weak references to what it retired, so the server can tell
@@ -24,6 +27,7 @@ import asyncio
 import gc
 import importlib
 import sys
+import typing
 import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,7 +83,7 @@ class Swapper:
         # Generating and importing run in a worker thread: the event loop goes on
         # serving the other modules meanwhile.
         try:
-            written, purged = await asyncio.to_thread(_regenerate, entry)
+            written, purged = await asyncio.to_thread(_regenerate, self.project, entry)
         except Exception as exc:
             return SwapResult(failure=describe_failure(exc, self.project.root))
         result.written = [str(p.relative_to(self.project.root)) for p in written]
@@ -95,6 +99,7 @@ class Swapper:
         # connections the old one serves, and no new one reaches it.
         await self.sessions.evict(self.sessions.of_module(name), f"reloading {name}")
         await stop_old()
+        _clear_library_caches()
         self.swaps += 1
         for retired in (old_module, type(old_module), old, *purged.values()):
             self._retired.append(weakref.ref(retired))
@@ -108,12 +113,14 @@ class Swapper:
         return len(self._retired)
 
 
-def _regenerate(entry: "ModuleEntry") -> tuple[list[Path], dict[str, ModuleType]]:
+def _regenerate(
+    project: Project, entry: "ModuleEntry"
+) -> tuple[list[Path], dict[str, ModuleType]]:
     """Regenerate the module's WS routers; take its old code out of
     ``sys.modules``. The files written, and what was taken out."""
     from trading_cli.dev.server import write_ws_routers
 
-    written = write_ws_routers(entry.package_dir)
+    written = write_ws_routers(project, entry.package_dir)
     return written, _purge(entry.import_name)
 
 
@@ -121,6 +128,29 @@ def _build(registry: "ModuleRegistry", name: str) -> tuple["Module", "BuiltApp"]
     """Import the module, create it and build its app."""
     module = registry.create_module(name)
     return module, module.create_app()
+
+
+CACHING_LIBRARIES = ("fastapi.", "starlette.", "pydantic.", "pydantic_core.")
+"""Libraries whose module-level ``functools`` caches may key on a module's
+functions or classes (FastAPI classifies each endpoint once and remembers it)."""
+
+
+def _clear_library_caches() -> None:
+    """Drop what the libraries remember about the old module's code.
+
+    Their caches would keep the old functions, hence the old modules' globals,
+    alive long after the swap: each clears in microseconds and refills on
+    demand. ``typing`` keeps its own list of caches to clear.
+    """
+    for name, module in list(sys.modules.items()):
+        if not name.startswith(CACHING_LIBRARIES) or module is None:
+            continue
+        for value in list(vars(module).values()):
+            clear = getattr(value, "cache_clear", None)
+            if callable(clear) and hasattr(value, "cache_info"):
+                clear()
+    for clear_typing_cache in getattr(typing, "_cleanups", []):
+        clear_typing_cache()
 
 
 def _purge(import_name: str) -> dict[str, ModuleType]:
