@@ -30,7 +30,7 @@ from websockets.exceptions import ConnectionClosed
 from trading_api.shared.ws.testing import WsTestClient
 from trading_cli.dev.loop_guard import LoopGuard
 from trading_cli.dev.server import STATS_PATH
-from trading_cli.errors import CliError, UsageError
+from trading_cli.errors import CliError, TradingError
 from trading_cli.lock import project_lock
 from trading_cli.main import app
 
@@ -482,7 +482,7 @@ def invoke_dev(project: Path, *args: str) -> Result:
 def test_unknown_module_is_usage_error_before_starting(project: Path) -> None:
     result = invoke_dev(project, "--port", "0", "--modules", "demo,nope,gone")
 
-    assert isinstance(result.exception, UsageError), result.output
+    assert isinstance(result.exception, TradingError), result.output
     assert result.exception.exit_code == 2
     assert str(result.exception) == (
         "unknown modules 'nope', 'gone'; known modules: core, demo, other"
@@ -856,19 +856,19 @@ def test_shared_edit_takes_the_full_path_and_closes_every_connection(
     project: Path, dev_factory: Callable[..., Dev]
 ) -> None:
     dev = dev_factory("--modules", "demo")
-    naming = project / "src" / "trading_api" / "shared" / "naming.py"
+    shared = project / "src" / "trading_api" / "shared" / "module_interface.py"
 
     async def edit_shared_code() -> int | None:
         async with WsTestClient.connect(f"{dev.url}/api/v1/demo") as client:
             response = await client.subscribe("echo", {"symbol": "X"})
             assert response["status"] == "ok", response
-            naming.write_text(naming.read_text() + "\n# edited\n")
+            shared.write_text(shared.read_text() + "\n# edited\n")
             return await closing_code(client)
 
     code = asyncio.run(edit_shared_code())
 
     line = dev.wait_for(r"^reloaded in")
-    assert line.endswith(" (full): shared/naming.py -> all modules"), line
+    assert line.endswith(" (full): shared/module_interface.py -> all modules"), line
     assert code == 1012
 
 

@@ -95,24 +95,20 @@ def parse_modules(value: str | None) -> list[str] | None:
 def check_modules(project: Project, names: list[str] | None) -> None:
     """Refuse module names the project does not have, before anything starts.
 
-    Looks at the module folders only: ``trading dev`` never imports the code it
-    serves.
+    Looks at the module folders only (the project's conventions): ``trading dev``
+    never imports the code it serves.
 
     Raises:
-        UsageError: naming every unknown module and listing the known ones.
+        UnknownModuleError: naming every unknown module and listing the known
+            ones (exit code 2).
     """
-    from trading_cli.dev.changes import ChangeClassifier
+    from trading_api.conventions import module_names
+    from trading_api.shared.errors import UnknownModuleError
 
-    existing = ChangeClassifier(project).module_names()
-    unknown = [name for name in names or [] if name not in existing]
+    known = module_names(project.modules_dir)
+    unknown = [name for name in names or [] if name not in known]
     if unknown:
-        known = sorted(existing, key=lambda name: (name != "core", name))
-        listed = ", ".join(repr(name) for name in unknown)
-        plural = "s" if len(unknown) > 1 else ""
-        raise UsageError(
-            f"unknown module{plural} {listed}; known modules: "
-            f"{', '.join(known) or '(none)'}"
-        )
+        raise UnknownModuleError(unknown, known)
 
 
 def listen(host: str, port: int) -> socket.socket:
