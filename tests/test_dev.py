@@ -614,6 +614,9 @@ DemoModule.on_startup = _refuse_to_start  # type: ignore[method-assign]
 # A feed that numbers its updates by the clock: update n is due n intervals
 # after the start. A server that stalls for longer than an interval skips a
 # number, so a subscriber sees every gap beyond the interval as a missing number.
+# The interval is twice the datafeed's live-bar interval (1 s), so that a shared
+# machine's scheduling is not taken for a gap; a swap stalls the event loop far
+# less (the import runs in a worker thread).
 COUNTER = {
     "__init__.py": """
         from typing import Any
@@ -656,7 +659,7 @@ COUNTER = {
 
         from trading_api.shared.ws import Publish
 
-        INTERVAL = 1.0  # as the datafeed's live bars
+        INTERVAL = 2.0
 
 
         class CountRequest(BaseModel):
