@@ -5,11 +5,15 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 import trading_api
 
 PROJECT_ROOT = Path(trading_api.__file__).resolve().parents[2]
 Trading = Callable[..., subprocess.CompletedProcess[str]]
+Cli = Callable[..., Any]
 HEAVY = ["fastapi", "uvicorn", "copier", "httpx", "jinja2", "rich", "pydantic"]
 LIGHT_RUNTIME = [
     "trading_api",
@@ -32,45 +36,74 @@ def test_importing_the_cli_loads_no_heavy_library() -> None:
     )
 
 
-def test_help_lists_commands_with_short_and_long_flag(trading: Trading) -> None:
-    short, long = trading(PROJECT_ROOT, "-h"), trading(PROJECT_ROOT, "--help")
-    assert short.returncode == 0
-    assert short.stdout == long.stdout
-    assert "modules" in short.stdout
+def test_help_lists_commands_with_short_and_long_flag(cli: Cli) -> None:
+    short, long = cli(PROJECT_ROOT, "-h"), cli(PROJECT_ROOT, "--help")
+    assert short.code == 0
+    assert short.out == long.out
+    assert "new-module" in short.out
+    assert "modules" in short.out
 
 
-def test_version_prints_the_package_version(trading: Trading) -> None:
-    result = trading(PROJECT_ROOT, "--version")
+def test_console_script_prints_help_in_a_fresh_process(trading: Trading) -> None:
+    # The one subprocess here: the installed entry point, as a shell runs it.
+    result = trading(PROJECT_ROOT, "--help")
     assert result.returncode == 0
-    assert result.stdout.strip() == f"trading {trading_api.__version__}"
+    assert "new-module" in result.stdout
 
 
-def test_modules_json_lists_core_with_its_mount_path(trading: Trading) -> None:
-    result = trading(PROJECT_ROOT, "modules", "--json")
-    assert result.returncode == 0, result.stderr
-    rows = {row["name"]: row for row in json.loads(result.stdout)}
+def test_version_prints_the_package_version(cli: Cli) -> None:
+    result = cli(PROJECT_ROOT, "--version")
+    assert result.code == 0
+    assert result.out.strip() == f"trading {trading_api.__version__}"
+
+
+def test_modules_json_lists_core_with_its_mount_path(cli: Cli) -> None:
+    result = cli(PROJECT_ROOT, "modules", "--json")
+    assert result.code == 0, result.err
+    rows = {row["name"]: row for row in json.loads(result.out)}
     assert rows["core"]["mount_path"] == "/api/v1/core"
     assert rows["core"]["rest_routes"] == 3
     assert rows["core"]["package"] == "core"
 
 
-def test_modules_works_from_a_subfolder(trading: Trading) -> None:
-    result = trading(PROJECT_ROOT / "src" / "trading_api" / "shared", "modules")
-    assert result.returncode == 0, result.stderr
-    assert "/api/v1/core" in result.stdout
+def test_modules_works_from_a_subfolder(cli: Cli) -> None:
+    result = cli(PROJECT_ROOT / "src" / "trading_api" / "shared", "modules")
+    assert result.code == 0, result.err
+    assert "/api/v1/core" in result.out
 
 
-def test_outside_a_checkout_is_one_line_error_exit_1(
-    tmp_path: Path, trading: Trading
+def test_outside_a_checkout_is_one_line_error_exit_1(tmp_path: Path, cli: Cli) -> None:
+    result = cli(tmp_path, "modules")
+    assert result.code == 1
+    assert result.err.count("\n") == 1
+    assert "cd into the project" in result.err
+    assert "Traceback" not in result.err
+
+
+def test_unknown_command_is_usage_error_exit_2(cli: Cli) -> None:
+    result = cli(PROJECT_ROOT, "no-such-command")
+    assert result.code == 2
+    assert "No such command" in result.err
+
+
+def test_unknown_module_is_a_usage_error_without_a_source_location(cli: Cli) -> None:
+    result = cli(PROJECT_ROOT, "specs", "build", "--check", "nope")
+    assert result.code == 2
+    assert result.err.startswith(
+        "error: unknown module 'nope'; known modules: core, broker, "
+    )
+    assert result.err.count("\n") == 1
+    assert ".py" not in result.err
+
+
+def test_an_unexpected_exception_is_one_line_that_points_at_debug(
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    result = trading(tmp_path, "modules")
-    assert result.returncode == 1
-    assert result.stderr.count("\n") == 1
-    assert "cd into the project" in result.stderr
-    assert "Traceback" not in result.stderr
+    from trading_cli.main import report
 
-
-def test_unknown_command_is_usage_error_exit_2(trading: Trading) -> None:
-    result = trading(PROJECT_ROOT, "no-such-command")
-    assert result.returncode == 2
-    assert "No such command" in result.stderr
+    code = report(KeyError("boom"))
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err == (
+        "error: unexpected KeyError: 'boom' (rerun with --debug for the traceback)\n"
+    )

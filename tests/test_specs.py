@@ -1,13 +1,13 @@
-"""``trading specs build`` as a developer runs it, on a copy of the project."""
+"""``trading specs build`` as a developer runs it (in process), on a copy of the
+project."""
 
 import json
-import os
 import shutil
-import subprocess
 import sys
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,13 +22,27 @@ DATAFEED_SPEC = Path(
     "src/trading_api/modules/datafeed/specs_generated/datafeed_openapi.json"
 )
 CopyProject = Callable[..., Path]
-Trading = Callable[..., subprocess.CompletedProcess[str]]
+Cli = Callable[..., Any]
+
+
+@pytest.fixture(scope="session")
+def session_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One validation cache for this file's builds: the documents are the same
+    in every copy, so each is validated once (what a developer's cache does)."""
+    return tmp_path_factory.mktemp("validation-cache")
 
 
 @pytest.fixture(autouse=True)
-def empty_validation_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def validation_cache(session_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(session_cache))
+
+
+@pytest.fixture
+def empty_validation_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Validate every document for real: no verdicts from earlier builds."""
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    return cache
 
 
 @pytest.fixture
@@ -64,34 +78,34 @@ def add_ping_route(project: Path) -> None:
 
 
 def test_build_from_scratch_then_rebuild_writes_nothing(
-    project: Path, trading: Trading
+    project: Path, cli: Cli
 ) -> None:
     for folder in project.glob("src/trading_api/**/specs_generated"):
         shutil.rmtree(folder)
-    first = trading(project, "specs", "build")
-    assert first.returncode == 0, first.stderr
+    first = cli(project, "specs", "build")
+    assert first.code == 0, first.err
     written = spec_files(project)
     assert str(CORE_SPEC) in written and str(MERGED_ASYNCAPI) in written
-    assert f"wrote {CORE_SPEC}" in first.stdout
+    assert f"wrote {CORE_SPEC}" in first.out
     stamps = {path: (project / path).stat().st_mtime_ns for path in written}
 
-    second = trading(project, "specs", "build")
+    second = cli(project, "specs", "build")
 
-    assert second.returncode == 0, second.stderr
-    assert "nothing written" in second.stdout
+    assert second.code == 0, second.err
+    assert "nothing written" in second.out
     assert {p: (project / p).stat().st_mtime_ns for p in written} == stamps
 
 
 def test_build_is_deterministic_and_matches_the_committed_specs(
-    project: Path, trading: Trading
+    project: Path, cli: Cli
 ) -> None:
     committed = spec_files(ROOT)
     for folder in project.glob("src/trading_api/**/specs_generated"):
         shutil.rmtree(folder)
 
-    result = trading(project, "specs", "build")
+    result = cli(project, "specs", "build")
 
-    assert result.returncode == 0, result.stderr
+    assert result.code == 0, result.err
     assert spec_files(project) == committed
 
 
@@ -106,39 +120,39 @@ def test_spec_files_are_headed_canonical_json(project: Path) -> None:
 
 def test_check_shows_a_diff_for_a_stale_spec_and_writes_nothing(
     project: Path,
-    trading: Trading,
+    cli: Cli,
 ) -> None:
     add_ping_route(project)
     before = spec_files(project)
 
-    result = trading(project, "specs", "build", "--check")
+    result = cli(project, "specs", "build", "--check")
 
-    assert result.returncode == 1
-    assert f"--- a/{CORE_SPEC} (committed)" in result.stdout
-    assert '+    "/ping": {' in result.stdout
-    assert '+    "/api/v1/core/ping": {' in result.stdout
+    assert result.code == 1
+    assert f"--- a/{CORE_SPEC} (committed)" in result.out
+    assert '+    "/ping": {' in result.out
+    assert '+    "/api/v1/core/ping": {' in result.out
     # One error line; without the parser a note says its check was skipped.
-    errors = [line for line in result.stderr.splitlines() if line[:5] != "note:"]
+    errors = [line for line in result.err.splitlines() if line[:5] != "note:"]
     assert len(errors) == 1
     assert "run `trading specs build`" in errors[0]
     assert spec_files(project) == before
 
 
-def test_check_passes_on_fresh_specs(project: Path, trading: Trading) -> None:
-    result = trading(project, "specs", "build", "--check")
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "specs are up to date" in result.stdout
+def test_check_passes_on_fresh_specs(project: Path, cli: Cli) -> None:
+    result = cli(project, "specs", "build", "--check")
+    assert result.code == 0, result.out + result.err
+    assert "specs are up to date" in result.out
 
 
 def test_build_of_one_module_leaves_other_modules_specs_alone(
-    project: Path, trading: Trading
+    project: Path, cli: Cli
 ) -> None:
     add_ping_route(project)
     (project / DATAFEED_SPEC).unlink()
 
-    result = trading(project, "specs", "build", "core")
+    result = cli(project, "specs", "build", "core")
 
-    assert result.returncode == 0, result.stderr
+    assert result.code == 0, result.err
     assert "/ping" in json.loads((project / CORE_SPEC).read_text())["paths"]
     assert (
         "/api/v1/core/ping"
@@ -149,77 +163,79 @@ def test_build_of_one_module_leaves_other_modules_specs_alone(
 
 def test_an_asyncapi_file_no_longer_generated_is_reported_then_removed(
     project: Path,
-    trading: Trading,
+    cli: Cli,
 ) -> None:
     orphan = project / CORE / "specs_generated" / "core_asyncapi.json"
     orphan.write_text('{"x-generated-by": "Generated by `trading specs build`."}\n')
     hand_made = project / CORE / "specs_generated" / "notes.json"
     hand_made.write_text("{}\n")
 
-    checked = trading(project, "specs", "build", "--check")
-    built = trading(project, "specs", "build")
+    checked = cli(project, "specs", "build", "--check")
+    built = cli(project, "specs", "build")
 
-    assert checked.returncode == 1
-    assert "core_asyncapi.json (no longer generated)" in checked.stdout
-    assert built.returncode == 0, built.stderr
-    assert f"removed {orphan.relative_to(project)}" in built.stdout
+    assert checked.code == 1
+    assert "core_asyncapi.json (no longer generated)" in checked.out
+    assert built.code == 0, built.err
+    assert f"removed {orphan.relative_to(project)}" in built.out
     assert not orphan.exists()
     assert hand_made.exists()
 
 
 def test_unknown_module_is_a_usage_error_listing_the_known(
-    project: Path, trading: Trading
+    project: Path, cli: Cli
 ) -> None:
     before = spec_files(project)
 
-    result = trading(project, "specs", "build", "nope")
+    result = cli(project, "specs", "build", "nope")
 
-    assert result.returncode == 2
-    assert "unknown module 'nope'" in result.stderr
-    assert "core" in result.stderr and "datafeed" in result.stderr
-    assert "Traceback" not in result.stderr
+    assert result.code == 2
+    assert "unknown module 'nope'" in result.err
+    assert "core" in result.err and "datafeed" in result.err
+    assert "Traceback" not in result.err
     assert spec_files(project) == before
 
 
-def test_check_reports_a_missing_ws_router(project: Path, trading: Trading) -> None:
+def test_check_reports_a_missing_ws_router(project: Path, cli: Cli) -> None:
     router = project / "src/trading_api/modules/datafeed/ws_generated/bars_router.py"
     router.unlink()
 
-    result = trading(project, "specs", "build", "--check")
+    result = cli(project, "specs", "build", "--check")
 
-    assert result.returncode == 1
-    assert "+class BarsRouter(" in result.stdout
-    assert "ws_generated/bars_router.py" in result.stderr
+    assert result.code == 1
+    assert "+class BarsRouter(" in result.out
+    assert "ws_generated/bars_router.py" in result.err
     assert not router.exists()
 
 
-def test_missing_node_is_one_note_outside_ci(project: Path, trading: Trading) -> None:
+@pytest.mark.usefixtures("empty_validation_cache")
+def test_missing_node_is_one_note_outside_ci(project: Path, cli: Cli) -> None:
     no_node = {"PATH": str(Path(sys.executable).parent), "CI": ""}
-    result = trading(project, "specs", "build", "--check", env=no_node)
-    assert result.returncode == 0, result.stderr
-    assert result.stderr.count("note: the AsyncAPI parser is not installed") == 1
+    result = cli(project, "specs", "build", "--check", env=no_node)
+    assert result.code == 0, result.err
+    assert result.err.count("note: the AsyncAPI parser is not installed") == 1
 
 
-def test_missing_node_fails_the_build_in_ci(project: Path, trading: Trading) -> None:
+@pytest.mark.usefixtures("empty_validation_cache")
+def test_missing_node_fails_the_build_in_ci(project: Path, cli: Cli) -> None:
     in_ci = {"PATH": str(Path(sys.executable).parent), "CI": "true"}
-    result = trading(project, "specs", "build", "--check", env=in_ci)
-    assert result.returncode == 1
-    assert "AsyncAPI parser is not installed" in result.stderr
+    result = cli(project, "specs", "build", "--check", env=in_ci)
+    assert result.code == 1
+    assert "AsyncAPI parser is not installed" in result.err
 
 
 @pytest.mark.requires("asyncapi-parser")
 def test_a_document_passed_once_is_not_validated_again(
-    project: Path, trading: Trading
+    project: Path, cli: Cli, empty_validation_cache: Path
 ) -> None:
-    first = trading(project, "specs", "build", "--check", env={"CI": ""})
-    cached = list(Path(os.environ["XDG_CACHE_HOME"]).rglob("*"))
+    first = cli(project, "specs", "build", "--check", env={"CI": ""})
+    cached = list(empty_validation_cache.rglob("*"))
     no_node = {"PATH": str(Path(sys.executable).parent), "CI": ""}
-    second = trading(project, "specs", "build", "--check", env=no_node)
+    second = cli(project, "specs", "build", "--check", env=no_node)
 
-    assert first.returncode == 0, first.stderr
+    assert first.code == 0, first.err
     assert len([path for path in cached if path.is_file()]) == len(spec_files(project))
-    assert second.returncode == 0, second.stderr
-    assert "note:" not in second.stderr
+    assert second.code == 0, second.err
+    assert "note:" not in second.err
 
 
 def test_openapi_validator_names_the_problem() -> None:

@@ -1,7 +1,6 @@
 """``trading specs diff``: breaking changes since a git ref, and the allow file."""
 
 import copy
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,7 @@ from trading_cli.build.spec_diff import SpecChange, compare_asyncapi, compare_op
 
 CORE_API = Path("src/trading_api/modules/core/api.py")
 CopyProject = Callable[..., Path]
-Trading = Callable[..., subprocess.CompletedProcess[str]]
+Cli = Callable[..., Any]
 VERSIONS_ROUTE = (
     '    @router.get("/versions", response_model=VersionInfo, '
     'summary="Versions in use")\n'
@@ -34,35 +33,35 @@ def remove_versions_route(project: Path) -> None:
     api.write_text(source.replace(VERSIONS_ROUTE, ""))
 
 
-def test_unchanged_api_reports_no_change(project: Path, trading: Trading) -> None:
-    result = trading(project, "specs", "diff")
-    assert result.returncode == 0, result.stderr
-    assert "no API changes since HEAD" in result.stdout
+def test_unchanged_api_reports_no_change(project: Path, cli: Cli) -> None:
+    result = cli(project, "specs", "diff")
+    assert result.code == 0, result.err
+    assert "no API changes since HEAD" in result.out
 
 
 def test_removed_route_is_breaking_until_the_allow_file_accepts_it(
     project: Path,
-    trading: Trading,
+    cli: Cli,
 ) -> None:
     remove_versions_route(project)
 
-    refused = trading(project, "specs", "diff")
+    refused = cli(project, "specs", "diff")
     (project / "specs-allow.yaml").write_text(
         "allow:\n"
         "  - path: /api/v1/core/versions\n"
         "    rule: removed-path\n"
         "    reason: versions moved to /health\n"
     )
-    accepted = trading(project, "specs", "diff")
+    accepted = cli(project, "specs", "diff")
 
-    assert refused.returncode == 1
-    assert "BREAKING\tremoved-path\t/api/v1/core/versions" in refused.stdout
-    assert "specs-allow.yaml" in refused.stderr
-    assert accepted.returncode == 0, accepted.stderr
-    assert "allowed\tremoved-path\t/api/v1/core/versions" in accepted.stdout
+    assert refused.code == 1
+    assert "BREAKING\tremoved-path\t/api/v1/core/versions" in refused.out
+    assert "specs-allow.yaml" in refused.err
+    assert accepted.code == 0, accepted.err
+    assert "allowed\tremoved-path\t/api/v1/core/versions" in accepted.out
 
 
-def test_added_route_is_compatible(project: Path, trading: Trading) -> None:
+def test_added_route_is_compatible(project: Path, cli: Cli) -> None:
     api = project / CORE_API
     api.write_text(
         api.read_text().replace(
@@ -73,9 +72,9 @@ def test_added_route_is_compatible(project: Path, trading: Trading) -> None:
             "    return router\n",
         )
     )
-    result = trading(project, "specs", "diff")
-    assert result.returncode == 0, result.stderr
-    assert "compatible\tadded-path\t/api/v1/core/ping" in result.stdout
+    result = cli(project, "specs", "diff")
+    assert result.code == 0, result.err
+    assert "compatible\tadded-path\t/api/v1/core/ping" in result.out
 
 
 @pytest.mark.parametrize(
@@ -87,19 +86,19 @@ def test_added_route_is_compatible(project: Path, trading: Trading) -> None:
     ],
 )
 def test_invalid_allow_file_is_a_usage_error(
-    project: Path, allow_file: str, problem: str, trading: Trading
+    project: Path, allow_file: str, problem: str, cli: Cli
 ) -> None:
     (project / "specs-allow.yaml").write_text(allow_file)
-    result = trading(project, "specs", "diff")
-    assert result.returncode == 2
-    assert problem in result.stderr
-    assert result.stderr.count("\n") == 1
+    result = cli(project, "specs", "diff")
+    assert result.code == 2
+    assert problem in result.err
+    assert result.err.count("\n") == 1
 
 
-def test_unknown_base_is_a_usage_error(project: Path, trading: Trading) -> None:
-    result = trading(project, "specs", "diff", "--base", "no-such-ref")
-    assert result.returncode == 2
-    assert "'no-such-ref' is not a commit" in result.stderr
+def test_unknown_base_is_a_usage_error(project: Path, cli: Cli) -> None:
+    result = cli(project, "specs", "diff", "--base", "no-such-ref")
+    assert result.code == 2
+    assert "'no-such-ref' is not a commit" in result.err
 
 
 # The rules themselves, on small documents shaped like FastAPI's output.

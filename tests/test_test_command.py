@@ -1,8 +1,13 @@
-"""``trading test``: one module's tests, the affected modules', the CI run."""
+"""``trading test``: one module's tests, the affected modules', the CI run.
+
+Argument errors are checked in process; runs that start pytest use the real
+command in a subprocess, since pytest's output goes straight to the terminal.
+"""
 
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -11,6 +16,7 @@ MODULES = Path("src/trading_api/modules")
 CopyProject = Callable[..., Path]
 Git = Callable[..., str]
 Trading = Callable[..., subprocess.CompletedProcess[str]]
+Cli = Callable[..., Any]
 PROBE = """import pytest
 
 
@@ -57,11 +63,26 @@ def affected_line(result: subprocess.CompletedProcess[str]) -> str:
     return next(line for line in result.stdout.splitlines() if "since" in line).strip()
 
 
-def test_unknown_module_is_a_usage_error_listing_the_known(trading: Trading) -> None:
-    result = trading(ROOT, "test", "no-such-module")
-    assert result.returncode == 2
-    assert "unknown module 'no-such-module'" in result.stderr
-    assert "core" in result.stderr and "broker" in result.stderr
+def test_unknown_module_is_a_usage_error_listing_the_known(cli: Cli) -> None:
+    result = cli(ROOT, "test", "no-such-module")
+    assert result.code == 2
+    assert "unknown module 'no-such-module'" in result.err
+    assert "core" in result.err and "broker" in result.err
+
+
+@pytest.mark.parametrize(
+    ("args", "problem"),
+    [
+        (["--base", "HEAD"], "--base only makes sense with --affected"),
+        (["core", "--affected"], "give MODULE names or --affected, not both"),
+    ],
+)
+def test_contradictory_options_are_usage_errors(
+    args: list[str], problem: str, cli: Cli
+) -> None:
+    result = cli(ROOT, "test", *args)
+    assert result.code == 2
+    assert result.err == f"error: {problem}\n"
 
 
 def test_a_module_runs_only_its_own_tests(project: Path, trading: Trading) -> None:
@@ -135,18 +156,16 @@ def test_affected_follows_the_imports_of_shared_code(
     assert affected_line(result) == f"affected since HEAD: {modules}"
 
 
-def test_nothing_affected_runs_nothing(repo: Path, trading: Trading) -> None:
-    result = trading(repo, "test", "--affected", "--base", "HEAD")
-    assert result.returncode == 0
-    assert "no module changed since HEAD; nothing to test" in result.stdout
+def test_nothing_affected_runs_nothing(repo: Path, cli: Cli) -> None:
+    result = cli(repo, "test", "--affected", "--base", "HEAD")
+    assert result.code == 0
+    assert "no module changed since HEAD; nothing to test" in result.out
 
 
-def test_affected_with_an_unknown_base_is_a_usage_error(
-    repo: Path, trading: Trading
-) -> None:
-    result = trading(repo, "test", "--affected", "--base", "nope")
-    assert result.returncode == 2
-    assert "'nope' is not a commit" in result.stderr
+def test_affected_with_an_unknown_base_is_a_usage_error(repo: Path, cli: Cli) -> None:
+    result = cli(repo, "test", "--affected", "--base", "nope")
+    assert result.code == 2
+    assert "'nope' is not a commit" in result.err
 
 
 def test_a_full_run_reports_every_step_and_fails_on_a_broken_one(

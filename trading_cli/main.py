@@ -6,8 +6,10 @@ Only the standard library, typer and ``trading_cli`` are imported here, so
 
 import sys
 from dataclasses import dataclass
+from typing import Any
 
 import typer
+from typer.core import TyperGroup
 
 from trading_cli.commands import (
     boundaries,
@@ -24,7 +26,24 @@ from trading_cli.commands import (
 from trading_cli.errors import EXIT_FAILED, TradingError
 from trading_cli.output import print_error
 
+
+class WorkbenchGroup(TyperGroup):
+    """The root command: every :class:`TradingError` ends here, as one line on
+    stderr and its exit code (also under typer's ``CliRunner``)."""
+
+    def invoke(self, ctx: Any) -> Any:
+        """Run the command; turn a :class:`TradingError` into its exit.
+
+        ``ctx`` is the click context of typer's vendored click.
+        """
+        try:
+            return super().invoke(ctx)
+        except TradingError as exc:
+            raise typer.Exit(report(exc)) from None
+
+
 app = typer.Typer(
+    cls=WorkbenchGroup,
     name="trading",
     help="The trading backend workbench: scaffold modules, run the dev server, "
     "build and check specs and clients, test.",
@@ -101,17 +120,18 @@ app.command("doctor")(doctor.doctor_command)
 
 
 def run() -> None:
-    """Console-script entry point: run the CLI behind its one error boundary.
+    """Console-script entry point.
 
     Usage errors are click's (exit 2). A :class:`TradingError`, raised by the CLI
     or by the runtime, prints its one line on stderr and exits with its code
-    (1 failed, 2 bad input, 3 merge conflicts); anything else says how to see the
-    traceback.
+    (1 failed, 2 bad input, 3 merge conflicts) in :class:`WorkbenchGroup`; any
+    other exception is a bug, reported here in one line that says how to see
+    the traceback.
     """
     command = typer.main.get_command(app)
     try:
         command.main(prog_name="trading")
-    except Exception as exc:  # the one place that turns exceptions into exits
+    except Exception as exc:
         sys.exit(report(exc))
 
 

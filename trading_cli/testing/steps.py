@@ -17,7 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from trading_cli.errors import CliError
+from trading_cli.errors import TradingError
 from trading_cli.project import Project
 
 OK, FAILED, SKIPPED = "ok", "FAILED", "skipped"
@@ -88,8 +88,20 @@ def run_ci(project: Project, pytest_args: Sequence[str]) -> list[StepResult]:
     return [*results, pytest_step]
 
 
+def parallel_args() -> list[str]:
+    """pytest-xdist's options for a full run: one worker per core, each test file
+    on one worker (its module-scoped fixtures are built once); none when the
+    plugin is not installed. ``-- -n 0`` after them turns it off."""
+    import importlib.util
+
+    if importlib.util.find_spec("xdist") is None:
+        return []
+    return ["-n", "auto", "--dist", "loadfile"]
+
+
 def _pytest_step(project: Project, pytest_args: Sequence[str]) -> StepResult:
-    command = pytest_command(test_paths(project), integration=True, extra=pytest_args)
+    extra = [*parallel_args(), *pytest_args]
+    command = pytest_command(test_paths(project), integration=True, extra=extra)
     started = time.perf_counter()
     code = run_pytest(project, command)
     seconds = time.perf_counter() - started
@@ -128,13 +140,10 @@ def _timed(name: str, step: Callable[[], str]) -> StepResult:
     started = time.perf_counter()
     try:
         problem = step()
-    except CliError as exc:
+    except TradingError as exc:
         problem = str(exc)
     except Exception as exc:  # a step's crash is its failure, not the run's
-        if type(exc).__module__.startswith("trading_api."):
-            problem = str(exc)
-        else:
-            problem = "".join(traceback.format_exception(exc)).strip()
+        problem = "".join(traceback.format_exception(exc)).strip()
     seconds = time.perf_counter() - started
     return StepResult(name, FAILED if problem else OK, seconds, problem)
 
