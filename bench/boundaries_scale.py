@@ -5,7 +5,7 @@ contracts (written to an INI file from `trading_cli.boundaries.contracts`) on th
 same copy, caching off like ours. Both are whole processes, start-up included.
 
 Run: python bench/boundaries_scale.py [--sizes 3,50,100] [--runs 7]
-Budget (DESIGN.md §9): 50 modules < 1 s (import-linter alone 0.14 s for 100).
+Budget (docs/architecture.md): 50 modules < 1 s (import-linter alone 0.14 s for 100).
 """
 
 import argparse

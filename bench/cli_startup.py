@@ -3,7 +3,7 @@
 Also times `copier --help` as an anchor when it is installed.
 
 Run: python bench/cli_startup.py [--runs 20]
-Budget (DESIGN.md §9): < 150 ms.
+Budget (docs/architecture.md): < 100 ms.
 """
 
 import argparse

@@ -5,7 +5,7 @@ Python process that imports the app factory and builds the app with every module
 The 50-module project is a temporary copy with 47 extra copies of the core module.
 
 Run: python bench/clients_build.py [--runs 10]
-Target (issue 6): 3 modules well under a second or two.
+Target: 3 modules well under a second or two.
 """
 
 import argparse

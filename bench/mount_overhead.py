@@ -1,7 +1,7 @@
 """Requests/s of a route in a mounted module app vs the same route in a flat app.
 
 Run: python bench/mount_overhead.py [--requests 20000] [--rounds 5]
-Budget (DESIGN.md §9): mounted / flat >= 0.95.
+Budget (docs/architecture.md): mounted / flat >= 0.95.
 
 Both apps are driven in-process through the ASGI interface, alternating rounds,
 so the figure isolates what mounting adds (routing through the Mount, the module

@@ -13,7 +13,7 @@ at a folder wiped between runs): a developer's new module has documents no
 validator has seen, so the figure includes validating them.
 
 Run: python bench/scaffold.py [--runs 5]
-Budget (DESIGN.md §9): < 1.5 s incl. its specs; anchor: `copier copy` of a tiny
+Budget (docs/architecture.md): < 1.5 s incl. its specs; anchor: `copier copy` of a tiny
 template, 0.6 s on the reference machine.
 """
 

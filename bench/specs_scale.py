@@ -13,7 +13,7 @@ times, as medians:
   and both merged documents, no CLI, no files, no validation.
 
 Run: python bench/specs_scale.py [--sizes 3,10,25,50] [--runs 5]
-Budget (DESIGN.md §9): 3 modules < 1 s, 50 modules < 5 s, growing linearly.
+Budget (docs/architecture.md): 3 modules < 1 s, 50 modules < 5 s, growing linearly.
 """
 
 import argparse

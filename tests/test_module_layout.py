@@ -1,4 +1,4 @@
-"""Every module package has the same shape (STYLE.md, DESIGN.md §3.1)."""
+"""Every module package has the same shape (docs/architecture.md, "Modules")."""
 
 import ast
 from pathlib import Path
