@@ -1,7 +1,8 @@
 """App start-up: import + build with every module, and time to first response.
 
 Run: python bench/app_startup.py [--runs 7]
-Budget (docs/architecture.md): start-up with all modules < 1 s (the predecessor: 10-15 s).
+Budget (docs/architecture.md): start-up with all modules < 1 s
+(the predecessor: 10-15 s).
 
 Each run is a fresh interpreter, so imports are counted as a user pays them.
 """
