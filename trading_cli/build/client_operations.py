@@ -107,6 +107,10 @@ class ClientSpec:
     mount_path: str
     operations: tuple[Operation, ...]
     ws_routes: tuple[WsRoute, ...]
+    loaded_as: str = ""
+    """The name the module's package was imported under, when it is not the
+    name the generated client imports it by (a module loaded from a folder other
+    than the installed backend's, as tests do with copies)."""
 
 
 def describe_client(module: "Module") -> ClientSpec:
@@ -120,7 +124,11 @@ def describe_client(module: "Module") -> ClientSpec:
         WsRoute(router.route, router.request_model, router.data_model)
         for router in (ws_app.routers if ws_app is not None else [])
     ]
+    from trading_api.conventions import MODULES_PACKAGE
+
+    loaded = type(module).__module__
     return ClientSpec(
+        loaded_as="" if loaded == f"{MODULES_PACKAGE}.{module.package}" else loaded,
         name=module.name,
         package=module.package,
         description=module.description,

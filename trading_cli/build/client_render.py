@@ -114,8 +114,11 @@ class _Flavour:
 
 
 def _render_client(spec: ClientSpec) -> str:
+    from trading_api.conventions import MODULES_PACKAGE
+
     imports = Imports()
-    types = TypeSource(imports)
+    canonical = f"{MODULES_PACKAGE}.{spec.package}"
+    types = TypeSource(imports, {spec.loaded_as: canonical} if spec.loaded_as else {})
     sync_name, async_name = class_names(spec)
     flavours = [
         _Flavour(sync_name, imports.add(RUNTIME, "ModuleClient"), False),

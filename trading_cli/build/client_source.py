@@ -56,8 +56,9 @@ class TypeSource:
     takes the plain type.
     """
 
-    def __init__(self, imports: Imports) -> None:
+    def __init__(self, imports: Imports, aliases: dict[str, str] | None = None) -> None:
         self.imports = imports
+        self.aliases = aliases or {}
 
     def __call__(self, annotation: Any) -> str:
         """Source text of ``annotation``, e.g. ``list[Bar] | None``."""
@@ -95,8 +96,20 @@ class TypeSource:
             )
         outer, _, rest = cls.__qualname__.partition(".")
         module = "collections.abc" if cls.__module__ == "_collections_abc" else None
-        name = self.imports.add(module or cls.__module__, outer)
+        name = self.imports.add(module or self._module_of(cls), outer)
         return f"{name}.{rest}" if rest else name
+
+    def _module_of(self, cls: type) -> str:
+        """Where the client imports ``cls`` from: the module's own package under
+        the name the backend serves it by, whatever it was loaded as."""
+        return _renamed(cls.__module__, self.aliases)
+
+
+def _renamed(module: str, aliases: dict[str, str]) -> str:
+    for loaded, canonical in aliases.items():
+        if module == loaded or module.startswith(loaded + "."):
+            return canonical + module[len(loaded) :]
+    return module
 
 
 def is_plain_type(annotation: Any) -> bool:
