@@ -187,7 +187,7 @@ async def one_round(kind: str, clients: int, updates: int) -> tuple[float, int]:
         # The hub is served as in production: a module mounted in ModularFastAPI.
         prefix = "/api/v1/bench" if kind == "hub" else ""
         url = f"ws://127.0.0.1:{port}{prefix}/ws"
-        async with httpx.AsyncClient(base_url=base, timeout=60) as http:
+        async with httpx.AsyncClient(base_url=base, timeout=600) as http:
             await _wait_ready(http)
             sockets = [
                 await connect(url, compression=None, max_queue=None)
@@ -204,7 +204,7 @@ async def one_round(kind: str, clients: int, updates: int) -> tuple[float, int]:
             started = time.perf_counter()
             counts = asyncio.gather(*(_drain(ws) for ws in sockets))
             await http.post(f"{prefix}/publish", params={"n": updates})
-            received = await asyncio.wait_for(counts, timeout=120)
+            received = await asyncio.wait_for(counts, timeout=600)
             elapsed = time.perf_counter() - started
             for ws in sockets:
                 await ws.close()
