@@ -85,7 +85,8 @@ class Connection:
         self._dead = 0  # replaced entries still in _pending
         # The queued update of each conflation key: the one a newer one replaces.
         self._latest: dict[Hashable, _Entry] = {}
-        self._wakeup = asyncio.Event()
+        # Set while the writer waits for something to send.
+        self._waiter: asyncio.Future[None] | None = None
         self._closed = False
         self._writer = asyncio.create_task(self._write(), name="ws-writer")
         self._closer: asyncio.Task[None] | None = None
@@ -116,6 +117,8 @@ class Connection:
             key: its conflation key, unique across the connection's topics, or
                 None for a lossless update.
         """
+        # The fan-out's hot path: one call per update and subscriber, so the
+        # append is written out here rather than shared with send().
         if self._closed:
             return
         entry = _Entry(frame, size, key)
@@ -125,28 +128,46 @@ class Connection:
             if queued is not None and (
                 self._count >= self._soft or self._bytes >= self._soft_bytes
             ):
-                # Replace: the old entry dies in place, the new one queues at the
-                # back so seq keeps growing through the topic.
-                queued.frame = None
-                self._count -= 1
-                self._bytes -= queued.size
-                self._dead += 1
-                self.dropped += 1
+                self._replace(queued)
             latest[key] = entry
-        self._append(entry)
+        self._pending.append(entry)
+        self._count += 1
+        self._bytes += size
+        if self._count > self._hard or self._bytes > self._hard_bytes:
+            self._overflow()
+            return
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            waiter.set_result(None)
+
+    def _replace(self, queued: _Entry) -> None:
+        # The old entry dies in place; the new one queues at the back, so seq
+        # keeps growing through the topic.
+        queued.frame = None
+        self._count -= 1
+        self._bytes -= queued.size
+        self._dead += 1
+        self.dropped += 1
+        if self._dead > _COMPACT_AFTER and self._dead > self._count:
+            self._pending = deque(e for e in self._pending if e.frame is not None)
+            self._dead = 0
 
     def _append(self, entry: _Entry) -> None:
         self._pending.append(entry)
         self._count += 1
         self._bytes += entry.size
         if self._count > self._hard or self._bytes > self._hard_bytes:
-            what = "messages" if self._count > self._hard else "bytes"
-            self.close(CLOSE_SLOW_CONSUMER, f"send queue over its hard limit in {what}")
+            self._overflow()
             return
-        if self._dead > _COMPACT_AFTER and self._dead > self._count:
-            self._pending = deque(e for e in self._pending if e.frame is not None)
-            self._dead = 0
-        self._wakeup.set()
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            waiter.set_result(None)
+
+    def _overflow(self) -> None:
+        what = "messages" if self._count > self._hard else "bytes"
+        self.close(CLOSE_SLOW_CONSUMER, f"send queue over its hard limit in {what}")
 
     def close(self, code: int, reason: str) -> None:
         """Drop what is queued and close the connection with ``code``."""
@@ -180,6 +201,7 @@ class Connection:
     async def _write(self) -> None:
         latest = self._latest
         send = self._websocket.send_text
+        loop = asyncio.get_running_loop()
         try:
             while not self._closed:
                 pending = self._pending
@@ -197,8 +219,8 @@ class Connection:
                     await send(frame)
                     if pending is not self._pending:  # compacted meanwhile
                         pending = self._pending
-                self._wakeup.clear()
-                await self._wakeup.wait()
+                waiter = self._waiter = loop.create_future()
+                await waiter
         except asyncio.CancelledError:
             raise
         except _GONE as exc:
