@@ -7,6 +7,7 @@ the watcher ignores, and only when the content changed.
 """
 
 import os
+import signal
 import socket
 import time
 from collections.abc import Sequence
@@ -35,7 +36,12 @@ def build_artifacts(project: Project, modules: Sequence[str] | None) -> list[str
 def build_order(
     project: Project, channel_end: socket.socket, order: channel.Build
 ) -> None:
-    """Carry out a ``Build`` order in a forked process; report ``Built``."""
+    """Carry out a ``Build`` order in a forked process; report ``Built``.
+
+    A new save stops a build with SIGTERM: it ends by unwinding, so the project
+    lock is released in order, not left for the next writer to take over.
+    """
+    signal.signal(signal.SIGTERM, _stop_building)
     os.nice(10)  # servers first: a build must not slow a reload down
     start = time.perf_counter()
     written: list[str] = []
@@ -61,3 +67,7 @@ def build_order(
             seconds=time.perf_counter() - start,
         ),
     )
+
+
+def _stop_building(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)

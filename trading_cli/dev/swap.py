@@ -80,21 +80,24 @@ class Swapper:
             entry = registry.entry(name)
         except Exception as exc:
             return SwapResult(failure=describe_failure(exc, self.project.root))
-        # Generating and importing run in a worker thread: the event loop goes on
-        # serving the other modules meanwhile.
+        # Generating, importing and building run in a worker thread: the event
+        # loop goes on serving the other modules meanwhile.
+        staged = _Staged()
         try:
-            written, purged = await asyncio.to_thread(_regenerate, self.project, entry)
+            await asyncio.to_thread(staged.load, self.project, registry, entry)
+            assert staged.module is not None and staged.built is not None
+            stop_old = await self.app.swap_module(staged.module, staged.built)
         except Exception as exc:
-            return SwapResult(failure=describe_failure(exc, self.project.root))
-        result.written = [str(p.relative_to(self.project.root)) for p in written]
-        try:
-            module, built = await asyncio.to_thread(_build, registry, name)
-            stop_old = await self.app.swap_module(module, built)
-        except Exception as exc:
-            _restore(entry.import_name, purged)
+            if staged.purged is not None:
+                _restore(entry.import_name, staged.purged)
             result.failure = describe_failure(exc, self.project.root)
             return result
-        del module, built
+        finally:
+            result.written = [
+                str(path.relative_to(self.project.root)) for path in staged.written
+            ]
+        purged = staged.purged or {}
+        del staged
         # Nothing awaited since the new app took over: these are all the
         # connections the old one serves, and no new one reaches it.
         await self.sessions.evict(self.sessions.of_module(name), f"reloading {name}")
@@ -113,21 +116,26 @@ class Swapper:
         return len(self._retired)
 
 
-def _regenerate(
-    project: Project, entry: "ModuleEntry"
-) -> tuple[list[Path], dict[str, ModuleType]]:
-    """Regenerate the module's WS routers; take its old code out of
-    ``sys.modules``. The files written, and what was taken out."""
-    from trading_cli.dev.server import write_ws_routers
+@dataclass
+class _Staged:
+    """The new code of a module, loaded off the event loop."""
 
-    written = write_ws_routers(project, entry.package_dir)
-    return written, _purge(entry.import_name)
+    written: list[Path] = field(default_factory=list)
+    purged: dict[str, ModuleType] | None = None
+    module: "Module | None" = None
+    built: "BuiltApp | None" = None
 
+    def load(
+        self, project: Project, registry: "ModuleRegistry", entry: "ModuleEntry"
+    ) -> None:
+        """Regenerate the module's WS routers, take its old code out of
+        ``sys.modules``, import it again, create the module and build its app."""
+        from trading_cli.dev.server import write_ws_routers
 
-def _build(registry: "ModuleRegistry", name: str) -> tuple["Module", "BuiltApp"]:
-    """Import the module, create it and build its app."""
-    module = registry.create_module(name)
-    return module, module.create_app()
+        self.written = write_ws_routers(project, entry.package_dir)
+        self.purged = _purge(entry.import_name)
+        self.module = registry.create_module(entry.name)
+        self.built = self.module.create_app()
 
 
 CACHING_LIBRARIES = ("fastapi.", "starlette.", "pydantic.", "pydantic_core.")
