@@ -48,18 +48,23 @@ class ConcretePathGuard(BaseRoute):
     """The first route of a module app: refuses undocumented methods on concrete
     paths before a templated route (``/orders/{order_id}``) can take them.
 
-    The concrete paths and their methods are read from the app's OpenAPI
-    document on the first request, once every route is registered.
+    On the first request it reads the app's OpenAPI document (every route is
+    registered by then) and keeps only the concrete paths a templated route
+    would otherwise serve; an app without such a clash pays one check per
+    request.
     """
 
     def __init__(self, app: FastAPI) -> None:
         self.app = app
-        self._methods: dict[str, frozenset[str]] | None = None
+        self._guarded: dict[str, frozenset[str]] | None = None
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        if scope["type"] != "http":
+        guarded = self._guarded
+        if guarded is None:
+            guarded = self._guarded = self._clashing_paths()
+        if not guarded or scope["type"] != "http":
             return Match.NONE, {}
-        methods = self._concrete_paths().get(_route_path(scope))
+        methods = guarded.get(_route_path(scope))
         if methods is None or scope["method"] in methods:
             return Match.NONE, {}
         return Match.FULL, {}
@@ -68,15 +73,22 @@ class ConcretePathGuard(BaseRoute):
         response = method_not_allowed(Request(scope, receive))
         await response(scope, receive, send)
 
-    def _concrete_paths(self) -> dict[str, frozenset[str]]:
-        if self._methods is None:
-            paths = self.app.openapi().get("paths", {})
-            self._methods = {
-                path: frozenset(method.upper() for method in item)
-                for path, item in paths.items()
-                if "{" not in path
-            }
-        return self._methods
+    def _clashing_paths(self) -> dict[str, frozenset[str]]:
+        paths = self.app.openapi().get("paths", {})
+        guarded: dict[str, frozenset[str]] = {}
+        for path, item in paths.items():
+            documented = frozenset(method.upper() for method in item)
+            if "{" not in path and self._taken_elsewhere(path, documented):
+                guarded[path] = documented
+        return guarded
+
+    def _taken_elsewhere(self, path: str, documented: frozenset[str]) -> bool:
+        for method in set(METHODS) - documented - {"HEAD", "OPTIONS"}:
+            probe = {"type": "http", "path": path, "root_path": "", "method": method}
+            for route in self.app.router.routes:
+                if route is not self and route.matches(probe)[0] is Match.FULL:
+                    return True
+        return False
 
 
 def _route_path(scope: Scope) -> str:
