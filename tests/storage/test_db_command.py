@@ -249,3 +249,13 @@ def test_dev_migrates_on_start_and_items_survive_a_restart(
     assert created.status_code == 201
     assert listed.json() == [created.json()]
     assert not any("database:" in line for line in second.lines)
+
+
+def test_status_on_a_fresh_checkout_creates_no_database(
+    project: Path, cli: Cli
+) -> None:
+    result = cli(project, "db", "status", env={"DATABASE_URL": ""})
+    assert result.code == 0, result.err
+    assert f"sqlite+aiosqlite:///{project / '.run' / 'trading.db'}" in result.out
+    assert "1 behind: run trading db upgrade notes" in result.out
+    assert not (project / ".run" / "trading.db").exists()

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from trading_api.shared.storage._errors import StorageError
 from trading_api.shared.storage._tables import table_prefix, version_table
-from trading_api.shared.storage._url import async_url, describe
+from trading_api.shared.storage._url import async_url, describe, sqlite_file
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -121,6 +121,8 @@ class Transition:
 
 def current(url: str | None, migrations: ModuleMigrations) -> str | None:
     """The revision the module's tables are at; None when never migrated."""
+    if _missing_file(url):
+        return None
     return _connected(url, lambda connection: _current(connection, migrations))
 
 
@@ -247,6 +249,8 @@ def module_tables(url: str | None, module: str) -> list[str]:
     from sqlalchemy import inspect
 
     prefix = table_prefix(module)
+    if _missing_file(url):
+        return []
     return _connected(
         url,
         lambda connection: sorted(
@@ -363,6 +367,12 @@ def _alembic(
             f"module {migrations.module!r}: {exc}; known revisions: "
             f"{', '.join(known) or '(none)'}, base, head"
         ) from None
+
+
+def _missing_file(url: str | None) -> bool:
+    """Whether ``url`` is an SQLite file not made yet: reading it would make it."""
+    path = sqlite_file(async_url(url))
+    return path is not None and not path.exists()
 
 
 def _connected(url: str | None, work: Callable[[Connection], T]) -> T:
