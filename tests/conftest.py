@@ -97,7 +97,7 @@ OPTIONAL_TOOLS: dict[str, tuple[Callable[[], str | None], str]] = {
 }
 """Each optional tool: how to find it (its path, or None) and how to install it."""
 
-_MISSING: dict[str, int] = {}
+_NOT_INSTALLED = " is not installed ("
 
 
 def in_ci() -> bool:
@@ -115,10 +115,9 @@ def require_tool(tool: str) -> str:
     found = find()
     if found is not None:
         return found
-    message = f"{tool} is not installed ({install})"
+    message = f"{tool}{_NOT_INSTALLED}{install})"
     if in_ci():
         pytest.fail(f"{message}; CI must have every optional tool", pytrace=False)
-    _MISSING[tool] = _MISSING.get(tool, 0) + 1
     pytest.skip(message)
 
 
@@ -144,7 +143,15 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    for tool, count in sorted(_MISSING.items()):
+    """One note per missing optional tool, from the skip reports (so it works
+    with test workers too)."""
+    missing: dict[str, int] = {}
+    for report in terminalreporter.stats.get("skipped", []):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else ""
+        tool = reason.removeprefix("Skipped: ").split(_NOT_INSTALLED, 1)[0]
+        if _NOT_INSTALLED in reason and tool in OPTIONAL_TOOLS:
+            missing[tool] = missing.get(tool, 0) + 1
+    for tool, count in sorted(missing.items()):
         install = OPTIONAL_TOOLS[tool][1]
         terminalreporter.write_line(
             f"note: {count} test(s) skipped: {tool} is not installed; "
