@@ -79,7 +79,8 @@ class ModularFastAPI(FastAPI):
         # CORS wraps the whole dispatch, fast path included, so every module
         # answers preflights; requests without an Origin pass straight through.
         self._serve = self.origin_policy.wrap(self._dispatch)
-        install_error_handlers(self)
+        # Module paths reach module apps, which guard their own concrete paths.
+        install_error_handlers(self, guard_paths=False)
         add_docs_redirect(
             self, paths=["/", API_PREFIX, f"{API_PREFIX}/"], docs_path=DOCS_PATH
         )

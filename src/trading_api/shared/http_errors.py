@@ -34,11 +34,17 @@ __all__ = ["install_error_handlers", "json_safe"]
 _NON_FINITE = {math.inf: "Infinity", -math.inf: "-Infinity"}
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    """Answer validation, parse and method errors of ``app`` in the shapes above."""
+def install_error_handlers(app: FastAPI, *, guard_paths: bool = True) -> None:
+    """Answer validation, parse and method errors of ``app`` in the shapes above.
+
+    ``guard_paths`` adds the :class:`ConcretePathGuard`, which reads ``app``'s
+    OpenAPI document on its first request; an app that only mounts others and
+    serves its docs (the root app) needs none.
+    """
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(HTTPException, _http_error)
-    app.router.routes.insert(0, ConcretePathGuard(app))
+    if guard_paths:
+        app.router.routes.insert(0, ConcretePathGuard(app))
 
 
 async def _invalid_request(request: Request, exc: Exception) -> Response:
