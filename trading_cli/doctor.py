@@ -98,11 +98,11 @@ def check_generated_code(project: Project) -> Finding:
     from trading_api.shared.ws.generated import check_ws_generated
 
     stale = []
-    for module_dir in sorted(project.modules_dir.glob("*/__init__.py")):
+    for package in project.module_packages():
         try:
-            check_ws_generated(module_dir.parent)
+            check_ws_generated(project.modules_dir / package)
         except GeneratedCodeError:
-            stale.append(module_dir.parent.name)
+            stale.append(package)
     return Finding(
         "generated WS routers",
         not stale,

@@ -260,8 +260,10 @@ def _probably_unchanged(project: Project, validators: SpecValidators) -> bool:
     }
     if not all(cache.enabled for cache in caches.values()):
         return False
-    for init in project.modules_dir.glob("*/__init__.py"):
-        if not any((init.parent / SPECS_DIR).glob(f"*_{OPENAPI}.json")):
+    for package in project.module_packages():
+        if not any(
+            (project.modules_dir / package / SPECS_DIR).glob(f"*_{OPENAPI}.json")
+        ):
             return False  # a new module: its documents are surely new
     for path in sorted(project.package_dir.glob(f"**/{SPECS_DIR}/*.json")):
         try:

@@ -118,7 +118,9 @@ def _run_modules(
 
 
 def _tests_folder(project: Project, name: str) -> Path:
-    folder = project.modules_dir / name.replace("-", "_") / "tests"
+    from trading_api.conventions import package_for
+
+    folder = project.modules_dir / package_for(name) / "tests"
     if not folder.is_dir():
         where = folder.relative_to(project.root)
         raise CliError(f"module {name!r} has no tests folder; add {where}/test_*.py")

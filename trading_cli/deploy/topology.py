@@ -137,7 +137,9 @@ class Topology:
     @property
     def docs_server(self) -> str:
         """The server that serves ``core``, and with it the Swagger UI page."""
-        return self.config.server_of("core").name
+        from trading_api.conventions import ALWAYS_ENABLED
+
+        return self.config.server_of(ALWAYS_ENABLED).name
 
     def state(self, config_path: Path) -> dict[str, Any]:
         """The record ``status``, ``logs`` and ``down`` read back."""

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from trading_api.conventions import ALWAYS_ENABLED  # noqa: TID253 (standard library only)
 from trading_cli.dev import channel, report
 from trading_cli.dev.build_queue import BuildQueue
 from trading_cli.dev.changes import (
@@ -76,7 +77,7 @@ class DevLoop:
         self.listener = listener
         self.url = url
         self.modules = modules
-        self.served = None if modules is None else frozenset({"core", *modules})
+        self.served = None if modules is None else frozenset({ALWAYS_ENABLED, *modules})
         self.emit = emit
         self.guard = guard or LoopGuard()
         self.started_at = time.time()

@@ -13,6 +13,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from trading_api.conventions import (  # noqa: TID253 (standard library only)
+    API_PREFIX,
+    ROOT_PACKAGE,
+    package_for,
+)
 from trading_cli.errors import UsageError
 
 ANSWERS_FILE = ".copier-answers.yml"
@@ -34,8 +39,8 @@ class ModuleAnswers:
     description: str
     with_ws: bool = True
     author: str = "Trading team"
-    api_prefix: str = "/api/v1"
-    root_package: str = "trading_api"
+    api_prefix: str = API_PREFIX
+    root_package: str = ROOT_PACKAGE
 
     def data(self, commit: str | None) -> dict[str, Any]:
         """The ``data`` copier renders with (``commit``: the template version)."""
@@ -116,7 +121,7 @@ def read_record(module_dir: Path) -> ModuleRecord | None:
     problem = _name_problem(name)
     if problem is not None:
         raise UsageError(f"{label}: name: {problem}; restore the file from git")
-    if name.replace("-", "_") != module_dir.name:
+    if package_for(name) != module_dir.name:
         raise UsageError(
             f"{label}: name {name!r} does not match the folder {module_dir.name!r}; "
             "restore the file from git"
@@ -149,7 +154,6 @@ def is_commit(value: object) -> bool:
 
 
 def _check_shared_answers(answers: dict[str, Any], label: str) -> None:
-    from trading_api.conventions import API_PREFIX, ROOT_PACKAGE
 
     for key, value in answers.items():
         if key not in PROJECT_KEYS:
