@@ -178,7 +178,8 @@ def test_a_full_run_reports_every_step_and_fails_on_a_broken_one(
         service.read_text() + "\nimport trading_api.app_factory  # noqa: E402, F401\n"
     )
 
-    result = trading(project, "test")
+    # One pytest process is enough here: the test is about the steps' table.
+    result = trading(project, "test", "--", "-n", "0")
 
     assert result.returncode == 1
     steps = dict(
