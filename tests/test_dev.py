@@ -767,7 +767,8 @@ async def swap_broker_while_subscribed(
         WsTestClient.connect(f"{url}/api/v1/datafeed") as feed,
         WsTestClient.connect(f"{url}/api/v1/counter") as counter,
     ):
-        request = {"symbols": ["AAPL"], "fast_symbols": ["AAPL"]}
+        # A symbol that trades around the clock: its quotes change at any hour.
+        request = {"symbols": ["BTCUSD"], "fast_symbols": ["BTCUSD"]}
         assert (await feed.subscribe("quotes", request))["status"] == "ok"
         assert (await counter.subscribe("count", {"name": "a"}))["status"] == "ok"
 
