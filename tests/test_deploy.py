@@ -170,6 +170,29 @@ def test_up_prints_each_server_and_every_module_answers_through_nginx(
     assert _get(deploy.gateway, "/api/v1/docs")[0] == 200
 
 
+def test_gateway_leads_to_the_docs_and_lists_itself_in_asyncapi(
+    deployment: tuple[Deployment, subprocess.CompletedProcess[str]],
+) -> None:
+    deploy, started = deployment
+    assert started.returncode == 0, started.stderr
+    for path in ("/", "/api/v1", "/api/v1/"):
+        connection = http.client.HTTPConnection("127.0.0.1", deploy.gateway, timeout=5)
+        try:
+            connection.request("GET", path)
+            response = connection.getresponse()
+            assert response.status == 307, path
+            assert response.getheader("location") == "/api/v1/docs", path
+        finally:
+            connection.close()
+    status, body = _get(deploy.gateway, "/api/v1/ws/asyncapi.json")
+    servers = json.loads(body)["servers"]
+    assert status == 200
+    assert {server["host"] for server in servers.values()} == {
+        f"127.0.0.1:{deploy.gateway}"
+    }
+    assert servers["datafeed"]["pathname"] == "/api/v1/datafeed"
+
+
 def test_websocket_subscribes_through_nginx(
     deployment: tuple[Deployment, subprocess.CompletedProcess[str]],
 ) -> None:

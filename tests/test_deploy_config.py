@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from trading_cli.deploy.config import parse_config, unserved_modules
+from trading_cli.deploy.deployment import served_at
 from trading_cli.deploy.nginx import Nginx
 from trading_cli.deploy.render import Machine, render_nginx, render_supervisord
 from trading_cli.deploy.topology import RunDir, Topology
@@ -325,3 +326,19 @@ def test_supervisord_runs_each_instance_with_its_modules(tmp_path: Path) -> None
     assert f'PYTHONPATH="{tmp_path / "src"}"' in program
     assert "autorestart=true" in program
     assert "[group:datafeed]\nprograms=datafeed-8002,datafeed-8003" in text
+
+
+def test_merged_asyncapi_names_the_gateway_not_the_dev_default() -> None:
+    document = {
+        "asyncapi": "3.0.0",
+        "servers": {
+            "broker": {"host": "127.0.0.1:8000", "pathname": "/api/v1/broker"},
+        },
+    }
+    served = served_at(document, "https://trading.example.test/edge")
+    assert served["servers"]["broker"] == {
+        "host": "trading.example.test",
+        "protocol": "wss",
+        "pathname": "/edge/api/v1/broker",
+    }
+    assert document["servers"]["broker"]["host"] == "127.0.0.1:8000"

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from trading_cli.deploy.config import DeployConfig, load_config, unserved_modules
 from trading_cli.deploy.health import Probe, gateway_paths, probe, probe_program
@@ -144,7 +145,8 @@ def _inspect_modules(
 
     try:
         app = AppFactory(project.modules_dir).create_app(config.served_modules)
-        docs = {"openapi.json": app.openapi(), "asyncapi.json": app.asyncapi()}
+        asyncapi = served_at(app.asyncapi(), config.api_base_url)
+        docs = {"openapi.json": app.openapi(), "asyncapi.json": asyncapi}
     except TradingError as exc:
         raise CliError(f"cannot serve the configured modules: {exc}") from None
     except Exception as exc:  # a module's own code failed while building its app
@@ -153,6 +155,24 @@ def _inspect_modules(
             "fix the module or leave it out of the deployment config"
         ) from None
     return list(app.ws_apps), docs
+
+
+def served_at(document: dict[str, Any], base_url: str) -> dict[str, Any]:
+    """The merged AsyncAPI ``document`` with its servers at the gateway's
+    ``api_base_url`` (``ws``, or ``wss`` behind https), not the dev default."""
+    url = urlsplit(base_url)
+    protocol = "wss" if url.scheme == "https" else "ws"
+    prefix = url.path.rstrip("/")
+    servers = {
+        name: {
+            **server,
+            "host": url.netloc,
+            "protocol": protocol,
+            "pathname": f"{prefix}{server.get('pathname', '')}",
+        }
+        for name, server in document.get("servers", {}).items()
+    }
+    return {**document, "servers": servers}
 
 
 def is_current(plan: Plan) -> bool:

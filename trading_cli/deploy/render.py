@@ -70,6 +70,7 @@ def render_nginx(topology: Topology, run: RunDir, machine: Machine) -> str:
         "        error_page 502 503 504 = @server_down;",
         "",
         *_docs_locations(topology, run),
+        *_redirect_locations(),
         *_module_locations(topology),
         "        location / {",
         "            default_type application/json;",
@@ -120,6 +121,19 @@ def _docs_locations(topology: Topology, run: RunDir) -> list[str]:
         "        }",
         "",
     ]
+
+
+def _redirect_locations() -> list[str]:
+    """``/`` and the API root send a browser to the merged docs, as the app does."""
+    lines = ["        # The root and the API root lead to the merged docs."]
+    for path in ("/", API_PREFIX, f"{API_PREFIX}/"):
+        lines += [
+            f"        location = {path} {{",
+            "            absolute_redirect off;",
+            f"            return 307 {API_PREFIX}/docs;",
+            "        }",
+        ]
+    return [*lines, ""]
 
 
 def _module_locations(topology: Topology) -> list[str]:
