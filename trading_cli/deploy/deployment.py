@@ -160,19 +160,11 @@ def _inspect_modules(
 def served_at(document: dict[str, Any], base_url: str) -> dict[str, Any]:
     """The merged AsyncAPI ``document`` with its servers at the gateway's
     ``api_base_url`` (``ws``, or ``wss`` behind https), not the dev default."""
+    from trading_api.shared.http_servers import pointed_at
+
     url = urlsplit(base_url)
     protocol = "wss" if url.scheme == "https" else "ws"
-    prefix = url.path.rstrip("/")
-    servers = {
-        name: {
-            **server,
-            "host": url.netloc,
-            "protocol": protocol,
-            "pathname": f"{prefix}{server.get('pathname', '')}",
-        }
-        for name, server in document.get("servers", {}).items()
-    }
-    return {**document, "servers": servers}
+    return pointed_at(document, url.netloc, protocol, url.path)
 
 
 def is_current(plan: Plan) -> bool:

@@ -14,7 +14,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-__all__ = ["as_served"]
+__all__ = ["as_served", "pointed_at"]
 
 
 def as_served(document: dict[str, Any], request: Request) -> dict[str, Any]:
@@ -26,13 +26,28 @@ def as_served(document: dict[str, Any], request: Request) -> dict[str, Any]:
     # Under a mounted module app, root_path includes the mount path; the
     # proxy's own prefix is what the app was served under.
     prefix = request.scope.get("app_root_path", request.scope.get("root_path", ""))
+    return pointed_at(
+        document, host, protocol, prefix, "The server that served this document."
+    )
+
+
+def pointed_at(
+    document: dict[str, Any],
+    host: str,
+    protocol: str,
+    prefix: str,
+    description: str | None = None,
+) -> dict[str, Any]:
+    """``document`` with every server at ``host`` under ``prefix``; each keeps its
+    own description unless ``description`` is given."""
+    said = {} if description is None else {"description": description}
     servers = {
         name: {
             **server,
             "host": host,
             "protocol": protocol,
             "pathname": f"{prefix.rstrip('/')}{server.get('pathname', '')}",
-            "description": "The server that served this document.",
+            **said,
         }
         for name, server in document.get("servers", {}).items()
     }
