@@ -45,6 +45,16 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
+def postgres_url(request: pytest.FixtureRequest) -> str:
+    """An empty PostgreSQL database, for what only PostgreSQL does."""
+    request.getfixturevalue("optional_tool")("postgresql")
+    cluster: TemporaryPostgres | None = request.getfixturevalue("postgres")
+    if cluster is None:
+        pytest.skip(f"PostgreSQL tests skipped ({SKIP_VARIABLE}=1)")
+    return cluster.new_database()
+
+
+@pytest.fixture
 def run() -> Iterator[Run]:
     """Run coroutines on one event loop for the whole test."""
     import asyncio

@@ -12,13 +12,25 @@ lifespan, whose sessions see only the module's tables::
 
 The database is ``DATABASE_URL`` (SQLite or PostgreSQL; plain ``sqlite://`` and
 ``postgresql://`` URLs get the async driver), by default the embedded SQLite
-file ``.run/trading.db`` of the checkout. Migrations (Alembic, one history per
+file ``.run/trading.db`` of the checkout. For several server processes on one
+PostgreSQL database, a module takes cluster-wide locks
+(:meth:`ModuleDatabase.try_lock`) and sends messages that every process
+receives after commit (:meth:`ModuleDatabase.publish`,
+:meth:`ModuleDatabase.subscribe`). Migrations (Alembic, one history per
 module) are in :mod:`trading_api.shared.storage.migrations`. Importing this
 package opens nothing and writes nothing.
 """
 
+from trading_api.shared.storage._bus import (
+    DEFAULT_MAX_QUEUED,
+    GAP,
+    MAX_PAYLOAD_BYTES,
+    Gap,
+    Subscription,
+)
 from trading_api.shared.storage._database import ForeignTableError, ModuleDatabase
 from trading_api.shared.storage._errors import StorageError
+from trading_api.shared.storage._locks import lock_key
 from trading_api.shared.storage._tables import (
     check_tables,
     module_metadata,
@@ -30,13 +42,19 @@ from trading_api.shared.storage._tables import (
 from trading_api.shared.storage._url import async_url, default_database_url, describe
 
 __all__ = [
+    "DEFAULT_MAX_QUEUED",
+    "GAP",
+    "MAX_PAYLOAD_BYTES",
     "ForeignTableError",
+    "Gap",
     "ModuleDatabase",
     "StorageError",
+    "Subscription",
     "async_url",
     "check_tables",
     "default_database_url",
     "describe",
+    "lock_key",
     "module_metadata",
     "owner_of",
     "table_prefix",

@@ -8,13 +8,16 @@ from contextlib import asynccontextmanager
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from trading_api.shared.storage import _bus
+from trading_api.shared.storage._bus import DEFAULT_MAX_QUEUED, Hub, Subscription
 from trading_api.shared.storage._errors import StorageError
+from trading_api.shared.storage._locks import LOCK_KEY_SQL, lock_key
 from trading_api.shared.storage._tables import (
     check_tables,
     table_prefix,
     version_table,
 )
-from trading_api.shared.storage._url import async_url, describe
+from trading_api.shared.storage._url import async_url, describe, is_sqlite
 
 if TYPE_CHECKING:
     from sqlalchemy import MetaData
@@ -54,6 +57,7 @@ class ModuleDatabase:
         self._url = url
         self._engine: AsyncEngine | None = None
         self._sessions: async_sessionmaker[AsyncSession] | None = None
+        self._hub: Hub | None = None
 
     @property
     def url(self) -> URL:
@@ -155,9 +159,13 @@ class ModuleDatabase:
         log.debug("module %s stores in %s", self.module, describe(target))
 
     async def close(self) -> None:
-        """Give the connections back; the engine closes with its last user."""
+        """End the subscriptions and give the connections back; the engine
+        closes with its last user."""
         from trading_api.shared.storage._engine import release_engine
 
+        hub, self._hub = self._hub, None
+        if hub is not None:
+            await hub.close()
         engine, self._engine, self._sessions = self._engine, None, None
         if engine is not None:
             await release_engine(engine)
@@ -183,6 +191,99 @@ class ModuleDatabase:
         async with self.session() as session, session.begin():
             yield session
 
+    @property
+    def on_sqlite(self) -> bool:
+        """Whether the database is SQLite (one process), not PostgreSQL."""
+        return is_sqlite(self.url)
+
+    async def try_lock(self, session: AsyncSession, name: str) -> bool:
+        """Take the module's lock ``name`` for the session's transaction, if free.
+
+        True when this transaction holds it (until it commits or rolls back);
+        False at once when another transaction of any process holds it. On
+        PostgreSQL it is ``pg_try_advisory_xact_lock`` keyed by a stable 64-bit
+        hash of ``<module>:<name>`` (:func:`lock_key`); on SQLite always True:
+        one process owns an SQLite database, and its transactions run one at a
+        time.
+        """
+        if self.on_sqlite:
+            return True
+        from sqlalchemy import text
+
+        taken = await session.scalar(
+            text(LOCK_KEY_SQL),
+            {"key": lock_key(self.module, name)},
+            bind_arguments=self.raw_sql,
+        )
+        return bool(taken)
+
+    async def publish(self, session: AsyncSession, channel: str, payload: str) -> None:
+        """Send ``payload`` on the module's ``channel`` when the session commits.
+
+        Every subscriber of every process gets it after the transaction
+        commits, and none if it rolls back. The same payload twice on one
+        channel in one transaction is delivered once (PostgreSQL folds them).
+
+        Raises:
+            StorageError: a bad channel name, or a payload over
+                :data:`MAX_PAYLOAD_BYTES` (PostgreSQL's NOTIFY limit, enforced
+                on SQLite too).
+        """
+        name = _bus.bus_channel(self.module, channel)
+        _bus.check_payload(name, payload)
+        if self.on_sqlite:
+            _bus.queue_local(session.sync_session, self._bus_key(), name, payload)
+            return
+        from sqlalchemy import text
+
+        await session.execute(
+            text("SELECT pg_notify(:channel, :payload)"),
+            {"channel": name, "payload": payload},
+            bind_arguments=self.raw_sql,
+        )
+
+    @asynccontextmanager
+    async def subscribe(
+        self, channel: str, *, max_queued: int = DEFAULT_MAX_QUEUED
+    ) -> AsyncIterator[Subscription]:
+        """Receive what is published on the module's ``channel`` while inside.
+
+        ``async with database.subscribe("fills") as fills: async for payload in
+        fills: ...``. Everything committed after the block is entered is
+        delivered, in commit order; :data:`GAP` marks lost messages (the
+        listening connection was lost and is back, or the subscriber fell
+        ``max_queued`` messages behind), on which a subscriber re-reads its
+        state. On PostgreSQL the first subscription opens the handle's
+        listening connection; it closes with the database.
+
+        Raises:
+            StorageError: the database is not open or cannot be reached, or the
+                channel name is bad.
+        """
+        name = _bus.bus_channel(self.module, channel)
+        hub = self._bus_hub()
+        subscription = Subscription(channel, max_queued)
+        await hub.add(name, subscription)
+        try:
+            yield subscription
+        finally:
+            subscription.end()
+            await hub.remove(name, subscription)
+
+    def _bus_hub(self) -> Hub:
+        engine = self.engine
+        if self._hub is None:
+            if self.on_sqlite:
+                self._hub = _bus.LocalHub(self._bus_key())
+            else:
+                from trading_api.shared.storage._listener import PostgresListener
+
+                self._hub = PostgresListener(engine, f"trading:{self.module}:listen")
+        return self._hub
+
+    def _bus_key(self) -> str:
+        return self.url.render_as_string(hide_password=False)
+
 
 @cache
 def _module_session_class() -> type[Session]:
@@ -194,6 +295,10 @@ def _module_session_class() -> type[Session]:
 
     event.listen(ModuleSession, "do_orm_execute", guard_statement)
     event.listen(ModuleSession, "before_flush", guard_flush)
+    # The bus on SQLite: messages wait on the session until it commits.
+    event.listen(ModuleSession, "after_commit", _bus.deliver_pending)
+    event.listen(ModuleSession, "after_soft_rollback", _bus.drop_rolled_back)
+    event.listen(ModuleSession, "after_transaction_end", _bus.forget_ended)
     return ModuleSession
 
 
