@@ -281,6 +281,7 @@ def _machine(tmp_path: Path) -> Machine:
             Path("/usr/sbin/nginx"), ("client_body_temp_path", "proxy_temp_path")
         ),
         as_root=False,
+        database_url="postgresql://trader:s3cr%40t,x@127.0.0.1:5432/trading",
     )
 
 
@@ -342,3 +343,46 @@ def test_merged_asyncapi_names_the_gateway_not_the_dev_default() -> None:
         "pathname": "/edge/api/v1/broker",
     }
     assert document["servers"]["broker"]["host"] == "127.0.0.1:8000"
+
+
+def test_every_instance_gets_the_database_url_as_supervisord_reads_it(
+    tmp_path: Path,
+) -> None:
+    from supervisor.options import ServerOptions
+
+    run = RunDir(tmp_path / ".run" / "deploy")
+    run.logs.mkdir(parents=True)
+    path = tmp_path / "supervisord.conf"
+    path.write_text(render_supervisord(_topology(), run, _machine(tmp_path)))
+    options = ServerOptions()
+    options.configfile = str(path)
+    options.process_config(do_usage=False)
+
+    urls = {
+        process.name: process.environment.get("DATABASE_URL")
+        for group in options.process_group_configs
+        for process in group.process_configs
+    }
+    # The password's "%" and "," survive supervisord's own parsing.
+    url = "postgresql://trader:s3cr%40t,x@127.0.0.1:5432/trading"
+    assert urls == {
+        "core-broker-8001": url,
+        "datafeed-8002": url,
+        "datafeed-8003": url,
+        "nginx": None,
+    }
+
+
+def test_up_with_a_quote_in_database_url_exits_2_and_starts_nothing(
+    tmp_path: Path, cli: Cli
+) -> None:
+    config = tmp_path / "deploy.yaml"
+    config.write_text(GOOD)
+    url = 'postgresql://trader:a"b@127.0.0.1:5432/trading'
+
+    result = cli(ROOT, "up", "--config", str(config), env={"DATABASE_URL": url})
+
+    assert result.code == 2
+    assert "DATABASE_URL contains a quote character" in result.err
+    assert "percent-encode it (%22" in result.err
+    assert not (tmp_path / ".run").exists()

@@ -95,7 +95,10 @@ def up_command(
         raise
     _print_servers(rows)
     base = resolved.topology.config.api_base_url
-    typer.echo(f"up: {base} (docs: {base}/api/v1/docs); stop it with trading down")
+    typer.echo(
+        f"up: {base} (docs: {base}/api/v1/docs), database {resolved.database}; "
+        "stop it with trading down"
+    )
 
 
 def down_command(config: Path | None = _config_option()) -> None:
@@ -159,13 +162,16 @@ def status_command(
         rows = status(run)
     except NotUpError:
         if json_output:
-            print_json({"api_base_url": None, "programs": [], "up": False})
+            print_json(
+                {"api_base_url": None, "database": None, "programs": [], "up": False}
+            )
         raise
     state = State.read(run)
     if json_output:
         print_json(
             {
                 "api_base_url": state.api_base_url if state else None,
+                "database": state.database if state else None,
                 "programs": [row.as_dict() for row in rows],
                 "up": True,
             }

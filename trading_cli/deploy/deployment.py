@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from trading_cli.db import shown_url
 from trading_cli.deploy.config import DeployConfig, load_config, unserved_modules
 from trading_cli.deploy.health import Probe, gateway_paths, probe, probe_program
 from trading_cli.deploy.logs import LogFile
@@ -35,7 +36,7 @@ from trading_cli.deploy.supervisor import (
     wait_for_socket,
 )
 from trading_cli.deploy.topology import NGINX, Program, RunDir, State, Topology
-from trading_cli.errors import CliError
+from trading_cli.errors import CliError, UsageError
 from trading_cli.project import Project
 
 SOCKET_TIMEOUT = 15.0
@@ -68,6 +69,8 @@ class Plan:
     nginx: Nginx
     files: dict[Path, str]
     unserved: list[str] = field(default_factory=list)
+    database: str = ""
+    """The servers' ``DATABASE_URL``, password hidden."""
 
 
 @dataclass(frozen=True)
@@ -103,7 +106,7 @@ def plan(project: Project, config_path: Path) -> Plan:
     """
     from trading_api.shared.artifacts import canonical_json
 
-    config, known = _load(project, config_path)
+    config, known, database = _load(project, config_path)
     ws_modules, docs = _inspect_modules(project, config)
     topology = Topology(config, tuple(ws_modules))
     run = RunDir.for_config(config_path)
@@ -113,27 +116,39 @@ def plan(project: Project, config_path: Path) -> Plan:
         project_root=project.root,
         nginx=find_nginx(),
         as_root=os.geteuid() == 0,
+        database_url=database,
     )
+    shown = shown_url(project, database)
+    # Written private (mode 0600) like every run-folder file: it holds the URL.
     files = {
         run.nginx_conf: render_nginx(topology, run, machine),
         run.supervisord_conf: render_supervisord(topology, run, machine),
-        run.state: canonical_json(topology.state(config_path)),
+        run.state: canonical_json(topology.state(config_path, database=shown)),
         **{run.docs / name: canonical_json(doc) for name, doc in docs.items()},
     }
     unserved = unserved_modules(config, known)
-    return Plan(config_path, run, topology, machine.nginx, files, unserved)
+    return Plan(
+        config_path, run, topology, machine.nginx, files, unserved, database=shown
+    )
 
 
-def _load(project: Project, config_path: Path) -> tuple[DeployConfig, list[str]]:
+def _load(project: Project, config_path: Path) -> tuple[DeployConfig, list[str], str]:
+    """The validated config, the project's modules, and ``DATABASE_URL``."""
     from trading_cli.db import database_url, is_sqlite, migrated_modules
 
     names = project.module_registry().names
     stateful = [migrations.module for migrations in migrated_modules(project)]
-    on_sqlite = is_sqlite(database_url(project))
+    database = database_url(project)
+    if any(quote in database for quote in "\"'"):
+        raise UsageError(
+            "DATABASE_URL contains a quote character, which the server "
+            "processes' environment cannot carry; percent-encode it (%22 for \", "
+            "%27 for ')"
+        )
     config = load_config(
-        config_path, names, stateful_modules=stateful, on_sqlite=on_sqlite
+        config_path, names, stateful_modules=stateful, on_sqlite=is_sqlite(database)
     )
-    return config, names
+    return config, names, database
 
 
 def _inspect_modules(

@@ -30,6 +30,8 @@ class Machine:
         nginx: The nginx binary and its build's temp-path directives.
         as_root: Whether nginx starts as root (then its workers stay root, so they
             can read the run folder, which may be private).
+        database_url: ``DATABASE_URL`` as the migrations ran on it: every server
+            instance gets exactly this one.
     """
 
     python: Path
@@ -37,6 +39,7 @@ class Machine:
     project_root: Path
     nginx: Nginx
     as_root: bool
+    database_url: str
 
 
 def render_nginx(topology: Topology, run: RunDir, machine: Machine) -> str:
@@ -240,6 +243,7 @@ def _program(program: Program, run: RunDir, machine: Machine) -> str:
         )
         environment = _environment(
             [
+                ("DATABASE_URL", machine.database_url),
                 ("ENABLED_MODULES", ",".join(program.modules)),
                 ("PYTHONPATH", machine.src),
                 ("PYTHONUNBUFFERED", "1"),
@@ -271,6 +275,8 @@ def _program(program: Program, run: RunDir, machine: Machine) -> str:
 
 
 def _environment(pairs: list[tuple[str, object]]) -> str:
+    # supervisord splits on commas outside quotes and keeps no quote inside a
+    # value: plan() refuses values with quotes (a URL percent-encodes them).
     return ",".join(f'{key}="{value}"' for key, value in pairs)
 
 

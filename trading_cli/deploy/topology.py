@@ -141,11 +141,13 @@ class Topology:
 
         return self.config.server_of(ALWAYS_ENABLED).name
 
-    def state(self, config_path: Path) -> dict[str, Any]:
-        """The record ``status``, ``logs`` and ``down`` read back."""
+    def state(self, config_path: Path, *, database: str) -> dict[str, Any]:
+        """The record ``status``, ``logs`` and ``down`` read back; ``database``
+        is the servers' ``DATABASE_URL``, password hidden."""
         return {
             "api_base_url": self.config.api_base_url,
             "config": str(config_path.resolve()),
+            "database": database,
             "nginx_port": self.config.nginx.port,
             "programs": [program.as_dict() for program in self.programs],
             "servers": [server.name for server in self.config.servers],
@@ -160,6 +162,8 @@ class State:
     nginx_port: int
     servers: list[str]
     programs: list[Program]
+    database: str | None = None
+    """The servers' database, password hidden (None in older records)."""
 
     @classmethod
     def read(cls, run: RunDir) -> State | None:
@@ -176,6 +180,7 @@ class State:
                 Program(p["name"], p["server"], p["port"], tuple(p["modules"]))
                 for p in raw["programs"]
             ],
+            database=raw.get("database"),
         )
 
     def program(self, name: str) -> Program | None:
