@@ -100,6 +100,22 @@ def test_a_rolled_back_publish_is_never_delivered(database_url: str, run: Run) -
     assert run(scenario()) == ["committed"]
 
 
+def test_a_session_closed_without_commit_delivers_nothing(
+    database_url: str, run: Run
+) -> None:
+    async def scenario() -> list[str | Gap]:
+        async with opened(database_url) as database, database.subscribe("fills") as sub:
+            session = database.session()
+            await database.publish(session, "fills", "never committed")
+            await session.close()
+            await session.commit()  # used again: its next commit carries nothing
+            await session.close()
+            await publish(database, "committed")
+            return await receive(sub)
+
+    assert run(scenario()) == ["committed"]
+
+
 def test_a_message_waits_for_its_commit(database_url: str, run: Run) -> None:
     async def scenario() -> list[str | Gap]:
         async with opened(database_url) as database, database.subscribe("fills") as sub:
