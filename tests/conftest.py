@@ -6,7 +6,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +119,42 @@ def require_tool(tool: str) -> str:
     if in_ci():
         pytest.fail(f"{message}; CI must have every optional tool", pytrace=False)
     pytest.skip(message)
+
+
+# Every test runs on a throwaway database: an SQLite file with every module's
+# tables, made by their migrations once per session and copied per test, named
+# by DATABASE_URL (servers started by the test inherit it). The session's copy
+# serves servers shared by a module's tests; never the checkout's .run/.
+@pytest.fixture(scope="session", autouse=True)
+def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The migrated template database (DATABASE_URL names a copy of it)."""
+    from trading_api.shared.storage.migrations import upgrade
+    from trading_cli.db import migrated_modules
+    from trading_cli.project import Project
+
+    folder = tmp_path_factory.mktemp("database")
+    template = folder / "migrated.db"
+    for migrations in migrated_modules(Project(ROOT)):
+        upgrade(f"sqlite:///{template}", migrations)
+    shared = folder / "session.db"
+    shutil.copyfile(template, shared)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DATABASE_URL", f"sqlite:///{shared}")
+        yield template
+
+
+@pytest.fixture(autouse=True)
+def test_database(
+    migrated_database: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> str:
+    """DATABASE_URL of this test: a fresh copy of the migrated database."""
+    path = tmp_path_factory.mktemp("db", numbered=True) / "trading.db"
+    shutil.copyfile(migrated_database, path)
+    url = f"sqlite:///{path}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    return url
 
 
 @pytest.fixture(scope="session")

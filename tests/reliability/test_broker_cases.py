@@ -201,11 +201,11 @@ def test_a_failing_matching_step_is_reported_and_the_next_one_runs() -> None:
     service: BrokerService = module.service
     calls: list[int] = []
 
-    def flaky_step() -> None:
+    async def flaky_step() -> None:
         calls.append(1)
         if len(calls) <= 50:
             raise RuntimeError("market data unavailable")
-        BrokerService.step(service)
+        await BrokerService.step(service)
 
     service.step = flaky_step  # type: ignore[method-assign]
     with serve(app) as url, httpx.Client(base_url=url, timeout=WAIT) as http:

@@ -64,16 +64,20 @@ def server() -> Iterator[str]:
 
     async def snapshot(account_id: str) -> dict[str, Any]:
         return {
-            "orders": [o.model_dump(by_alias=True) for o in service.orders(account_id)],
+            "orders": [
+                o.model_dump(by_alias=True) for o in await service.orders(account_id)
+            ],
             "positions": [
-                p.model_dump(by_alias=True) for p in service.positions(account_id)
+                p.model_dump(by_alias=True) for p in await service.positions(account_id)
             ],
             "executions": [
                 e.model_dump(by_alias=True)
                 for s in SYMBOLS
-                for e in service.executions(account_id, s)
+                for e in await service.executions(account_id, s)
             ],
-            "account": service.account_info(account_id).model_dump(by_alias=True),
+            "account": (await service.account_info(account_id)).model_dump(
+                by_alias=True
+            ),
         }
 
     broker_app = app.module_apps["broker"]

@@ -5,7 +5,9 @@ account is the ``accountId`` query parameter, default ``DEMO-1``) and WebSocket
 routes ``orders``, ``positions``, ``executions``, ``equity`` and
 ``broker-connection``, each subscribed with ``{accountId}``. Prices, symbols and
 sessions come from the shared market library; a background task matches resting
-orders and pushes P&L at the quote rate (twice a second).
+orders and pushes P&L at the quote rate (twice a second). Every account, order,
+position, execution, leverage and idempotency key is stored in the broker's
+tables (``tables.py``, migrations in ``migrations/``).
 """
 
 from collections.abc import Mapping, Sequence
@@ -21,6 +23,7 @@ from trading_api.shared.ws import WsRouter
 from .api import ERROR_STATUSES, create_router
 from .service import BrokerService
 from .settings import BrokerSettings
+from .tables import Base
 from .ws_generated import (
     BrokerConnectionRouter,
     EquityRouter,
@@ -37,6 +40,7 @@ class BrokerModule(Module):
 
     name = "broker"
     description = "Simulated broker: orders, positions, executions, equity, leverage."
+    tables = Base.metadata
 
     def __init__(
         self, market: Market | None = None, settings: BrokerSettings | None = None
@@ -49,7 +53,9 @@ class BrokerModule(Module):
             settings: Limits; read from the environment when None.
         """
         self._service = BrokerService(
-            market=market, settings=settings or BrokerSettings.from_env()
+            self.database,
+            market=market,
+            settings=settings or BrokerSettings.from_env(),
         )
         self._routers = [create_router(self._service)]
         self._ws_routers: list[WsRouter[Any, Any]] = [
@@ -85,6 +91,14 @@ class BrokerModule(Module):
     def error_statuses(self) -> Mapping[type[Exception], int]:
         """Broker errors as HTTP statuses (see ``api.ERROR_STATUSES``)."""
         return ERROR_STATUSES
+
+    async def on_startup(self) -> None:
+        """Load the stored accounts, open orders and positions."""
+        await self._service.open()
+
+    async def on_shutdown(self) -> None:
+        """Give the broker's database connection back."""
+        await self._service.close()
 
     def background_jobs(self) -> Sequence[Job]:
         """Match and mark to market every ``simulation_interval`` seconds (0: never).

@@ -14,7 +14,7 @@ than the position closes it and opens the rest the other way at the fill price.
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from trading_api.models.broker import Execution, Order, Side
+from trading_api.models.broker import Order, Side
 
 
 def money(amount: float) -> float:
@@ -68,14 +68,17 @@ class Holding:
 
 @dataclass
 class Account:
-    """One trading account: cash, positions, orders, fills and leverage.
+    """One trading account as the engine serves it: cash, positions, open
+    orders and leverage.
 
-    Plain records, one table each when stored: the account row, its holdings
-    (one per symbol with a position), its orders (``open`` indexes the working
-    and inactive ones; ``triggered`` marks stop-limits whose stop was reached,
-    ``fresh`` legs activated since the last match, ``checked`` when each working
-    order was last matched against the path), its executions and its leverage
-    per symbol.
+    Plain records, each a row of the broker's tables: the account row (cash and
+    ``version``, the number of stored changes), its holdings (one per symbol
+    with a position), its orders (``open`` indexes the working and inactive
+    ones; ``triggered`` marks stop-limits whose stop was reached, ``fresh`` legs
+    activated since the last match, ``checked`` when each working order was last
+    matched against the path) and its leverage per symbol. Finished orders and
+    executions are stored, not kept: ``orders`` holds them only until the
+    command that finished them is stored.
     """
 
     id: str
@@ -87,8 +90,8 @@ class Account:
     triggered: set[str] = field(default_factory=set)
     fresh: set[str] = field(default_factory=set)
     checked: dict[str, float] = field(default_factory=dict)
-    executions: list[Execution] = field(default_factory=list)
     leverage: dict[str, float] = field(default_factory=dict)
+    version: int = 0
 
     def book(self, realized: float) -> None:
         """Add realized P&L to the cash balance."""

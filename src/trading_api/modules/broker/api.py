@@ -33,7 +33,12 @@ from trading_api.models.broker import (
 )
 from trading_api.models.common import error_responses
 
-from .errors import BrokerError, ConflictError, NotFoundError
+from .errors import (
+    BrokerError,
+    ConflictError,
+    NotFoundError,
+    StorageUnavailableError,
+)
 from .service import BrokerService
 
 DEFAULT_ACCOUNT = "DEMO-1"
@@ -87,8 +92,10 @@ def _add_order_routes(router: APIRouter, service: BrokerService) -> None:
     ) -> PlaceOrderResult:
         """Place an order; MARKET fills at once, others when the price crosses."""
         if idempotency_key is None:
-            return PlaceOrderResult(order_id=service.place_order(account_id, order))
-        order_id, replayed = service.place_order_once(
+            return PlaceOrderResult(
+                order_id=await service.place_order(account_id, order)
+            )
+        order_id, replayed = await service.place_order_once(
             account_id, order, idempotency_key
         )
         if replayed:
@@ -105,7 +112,7 @@ def _add_order_routes(router: APIRouter, service: BrokerService) -> None:
         order: PreOrder, account_id: AccountParam = DEFAULT_ACCOUNT
     ) -> OrderPreviewResult:
         """Show cost, margin and problems of an order without placing it."""
-        return service.preview_order(account_id, order)
+        return await service.preview_order(account_id, order)
 
     @router.put(
         "/orders/{order_id}",
@@ -119,7 +126,7 @@ def _add_order_routes(router: APIRouter, service: BrokerService) -> None:
         account_id: AccountParam = DEFAULT_ACCOUNT,
     ) -> Order:
         """Change quantity, prices or brackets of a working or inactive order."""
-        return service.modify_order(account_id, order_id, changes)
+        return await service.modify_order(account_id, order_id, changes)
 
     @router.delete(
         "/orders/{order_id}",
@@ -131,12 +138,12 @@ def _add_order_routes(router: APIRouter, service: BrokerService) -> None:
         order_id: OrderId, account_id: AccountParam = DEFAULT_ACCOUNT
     ) -> Order:
         """Cancel a working or inactive order (a filled one is a conflict)."""
-        return service.cancel_order(account_id, order_id)
+        return await service.cancel_order(account_id, order_id)
 
     @router.get("/orders", response_model=list[Order], status_code=200)
     async def list_orders(account_id: AccountParam = DEFAULT_ACCOUNT) -> list[Order]:
         """Every order of the account, in any state, oldest first."""
-        return service.orders(account_id)
+        return await service.orders(account_id)
 
 
 def _add_position_routes(router: APIRouter, service: BrokerService) -> None:
@@ -145,7 +152,7 @@ def _add_position_routes(router: APIRouter, service: BrokerService) -> None:
         account_id: AccountParam = DEFAULT_ACCOUNT,
     ) -> list[Position]:
         """The account's open positions (one per symbol; the id is the symbol)."""
-        return service.positions(account_id)
+        return await service.positions(account_id)
 
     @router.delete(
         "/positions/{position_id}",
@@ -160,7 +167,7 @@ def _add_position_routes(router: APIRouter, service: BrokerService) -> None:
     ) -> PlaceOrderResult:
         """Close a position, or ``amount`` of it, at market; returns the order id."""
         return PlaceOrderResult(
-            order_id=service.close_position(account_id, position_id, amount)
+            order_id=await service.close_position(account_id, position_id, amount)
         )
 
     @router.put(
@@ -175,7 +182,7 @@ def _add_position_routes(router: APIRouter, service: BrokerService) -> None:
         account_id: AccountParam = DEFAULT_ACCOUNT,
     ) -> Position:
         """Set, move or remove (null) a position's take-profit and stop-loss."""
-        return service.set_position_brackets(account_id, position_id, brackets)
+        return await service.set_position_brackets(account_id, position_id, brackets)
 
     @router.get(
         "/executions/{symbol}",
@@ -187,14 +194,14 @@ def _add_position_routes(router: APIRouter, service: BrokerService) -> None:
         symbol: SymbolParam, account_id: AccountParam = DEFAULT_ACCOUNT
     ) -> list[Execution]:
         """The account's fills in ``symbol``, oldest first."""
-        return service.executions(account_id, symbol)
+        return await service.executions(account_id, symbol)
 
 
 def _add_account_routes(router: APIRouter, service: BrokerService) -> None:
     @router.get("/account", response_model=AccountInfo, status_code=200)
     async def get_account(account_id: AccountParam = DEFAULT_ACCOUNT) -> AccountInfo:
         """Balance, equity, realized and unrealized P&L, margin."""
-        return service.account_info(account_id)
+        return await service.account_info(account_id)
 
     @router.get(
         "/leverage/info",
@@ -210,7 +217,7 @@ def _add_account_routes(router: APIRouter, service: BrokerService) -> None:
     ) -> LeverageInfo:
         """The leverage in force for a symbol and its allowed range."""
         params = LeverageInfoParams(symbol=symbol, order_type=order_type, side=side)
-        return service.leverage_info(account_id, params)
+        return await service.leverage_info(account_id, params)
 
     @router.put(
         "/leverage/set",
@@ -222,7 +229,7 @@ def _add_account_routes(router: APIRouter, service: BrokerService) -> None:
         params: LeverageSetParams, account_id: AccountParam = DEFAULT_ACCOUNT
     ) -> LeverageSetResult:
         """Apply a leverage to a symbol."""
-        return service.set_leverage(account_id, params)
+        return await service.set_leverage(account_id, params)
 
     @router.post(
         "/leverage/preview",
@@ -234,15 +241,17 @@ def _add_account_routes(router: APIRouter, service: BrokerService) -> None:
         params: LeveragePreviewParams, account_id: AccountParam = DEFAULT_ACCOUNT
     ) -> LeveragePreviewResult:
         """What a leverage would mean, with problems listed instead of refused."""
-        return service.preview_leverage(account_id, params)
+        return await service.preview_leverage(account_id, params)
 
 
 ERROR_STATUSES: dict[type[Exception], int] = {
     NotFoundError: 404,
     ConflictError: 409,
+    StorageUnavailableError: 503,
     BrokerError: 400,
     MarketError: 400,
 }
 """Broker errors as HTTP: unknown id 404; wrong state, a limit or an idempotency
-key reused for another order 409; an unknown symbol, a quantity off the symbol's
+key reused for another order 409; a change that could not be stored (nothing
+changed) 503; an unknown symbol, a quantity off the symbol's
 step or any other rule 400."""

@@ -32,3 +32,7 @@ class LimitError(ConflictError):
 
 class IdempotencyKeyReusedError(ConflictError):
     """An ``Idempotency-Key`` sent again with a different order (HTTP 409)."""
+
+
+class StorageUnavailableError(BrokerError):
+    """The change could not be stored, so it was not made (HTTP 503)."""

@@ -8,13 +8,12 @@ A request refused before anything was recorded (bad brackets, a limit) is not
 remembered, so it can be corrected and retried under the same key, as Stripe
 does. Keys are per account; the oldest are forgotten past a per-account limit.
 
-Records are plain rows (account, key, fingerprint, order id, rejection) so they
-can be stored with the orders they point to.
+Records are rows of ``broker__idempotency_keys`` (account, key, fingerprint,
+order id, rejection), stored in the transaction of the order they answer.
 """
 
 import hashlib
 import json
-from collections import OrderedDict
 from dataclasses import dataclass
 
 from trading_api.models.broker import PreOrder
@@ -36,31 +35,15 @@ def fingerprint(pre: PreOrder) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-class IdempotencyStore:
-    """Remembered answers per account, at most ``capacity`` each."""
+def replay(answer: Answer | None, key: str, print_: str) -> Answer | None:
+    """``answer`` if it answers this request again; None for a new key.
 
-    def __init__(self, capacity: int) -> None:
-        """Remember up to ``capacity`` keys per account."""
-        self._capacity = capacity
-        self._answers: dict[str, OrderedDict[str, Answer]] = {}
-
-    def recall(self, account_id: str, key: str, print_: str) -> Answer | None:
-        """The answer stored under ``key``, or None if the key is new.
-
-        Raises:
-            IdempotencyKeyReusedError: the key came with a different order.
-        """
-        answer = self._answers.get(account_id, OrderedDict()).get(key)
-        if answer is not None and answer.fingerprint != print_:
-            raise IdempotencyKeyReusedError(
-                f"Idempotency-Key {key!r} was already used for a different order "
-                f"(order {answer.order_id}); use a new key for a new order"
-            )
-        return answer
-
-    def remember(self, account_id: str, key: str, answer: Answer) -> None:
-        """Store ``answer`` under ``key``, forgetting the account's oldest if full."""
-        answers = self._answers.setdefault(account_id, OrderedDict())
-        answers[key] = answer
-        while len(answers) > self._capacity:
-            answers.popitem(last=False)
+    Raises:
+        IdempotencyKeyReusedError: the key came with a different order.
+    """
+    if answer is not None and answer.fingerprint != print_:
+        raise IdempotencyKeyReusedError(
+            f"Idempotency-Key {key!r} was already used for a different order "
+            f"(order {answer.order_id}); use a new key for a new order"
+        )
+    return answer

@@ -23,8 +23,15 @@ position as parent and the position's quantity. Position legs are one-cancels-ot
 and follow the position: resized when it changes, cancelled when it closes or
 reverses.
 
+Storage: every command and every matching step is one database transaction,
+committed before the answer (see ``durable``); the service loads accounts, open
+orders, positions and leverage when the app starts and reads finished orders and
+executions from the database when asked.
+
 Money is float rounded to cents at each booking step (see ``accounting``).
 """
+
+import time
 
 from trading_api.market import Market
 from trading_api.models.broker import (
@@ -46,10 +53,11 @@ from trading_api.models.broker import (
     Position,
     PreOrder,
 )
-from trading_api.modules.broker.accounting import money
+from trading_api.modules.broker.accounting import Account, money
+from trading_api.modules.broker.durable import Before, Transactions
 from trading_api.modules.broker.engine import TradingEngine
 from trading_api.modules.broker.errors import OrderRejectedError, RuleViolationError
-from trading_api.modules.broker.idempotency import Answer, IdempotencyStore, fingerprint
+from trading_api.modules.broker.idempotency import Answer, fingerprint, replay
 from trading_api.modules.broker.preview import leverage_preview, order_preview
 from trading_api.modules.broker.rules import (
     LEVERAGE_MAX,
@@ -58,38 +66,50 @@ from trading_api.modules.broker.rules import (
     check_brackets,
 )
 from trading_api.modules.broker.settings import BrokerSettings
+from trading_api.modules.broker.store import Db
 from trading_api.modules.broker.streams import (
     BROKER_CONNECTION,
     EQUITY,
     Publish,
 )
+from trading_api.shared.storage import ModuleDatabase
 
 STARTING_BALANCE = 100_000.0
 
 
 class BrokerService:
-    """A simulated broker serving any number of accounts."""
+    """A simulated broker serving any number of accounts, stored in ``database``."""
 
     def __init__(
         self,
+        database: ModuleDatabase,
         *,
         market: Market | None = None,
         starting_balance: float = STARTING_BALANCE,
         settings: BrokerSettings | None = None,
     ) -> None:
-        """Create the broker.
+        """Create the broker; :meth:`open` loads its state when the app starts.
 
         Args:
+            database: The broker's tables (opened in the app's lifespan).
             market: Prices, symbols, sessions and the clock; the real-time
                 market when None.
             starting_balance: Cash of a new account, in USD.
             settings: Limits; the defaults of :class:`BrokerSettings` if None.
         """
-        settings = settings or BrokerSettings()
+        self._settings = settings or BrokerSettings()
         self._engine = TradingEngine(
-            market=market, starting_balance=starting_balance, settings=settings
+            market=market, starting_balance=starting_balance, settings=self._settings
         )
-        self._idempotency = IdempotencyStore(settings.idempotency_keys)
+        self._tx = Transactions(self._engine, database)
+
+    async def open(self) -> None:
+        """Load the stored accounts, open orders, positions and leverage."""
+        await self._tx.open(int(time.time() * 1000))
+
+    async def close(self) -> None:
+        """Give the database connection back (the app is stopping)."""
+        await self._tx.close()
 
     @property
     def engine(self) -> TradingEngine:
@@ -106,17 +126,18 @@ class BrokerService:
         return self._engine.price(self._engine.canonical(symbol))
 
     def set_price(self, symbol: str, price: float) -> None:
-        """Override the price of ``symbol`` from now on and match against it."""
+        """Override the price of ``symbol`` from now on; the next :meth:`step`
+        matches against it."""
         self._engine.set_price(symbol, price)
 
-    def step(self) -> None:
+    async def step(self) -> None:
         """Match resting orders against the market now, expire DAY orders, push
-        the P&L and equity that moved."""
-        self._engine.step()
+        the P&L and equity that moved; the fills are stored in one transaction."""
+        await self._tx.run(None, lambda _: self._engine.step())
 
     # -- orders ---------------------------------------------------------------
 
-    def place_order(self, account_id: str, pre: PreOrder) -> str:
+    async def place_order(self, account_id: str, pre: PreOrder) -> str:
         """Place an order and return its id; it may fill at once.
 
         Raises:
@@ -124,17 +145,20 @@ class BrokerService:
             OrderRejectedError: recorded as REJECTED, e.g. insufficient margin.
             LimitError: too many accounts or open orders.
         """
-        order = self._engine.place(account_id, pre)
+        order = await self._tx.run(
+            account_id, lambda _: self._engine.place(account_id, pre)
+        )
         if order.status is OrderStatus.REJECTED:
             raise OrderRejectedError(order.id, order.message or "rejected")
         return order.id
 
-    def place_order_once(
+    async def place_order_once(
         self, account_id: str, pre: PreOrder, key: str
     ) -> tuple[str, bool]:
         """Place an order under an idempotency key; a retry gets the first answer.
 
-        Returns the order id and whether the answer is a replay.
+        The key and its answer are stored in the order's transaction. Returns
+        the order id and whether the answer is a replay.
 
         Raises:
             IdempotencyKeyReusedError: ``key`` was used for a different order.
@@ -143,24 +167,43 @@ class BrokerService:
         """
         pre = self._engine.normalize(pre)
         print_ = fingerprint(pre)
-        answer = self._idempotency.recall(account_id, key, print_)
-        replayed = answer is not None
-        if answer is None:
+        store = self._tx.store
+        answers: list[Answer] = []
+
+        def place(stored: Answer | None) -> Order | None:
+            answer = replay(stored, key, print_)
+            if answer is not None:
+                answers.append(answer)
+                return None
             order = self._engine.place(account_id, pre)
             rejection = None
             if order.status is OrderStatus.REJECTED:
                 rejection = order.message or "rejected"
-            answer = Answer(print_, order.id, rejection)
-            self._idempotency.remember(account_id, key, answer)
+            answers.append(Answer(print_, order.id, rejection))
+            return order
+
+        def remember(db: Db, order: Order | None) -> None:
+            if order is not None:
+                store.remember(
+                    db, account_id, key, answers[0], self._settings.idempotency_keys
+                )
+
+        placed = await self._tx.run(
+            account_id,
+            place,
+            before=lambda db: store.answer(db, account_id, key),
+            after=remember,
+        )
+        [answer] = answers
         if answer.rejection is not None:
             raise OrderRejectedError(answer.order_id, answer.rejection)
-        return answer.order_id, replayed
+        return answer.order_id, placed is None
 
-    def preview_order(self, account_id: str, pre: PreOrder) -> OrderPreviewResult:
+    async def preview_order(self, account_id: str, pre: PreOrder) -> OrderPreviewResult:
         """What placing ``pre`` would cost and whether it would be accepted."""
         engine = self._engine
         pre = engine.normalize(pre)
-        account = engine.account(account_id)
+        account = await self._account(account_id)
         price = engine.reference_price(
             pre.type, pre.limit_price, pre.stop_price, pre.symbol
         )
@@ -182,7 +225,7 @@ class BrokerService:
             errors=errors,
         )
 
-    def modify_order(
+    async def modify_order(
         self, account_id: str, order_id: str, changes: OrderModification
     ) -> Order:
         """Change a working or inactive order; it may fill at once.
@@ -192,38 +235,69 @@ class BrokerService:
             ConflictError: the order is filled, cancelled or rejected.
             RuleViolationError: the change does not fit the order.
         """
-        return self._engine.modify(account_id, order_id, changes).model_copy()
 
-    def cancel_order(self, account_id: str, order_id: str) -> Order:
+        def modify(finished: Order | None) -> Order:
+            self._recall(account_id, finished)
+            return self._engine.modify(account_id, order_id, changes)
+
+        order = await self._tx.run(
+            account_id, modify, before=self._finished(account_id, order_id)
+        )
+        return order.model_copy()
+
+    async def cancel_order(self, account_id: str, order_id: str) -> Order:
         """Cancel a working or inactive order, with its bracket legs.
 
         Raises:
             NotFoundError: no such order in the account.
             ConflictError: the order is already filled, cancelled or rejected.
         """
-        return self._engine.cancel(account_id, order_id).model_copy()
 
-    def orders(self, account_id: str) -> list[Order]:
+        def cancel(finished: Order | None) -> Order:
+            self._recall(account_id, finished)
+            return self._engine.cancel(account_id, order_id)
+
+        order = await self._tx.run(
+            account_id, cancel, before=self._finished(account_id, order_id)
+        )
+        return order.model_copy()
+
+    def _finished(self, account_id: str, order_id: str) -> Before:
+        """Read an order this process does not hold open (a finished one), so a
+        request on it is a conflict rather than a 404."""
+        store = self._tx.store
+
+        def read(db: Db) -> Order | None:
+            account = self._engine.known(account_id)
+            if account is not None and order_id in account.open:
+                return None
+            return store.order(db, account_id, order_id)
+
+        return read
+
+    def _recall(self, account_id: str, finished: Order | None) -> None:
+        if finished is not None:
+            self._engine.recall(account_id, finished)
+
+    async def orders(self, account_id: str) -> list[Order]:
         """Every order of the account, oldest first, in any state."""
-        return [
-            o.model_copy() for o in self._engine.account(account_id).orders.values()
-        ]
+        store = self._tx.store
+        return await self._tx.read(lambda db: store.orders(db, account_id))
 
-    def executions(self, account_id: str, symbol: str) -> list[Execution]:
+    async def executions(self, account_id: str, symbol: str) -> list[Execution]:
         """The account's fills in ``symbol``, oldest first."""
         name = self._engine.canonical(symbol)
-        return [
-            e for e in self._engine.account(account_id).executions if e.symbol == name
-        ]
+        store = self._tx.store
+        return await self._tx.read(lambda db: store.executions(db, account_id, name))
 
     # -- positions ------------------------------------------------------------
 
-    def positions(self, account_id: str) -> list[Position]:
+    async def positions(self, account_id: str) -> list[Position]:
         """The account's open positions."""
-        account = self._engine.account(account_id)
+        account = await self._account(account_id)
         return [self._engine.position(account, h) for h in account.holdings.values()]
 
-    def close_position(
+    async def close_position(
         self, account_id: str, position_id: str, amount: float | None = None
     ) -> str:
         """Close ``amount`` of a position (all of it by default) at market.
@@ -234,12 +308,15 @@ class BrokerService:
             NotFoundError: no open position with that id.
             RuleViolationError: ``amount`` exceeds the position.
         """
-        order = self._engine.close_position(account_id, position_id, amount)
+        order = await self._tx.run(
+            account_id,
+            lambda _: self._engine.close_position(account_id, position_id, amount),
+        )
         if order.status is OrderStatus.REJECTED:
             raise OrderRejectedError(order.id, order.message or "rejected")
         return order.id
 
-    def set_position_brackets(
+    async def set_position_brackets(
         self, account_id: str, position_id: str, brackets: Brackets
     ) -> Position:
         """Set, move or remove (null) a position's take-profit and stop-loss.
@@ -248,13 +325,16 @@ class BrokerService:
             NotFoundError: no open position with that id.
             RuleViolationError: a bracket on the wrong side of the current price.
         """
-        return self._engine.set_brackets(account_id, position_id, brackets)
+        return await self._tx.run(
+            account_id,
+            lambda _: self._engine.set_brackets(account_id, position_id, brackets),
+        )
 
     # -- account and leverage -------------------------------------------------
 
-    def account_info(self, account_id: str) -> AccountInfo:
+    async def account_info(self, account_id: str) -> AccountInfo:
         """Balance, equity, P&L and margin of the account."""
-        account = self._engine.account(account_id)
+        account = await self._account(account_id)
         equity = self._engine.equity(account)
         used = self._engine.used_margin(account)
         return AccountInfo(
@@ -270,12 +350,12 @@ class BrokerService:
             available_funds=money(equity.equity - used),
         )
 
-    def leverage_info(
+    async def leverage_info(
         self, account_id: str, params: LeverageInfoParams
     ) -> LeverageInfo:
         """The leverage in force for a symbol and its allowed range."""
-        account = self._engine.account(account_id)
         symbol = self._engine.canonical(params.symbol)
+        account = await self._account(account_id)
         return LeverageInfo(
             title=f"{symbol} leverage",
             leverage=self._engine.leverage(account, symbol),
@@ -284,14 +364,14 @@ class BrokerService:
             step=LEVERAGE_STEP,
         )
 
-    def preview_leverage(
+    async def preview_leverage(
         self, account_id: str, params: LeveragePreviewParams
     ) -> LeveragePreviewResult:
         """What setting a leverage would mean, with errors instead of exceptions."""
         self._engine.canonical(params.symbol)
         return leverage_preview(params.leverage)
 
-    def set_leverage(
+    async def set_leverage(
         self, account_id: str, params: LeverageSetParams
     ) -> LeverageSetResult:
         """Apply a leverage to a symbol for later orders and the margin of positions.
@@ -299,8 +379,19 @@ class BrokerService:
         Raises:
             RuleViolationError: out of range or not a multiple of the step.
         """
-        self._engine.set_leverage(account_id, params.symbol, params.leverage)
+        await self._tx.run(
+            account_id,
+            lambda _: self._engine.set_leverage(
+                account_id, params.symbol, params.leverage
+            ),
+        )
         return LeverageSetResult(leverage=params.leverage)
+
+    async def _account(self, account_id: str) -> Account:
+        """The account as stored now (reloaded if another process changed it)."""
+        if self._tx.shared:
+            await self._tx.fresh(account_id)
+        return self._engine.account(account_id)
 
     # -- streams --------------------------------------------------------------
 

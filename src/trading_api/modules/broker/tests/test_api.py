@@ -21,7 +21,9 @@ FILLED, CANCELED, WORKING = 2, 1, 6
 
 
 @pytest.fixture
-def app() -> Any:
+def app(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The broker app on a fresh database."""
+    monkeypatch.setenv("DATABASE_URL", database_url)
     return AppFactory().create_app(["broker"])
 
 
@@ -142,6 +144,7 @@ def test_resting_order_placed_over_rest_fills_when_the_price_crosses(
 ) -> None:
     place(client, type=LIMIT, limitPrice=95.0)
     broker.set_price("AAPL", 94.0)
+    client.portal.call(broker.step)  # type: ignore[union-attr]
     assert orders(client)[0]["status"] == FILLED
 
 
@@ -185,6 +188,7 @@ def test_executions_and_account_reflect_a_round_trip(
 ) -> None:
     place(client)
     broker.set_price("AAPL", 103.0)
+    client.portal.call(broker.step)  # type: ignore[union-attr]
     place(client, side=SELL)
     fills = client.get(f"{BASE}/executions/AAPL").json()
     account = client.get(f"{BASE}/account").json()
@@ -255,13 +259,22 @@ def test_broker_only_app_has_no_datafeed_paths(client: TestClient) -> None:
     assert not any(p.startswith("/api/v1/datafeed") for p in merged)
 
 
-fuzzed = schemathesis.openapi.from_asgi(
-    f"{BASE}/openapi.json", AppFactory().create_app(["broker"])
-)
+# The app serves its schema without starting (no database is opened to load it);
+# each call starts it on the test's database (the ``fuzzed_database`` fixture).
+fuzzed_app = AppFactory().create_app(["broker"])
+fuzzed = schemathesis.openapi.from_dict(fuzzed_app.module_apps["broker"].openapi())
+fuzzed.app = fuzzed_app
+fuzzed.location = f"{BASE}/openapi.json"
+
+
+@pytest.fixture
+def fuzzed_database(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", database_url)
 
 
 @fuzzed.parametrize()
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@pytest.mark.usefixtures("fuzzed_database")
 def test_no_input_produces_a_server_error(case: schemathesis.Case) -> None:
     case.call_and_validate(checks=[not_a_server_error])
 

@@ -25,12 +25,15 @@ WORKING, FILLED, CANCELED = 6, 2, 1
 
 
 @pytest.fixture
-def server() -> Iterator[tuple[str, BrokerService]]:
+def server(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[str, BrokerService]]:
     """A served broker whose prices move only when a test sets them.
 
     The live stepping is off, and a test-only route sets prices on the server's
     event loop (publishing from another thread is not allowed).
     """
+    monkeypatch.setenv("DATABASE_URL", database_url)
     app = AppFactory().create_app(["broker"])
     [module] = [m for m in app.modules if m.name == "broker"]
     module.simulation_interval = 0
@@ -40,6 +43,7 @@ def server() -> Iterator[tuple[str, BrokerService]]:
 
     async def set_price(symbol: str, price: float) -> None:
         service.set_price(symbol, price)
+        await service.step()
 
     app.module_apps["broker"].add_api_route(
         "/test/price/{symbol}", set_price, methods=["PUT"]

@@ -1,0 +1,256 @@
+"""Commands as transactions: the engine's change and its rows, committed together.
+
+:class:`Transactions` runs every command of the engine, and every matching step,
+the same way:
+
+1. one database transaction begins; the account's row is locked
+   (``SELECT ... FOR UPDATE``; on SQLite the transaction holds the file's write
+   lock) and its stored ``version`` compared with this process's copy, which is
+   reloaded when another process (or a swapped-out module) changed it;
+2. the engine checks the request (a refusal raises, nothing changed) and applies
+   it in memory, collecting the rows it changed and the events;
+3. the rows are written and the transaction commits;
+4. only then do the events go to the streams.
+
+When the commit fails, the accounts the command touched are reloaded from the
+database, so memory and database agree again, and the request is answered 503:
+nothing was stored. In one process, commands run one at a time (an asyncio
+lock: on SQLite, one writer), so a command never sees another's uncommitted
+change.
+"""
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from trading_api.modules.broker.accounting import Account
+from trading_api.modules.broker.backends import Backend, Transaction, backend_for
+from trading_api.modules.broker.engine import TradingEngine
+from trading_api.modules.broker.errors import StorageUnavailableError
+from trading_api.modules.broker.store import BrokerStore, Db
+from trading_api.modules.broker.views import Unit
+from trading_api.shared.storage import ModuleDatabase
+
+LOG = logging.getLogger(__name__)
+T = TypeVar("T")
+Before = Callable[[Db], Any]
+"""Reads a command needs from the database, in its transaction (its result is
+handed to the command)."""
+
+
+@dataclass
+class _Prepared:
+    """What the first call of a transaction read."""
+
+    loaded: list[Account] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    before: Any = None
+
+
+class Transactions:
+    """Runs the engine's commands in database transactions (see the module)."""
+
+    def __init__(self, engine: TradingEngine, database: ModuleDatabase) -> None:
+        """Serve ``engine``'s state from ``database`` (opened by the app)."""
+        self.engine = engine
+        self.database = database
+        self._lock = asyncio.Lock()
+        self._store: BrokerStore | None = None
+        self._backend: Backend | None = None
+        self.instance = 0
+        """This start's number in ``broker__instances``: it prefixes the ids."""
+
+    @property
+    def shared(self) -> bool:
+        """Whether other processes may serve the same tables (PostgreSQL)."""
+        return self.database.engine.dialect.name != "sqlite"
+
+    @property
+    def store(self) -> BrokerStore:
+        """The store, once :meth:`open` ran."""
+        if self._store is None:
+            raise StorageUnavailableError(
+                "the broker has not loaded its state: the app has not started"
+            )
+        return self._store
+
+    @property
+    def backend(self) -> Backend:
+        """Where transactions run, once :meth:`open` ran."""
+        if self._backend is None:
+            raise StorageUnavailableError(
+                "the broker has not loaded its state: the app has not started"
+            )
+        return self._backend
+
+    async def open(self, now_ms: int) -> None:
+        """Load what serving needs and take an instance number for new ids."""
+        self._store = store = BrokerStore(self.database.engine.dialect.name)
+        self._backend = backend_for(self.database)
+
+        def load(db: Db) -> tuple[int, list[Account]]:
+            return store.new_instance(db, now_ms), store.load(db)
+
+        async with self._lock, self.backend.transaction() as tx:
+            self.instance, accounts = await tx.finish(load)
+        self.engine.order_ids.instance = self.instance
+        self.engine.execution_ids.instance = self.instance
+        for account in accounts:
+            self.engine.install(account)
+        LOG.info(
+            "broker instance %d serves %d stored accounts", self.instance, len(accounts)
+        )
+
+    async def close(self) -> None:
+        """Give the connection back."""
+        backend, self._backend = self._backend, None
+        if backend is not None:
+            async with self._lock:
+                await backend.close()
+
+    async def read(self, work: Callable[[Db], T]) -> T:
+        """Read stored rows (after the commands before it committed)."""
+        async with self._lock, self.backend.transaction() as tx:
+            return await tx.finish(work)
+
+    async def fresh(self, account_id: str) -> None:
+        """Reload the account if another process changed it since this one did."""
+        async with self._lock, self.backend.transaction() as tx:
+            prepared = await tx.call(lambda db: self._prepare(db, account_id, None))
+            await tx.finish(lambda db: None)
+        self._install(prepared)
+
+    async def run(
+        self,
+        account_id: str | None,
+        work: Callable[[Any], T],
+        *,
+        before: Before | None = None,
+        after: Callable[[Db, T], None] | None = None,
+    ) -> T:
+        """Run ``work`` (engine commands) as one transaction; events after commit.
+
+        ``before`` reads in the transaction first (after the account is locked);
+        ``work`` gets its result. ``after`` gets the result of ``work`` and runs
+        after the changed rows are written, before the commit.
+
+        Raises:
+            BrokerError: the request was refused; nothing changed.
+            StorageUnavailableError: storing failed; nothing changed.
+        """
+        engine = self.engine
+        store = self.store
+        unit = Unit()
+        async with self._lock:
+            try:
+                async with self.backend.transaction() as tx:
+                    prepared = await tx.call(
+                        lambda db: self._prepare(db, account_id, before)
+                    )
+                    self._install(prepared)
+                    with engine.capture() as unit:
+                        result = work(prepared.before)
+                    changes = unit.changes
+
+                    def write(db: Db) -> None:
+                        store.save(db, changes)
+                        if after is not None:
+                            after(db, result)
+
+                    await self._publish(tx, unit)
+                    await tx.finish(write)
+                for account in changes.accounts.values():
+                    account.version += 1
+            except Exception as exc:
+                touched = list(unit.changes.accounts)
+                if not touched:
+                    raise  # refused before anything changed
+                await self._recover(touched, account_id)
+                raise StorageUnavailableError(
+                    "the broker could not store this change, so it was not made "
+                    f"({type(exc).__name__}); retry the request"
+                ) from exc
+            finally:
+                engine.forget_finished(list(unit.changes.accounts))
+        self._deliver(unit)
+        return result
+
+    async def _publish(self, tx: Transaction, unit: Unit) -> None:
+        """Hand the events to the other instances in the transaction (none yet)."""
+
+    def _deliver(self, unit: Unit) -> None:
+        self.engine.deliver(unit.events)
+
+    def _prepare(
+        self, db: Db, account_id: str | None, before: Before | None
+    ) -> _Prepared:
+        """Lock and read: the account's row (or, for a step, every account's),
+        the accounts another process changed, then ``before``."""
+        store = self.store
+        prepared = _Prepared()
+        if account_id is None:
+            stale = self._stale_accounts(db)
+        else:
+            version = store.version(db, account_id, lock=True)
+            known = self.engine.known(account_id)
+            stale = []
+            if version is None and known is not None:
+                prepared.missing.append(account_id)
+            elif version is not None and (known is None or known.version != version):
+                stale.append(account_id)
+        if stale:
+            prepared.loaded = store.load(db, stale)
+            found = {account.id for account in prepared.loaded}
+            prepared.missing += [each for each in stale if each not in found]
+        if before is not None:
+            prepared.before = before(db)
+        return prepared
+
+    def _stale_accounts(self, db: Db) -> list[str]:
+        """Before a matching step: the accounts changed elsewhere.
+
+        On PostgreSQL every account row is locked for the step, so no command
+        of another instance changes an account while the step books its fills.
+        On SQLite one count and sum of the versions says whether anything changed.
+        """
+        store = self.store
+        held = self.engine.accounts()
+        if not self.shared:
+            mine = (len(held), sum(account.version for account in held))
+            if store.version_total(db) == mine:
+                return []
+        versions = store.versions(db, lock=self.shared)
+        stale = [
+            account_id
+            for account_id, version in versions.items()
+            if (known := self.engine.known(account_id)) is None
+            or known.version != version
+        ]
+        return stale + [a.id for a in held if a.id not in versions]
+
+    def _install(self, prepared: _Prepared) -> None:
+        for account in prepared.loaded:
+            self.engine.install(account)
+        for account_id in prepared.missing:
+            self.engine.drop(account_id)
+
+    async def _recover(self, touched: Sequence[str], account_id: str | None) -> None:
+        """After a failed commit: memory back to what the database holds."""
+        wanted = sorted(set(touched) | ({account_id} if account_id else set()))
+        store = self.store
+
+        def reload(db: Db) -> _Prepared:
+            loaded = store.load(db, wanted)
+            found = {account.id for account in loaded}
+            return _Prepared(loaded, [each for each in wanted if each not in found])
+
+        try:
+            async with self.backend.transaction() as tx:
+                self._install(await tx.finish(reload))
+        except Exception:
+            LOG.exception("reloading accounts %s failed", wanted)
+            for each in wanted:
+                # Unknown until the next command reloads it from its row.
+                self.engine.drop(each)

@@ -1,0 +1,402 @@
+"""The broker's rows: load what serving needs, store what a command changed,
+read the history on demand.
+
+Every method is synchronous Core SQL on the session of the running
+transaction, which ``durable`` opens: on SQLite it runs on the one writing
+connection's thread, a whole step in one hop; on PostgreSQL inside the async
+session (``run_sync``). What a command changed (:class:`~.views.Changes`) is
+written with a few statements: the accounts' rows (``version`` + 1), the orders
+(inserted or updated by id), the positions (a flat one deleted), the new
+executions and the leverage set. SQLite and PostgreSQL both take the upserts
+(``INSERT ... ON CONFLICT``).
+"""
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Table, bindparam, delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+
+from trading_api.models.broker import (
+    Execution,
+    Order,
+    OrderDuration,
+    OrderStatus,
+    OrderType,
+    ParentType,
+    Side,
+    TimeInForce,
+)
+from trading_api.modules.broker.accounting import Account, Holding
+from trading_api.modules.broker.idempotency import Answer
+from trading_api.modules.broker.tables import (
+    AccountRow,
+    ExecutionRow,
+    IdempotencyRow,
+    InstanceRow,
+    LeverageRow,
+    OrderRow,
+    PositionRow,
+)
+from trading_api.modules.broker.views import Changes
+
+ACCOUNTS: Table = AccountRow.__table__  # type: ignore[assignment]
+ORDERS: Table = OrderRow.__table__  # type: ignore[assignment]
+POSITIONS: Table = PositionRow.__table__  # type: ignore[assignment]
+EXECUTIONS: Table = ExecutionRow.__table__  # type: ignore[assignment]
+LEVERAGE: Table = LeverageRow.__table__  # type: ignore[assignment]
+KEYS: Table = IdempotencyRow.__table__  # type: ignore[assignment]
+INSTANCES: Table = InstanceRow.__table__  # type: ignore[assignment]
+Db = Session | Connection
+"""What the store's methods run their statements on."""
+_ORDER_FIELDS = [c.name for c in ORDERS.columns if c.name not in ("seq", "id")]
+
+
+class BrokerStore:
+    """Reads and writes the broker's tables in a given transaction.
+
+    Args:
+        dialect: ``sqlite`` or ``postgresql`` (the upsert syntax differs).
+    """
+
+    def __init__(self, dialect: str) -> None:
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        # Built once: the upserts' EXCLUDED columns are costly to build per call.
+        orders = insert(ORDERS)
+        self._upsert_orders = orders.on_conflict_do_update(
+            index_elements=[ORDERS.c.id],
+            set_={name: orders.excluded[name] for name in _ORDER_FIELDS},
+        )
+        positions = insert(POSITIONS)
+        self._upsert_positions = positions.on_conflict_do_update(
+            index_elements=[POSITIONS.c.account_id, POSITIONS.c.symbol],
+            set_={
+                "qty": positions.excluded.qty,
+                "avg_price": positions.excluded.avg_price,
+            },
+        )
+        leverage = insert(LEVERAGE)
+        self._upsert_leverage = leverage.on_conflict_do_update(
+            index_elements=[LEVERAGE.c.account_id, LEVERAGE.c.symbol],
+            set_={"leverage": leverage.excluded.leverage},
+        )
+        self._insert_account = ACCOUNTS.insert().values(version=1)
+        self._update_account = (
+            update(ACCOUNTS)
+            .where(ACCOUNTS.c.id == bindparam("account_id"))
+            .values(version=ACCOUNTS.c.version + 1)
+        )
+        self._read_version = select(ACCOUNTS.c.version).where(
+            ACCOUNTS.c.id == bindparam("account_id")
+        )
+        self._lock_version = self._read_version.with_for_update()
+        self._delete_position = delete(POSITIONS).where(
+            POSITIONS.c.account_id == bindparam("account_id"),
+            POSITIONS.c.symbol == bindparam("position_symbol"),
+        )
+
+    # -- start -----------------------------------------------------------------
+
+    def new_instance(self, session: Db, now_ms: int) -> int:
+        """A number no other start of the broker got: it prefixes the ids."""
+        result = session.execute(
+            INSTANCES.insert().values(started_ms=now_ms).returning(INSTANCES.c.id)
+        )
+        return int(result.scalar_one())
+
+    def load(
+        self, session: Db, account_ids: Sequence[str] | None = None
+    ) -> list[Account]:
+        """The accounts (all, or these) with their open orders, positions and
+        leverage; finished orders and executions stay in the database."""
+        accounts_query = select(ACCOUNTS)
+        orders_query = select(ORDERS).where(ORDERS.c.open).order_by(ORDERS.c.seq)
+        positions_query = select(POSITIONS)
+        leverage_query = select(LEVERAGE)
+        if account_ids is not None:
+            ids = list(account_ids)
+            accounts_query = accounts_query.where(ACCOUNTS.c.id.in_(ids))
+            orders_query = orders_query.where(ORDERS.c.account_id.in_(ids))
+            positions_query = positions_query.where(POSITIONS.c.account_id.in_(ids))
+            leverage_query = leverage_query.where(LEVERAGE.c.account_id.in_(ids))
+        accounts = {
+            row.id: Account(
+                row.id, row.balance, realized_pl=row.realized_pl, version=row.version
+            )
+            for row in session.execute(accounts_query)
+        }
+        for row in session.execute(orders_query):
+            account = accounts[row.account_id]
+            order = order_from_row(row)
+            account.orders[order.id] = order
+            account.open[order.id] = order
+            if row.triggered:
+                account.triggered.add(order.id)
+            if row.fresh:
+                account.fresh.add(order.id)
+            if row.checked_ms is not None:
+                account.checked[order.id] = row.checked_ms / 1000
+        for row in session.execute(positions_query):
+            accounts[row.account_id].holdings[row.symbol] = Holding(
+                row.symbol, row.qty, row.avg_price
+            )
+        for row in session.execute(leverage_query):
+            accounts[row.account_id].leverage[row.symbol] = row.leverage
+        return list(accounts.values())
+
+    # -- a command's transaction ---------------------------------------------------
+
+    def version(self, session: Db, account_id: str, *, lock: bool) -> int | None:
+        """The account's stored version, or None when it is not stored (a new
+        account); with ``lock``, its row is locked for this transaction."""
+        query = self._lock_version if lock else self._read_version
+        return session.execute(query, {"account_id": account_id}).scalar_one_or_none()
+
+    def version_total(self, session: Db) -> tuple[int, int]:
+        """How many accounts are stored and the sum of their versions: when both
+        equal this process's, no account changed elsewhere."""
+        result = session.execute(
+            select(func.count(), func.coalesce(func.sum(ACCOUNTS.c.version), 0))
+        )
+        count, total = result.one()
+        return int(count), int(total)
+
+    def versions(self, session: Db, *, lock: bool = False) -> dict[str, int]:
+        """The stored version of every account (locked for the transaction)."""
+        query = select(ACCOUNTS.c.id, ACCOUNTS.c.version)
+        if lock:
+            query = query.with_for_update()
+        return {row.id: row.version for row in session.execute(query)}
+
+    def save(self, session: Db, changes: Changes) -> None:
+        """Write what a command or matching step changed (each account's
+        ``version`` + 1 in the database; the caller counts it in memory once
+        the transaction committed)."""
+        for account in changes.accounts.values():
+            values = {"balance": account.balance, "realized_pl": account.realized_pl}
+            if account.version == 0:
+                session.execute(self._insert_account, {"id": account.id, **values})
+            else:
+                session.execute(
+                    self._update_account, {"account_id": account.id, **values}
+                )
+        if changes.orders:
+            rows = [order_row(a, o) for a, o in changes.orders.values()]
+            session.execute(self._upsert_orders, rows)
+        self._save_positions(session, changes)
+        if changes.executions:
+            session.execute(
+                EXECUTIONS.insert(),
+                [execution_row(a, e) for a, e in changes.executions],
+            )
+        if changes.leverage:
+            session.execute(
+                self._upsert_leverage,
+                [
+                    {
+                        "account_id": account_id,
+                        "symbol": symbol,
+                        "leverage": changes.accounts[account_id].leverage[symbol],
+                    }
+                    for account_id, symbol in sorted(changes.leverage)
+                ],
+            )
+
+    def _save_positions(self, session: Db, changes: Changes) -> None:
+        held: list[dict[str, Any]] = []
+        for account_id, symbol in sorted(changes.holdings):
+            holding = changes.accounts[account_id].holdings.get(symbol)
+            if holding is None or holding.qty == 0:
+                session.execute(
+                    self._delete_position,
+                    {"account_id": account_id, "position_symbol": symbol},
+                )
+            else:
+                held.append(
+                    {
+                        "account_id": account_id,
+                        "symbol": symbol,
+                        "qty": holding.qty,
+                        "avg_price": holding.avg_price,
+                    }
+                )
+        if held:
+            session.execute(self._upsert_positions, held)
+
+    # -- idempotency keys -------------------------------------------------------------
+
+    def answer(self, session: Db, account_id: str, key: str) -> Answer | None:
+        """The answer stored under ``key`` for the account, if any."""
+        result = session.execute(
+            select(KEYS.c.fingerprint, KEYS.c.order_id, KEYS.c.rejection).where(
+                KEYS.c.account_id == account_id, KEYS.c.key == key
+            )
+        )
+        row = result.first()
+        return None if row is None else Answer(row[0], row[1], row[2])
+
+    def remember(
+        self,
+        session: Db,
+        account_id: str,
+        key: str,
+        answer: Answer,
+        capacity: int,
+    ) -> None:
+        """Store ``answer`` under ``key``; keep the account's newest ``capacity``."""
+        session.execute(
+            KEYS.insert().values(
+                account_id=account_id,
+                key=key,
+                fingerprint=answer.fingerprint,
+                order_id=answer.order_id,
+                rejection=answer.rejection,
+            )
+        )
+        oldest_kept = (
+            select(KEYS.c.seq)
+            .where(KEYS.c.account_id == account_id)
+            .order_by(KEYS.c.seq.desc())
+            .offset(capacity - 1)
+            .limit(1)
+            .scalar_subquery()
+        )
+        session.execute(
+            delete(KEYS).where(
+                KEYS.c.account_id == account_id, KEYS.c.seq < oldest_kept
+            )
+        )
+
+    # -- history ----------------------------------------------------------------------
+
+    def order(self, session: Db, account_id: str, order_id: str) -> Order | None:
+        """One stored order of the account, in any state."""
+        result = session.execute(
+            select(ORDERS).where(
+                ORDERS.c.id == order_id, ORDERS.c.account_id == account_id
+            )
+        )
+        row = result.first()
+        return None if row is None else order_from_row(row)
+
+    def orders(self, session: Db, account_id: str) -> list[Order]:
+        """Every stored order of the account, oldest first."""
+        result = session.execute(
+            select(ORDERS)
+            .where(ORDERS.c.account_id == account_id)
+            .order_by(ORDERS.c.seq)
+        )
+        return [order_from_row(row) for row in result]
+
+    def executions(self, session: Db, account_id: str, symbol: str) -> list[Execution]:
+        """The account's stored fills in ``symbol``, oldest first."""
+        result = session.execute(
+            select(EXECUTIONS)
+            .where(EXECUTIONS.c.account_id == account_id, EXECUTIONS.c.symbol == symbol)
+            .order_by(EXECUTIONS.c.seq)
+        )
+        return [execution_from_row(row) for row in result]
+
+    def count_accounts(self, session: Db) -> int:
+        """How many accounts are stored."""
+        result = session.execute(select(func.count()).select_from(ACCOUNTS))
+        return int(result.scalar_one())
+
+
+def order_row(account: Account, order: Order) -> dict[str, Any]:
+    """The row of ``order`` of ``account``, with its matching state."""
+    duration = order.duration
+    checked = account.checked.get(order.id)
+    return {
+        "id": order.id,
+        "account_id": account.id,
+        "open": order.id in account.open,
+        "symbol": order.symbol,
+        "type": int(order.type),
+        "side": int(order.side),
+        "qty": order.qty,
+        "status": int(order.status),
+        "limit_price": order.limit_price,
+        "stop_price": order.stop_price,
+        "avg_price": order.avg_price,
+        "filled_qty": order.filled_qty,
+        "parent_id": order.parent_id,
+        "parent_type": None if order.parent_type is None else int(order.parent_type),
+        "take_profit": order.take_profit,
+        "stop_loss": order.stop_loss,
+        "duration_type": None if duration is None else duration.type.value,
+        "duration_ms": None if duration is None else duration.datetime,
+        "seen_price": order.seen_price,
+        "is_close": order.is_close,
+        "update_time": order.update_time,
+        "message": order.message,
+        "triggered": order.id in account.triggered,
+        "fresh": order.id in account.fresh,
+        "checked_ms": None if checked is None else round(checked * 1000),
+    }
+
+
+def order_from_row(row: Any) -> Order:
+    """The order a stored row holds (built without re-validating it)."""
+    duration = (
+        None
+        if row.duration_type is None
+        else OrderDuration.model_construct(
+            type=TimeInForce(row.duration_type), datetime=row.duration_ms
+        )
+    )
+    return Order.model_construct(
+        id=row.id,
+        symbol=row.symbol,
+        type=OrderType(row.type),
+        side=Side(row.side),
+        qty=row.qty,
+        status=OrderStatus(row.status),
+        limit_price=row.limit_price,
+        stop_price=row.stop_price,
+        avg_price=row.avg_price,
+        filled_qty=row.filled_qty,
+        parent_id=row.parent_id,
+        parent_type=None if row.parent_type is None else ParentType(row.parent_type),
+        take_profit=row.take_profit,
+        stop_loss=row.stop_loss,
+        duration=duration,
+        seen_price=row.seen_price,
+        is_close=row.is_close,
+        update_time=row.update_time,
+        message=row.message,
+    )
+
+
+def execution_row(account_id: str, execution: Execution) -> dict[str, Any]:
+    """The row of a fill."""
+    return {
+        "id": execution.id,
+        "account_id": account_id,
+        "order_id": execution.order_id,
+        "symbol": execution.symbol,
+        "price": execution.price,
+        "qty": execution.qty,
+        "side": int(execution.side),
+        "time": execution.time,
+    }
+
+
+def execution_from_row(row: Any) -> Execution:
+    """The fill a stored row holds."""
+    return Execution.model_construct(
+        id=row.id,
+        order_id=row.order_id,
+        symbol=row.symbol,
+        price=row.price,
+        qty=row.qty,
+        side=Side(row.side),
+        time=row.time,
+    )
+
+
+def account_ids(changes: Changes) -> Iterable[str]:
+    """The accounts a command changed."""
+    return changes.accounts.keys()

@@ -1,0 +1,94 @@
+"""Fixtures of the broker tests: a fresh database per test, made by the broker's
+migrations (once per session, then copied), and the service on it.
+
+Every service a test makes through ``new_broker`` is restarted on its database
+when the test ends, and must serve exactly what it served before: each
+hand-computed case is also a check that its whole effect was stored.
+"""
+
+import asyncio
+import itertools
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from trading_api.market import ManualClock, Market
+from trading_api.modules.broker import BrokerModule
+from trading_api.modules.broker.settings import BrokerSettings
+from trading_api.modules.broker.tables import Base
+from trading_api.modules.broker.tests.support import OPEN, Broker, Run
+from trading_api.shared.storage.migrations import ModuleMigrations, upgrade
+
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+MakeBroker = Callable[..., Broker]
+
+
+@pytest.fixture(scope="session")
+def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An SQLite file the broker's migrations built; tests copy it."""
+    path = tmp_path_factory.mktemp("broker-template") / "broker.db"
+    migrations = ModuleMigrations.in_package(
+        BrokerModule.name, PACKAGE_DIR, Base.metadata
+    )
+    upgrade(f"sqlite:///{path}", migrations)
+    return path
+
+
+@pytest.fixture
+def database_url(migrated_database: Path, tmp_path: Path) -> str:
+    """A fresh, migrated SQLite database for this test."""
+    path = tmp_path / "broker.db"
+    shutil.copyfile(migrated_database, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def run() -> Iterator[Run]:
+    """Run coroutines on one event loop for the whole test."""
+    with asyncio.Runner() as runner:
+        yield runner.run
+
+
+@pytest.fixture
+def new_broker(
+    run: Run, migrated_database: Path, tmp_path: Path
+) -> Iterator[MakeBroker]:
+    """Make brokers, each on its own fresh database; checked after the test."""
+    made: list[Broker] = []
+    counter = itertools.count(1)
+
+    def make(
+        market: Market | None = None, settings: BrokerSettings | None = None
+    ) -> Broker:
+        path = tmp_path / f"broker-{next(counter)}.db"
+        shutil.copyfile(migrated_database, path)
+        broker = Broker(
+            run,
+            f"sqlite:///{path}",
+            market or Market(clock=ManualClock(OPEN)),
+            settings,
+        )
+        made.append(broker)
+        return broker
+
+    yield make
+    for broker in made:
+        restarted = broker.restarted()
+        assert restarted.snapshot() == broker.snapshot(), "not all of it was stored"
+        restarted.close()
+        broker.close()
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(OPEN)
+
+
+@pytest.fixture
+def broker(new_broker: MakeBroker, clock: ManualClock) -> Broker:
+    """A broker on a fresh database, AAPL at 100, the clock at a Monday open."""
+    made = new_broker(Market(clock=clock))
+    made.set_price("AAPL", 100.0)
+    return made
