@@ -6,7 +6,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -122,25 +122,48 @@ def require_tool(tool: str) -> str:
 
 
 # Every test runs on a throwaway database: an SQLite file with every module's
-# tables, made by their migrations once per session and copied per test, named
-# by DATABASE_URL (servers started by the test inherit it). The session's copy
-# serves servers shared by a module's tests; never the checkout's .run/.
-@pytest.fixture(scope="session", autouse=True)
-def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """The migrated template database (DATABASE_URL names a copy of it)."""
+# tables, made by their migrations once per run (before test modules are
+# imported: some build apps at import) and copied per test, named by
+# DATABASE_URL (servers started by the test inherit it). Never the checkout's
+# .run/ database.
+_DATABASE_DIR: Path | None = None
+
+
+def _open_test_database(config: pytest.Config) -> None:
+    global _DATABASE_DIR
+    import tempfile
+
     from trading_api.shared.storage.migrations import upgrade
     from trading_cli.db import migrated_modules
     from trading_cli.project import Project
 
-    folder = tmp_path_factory.mktemp("database")
-    template = folder / "migrated.db"
+    _DATABASE_DIR = Path(tempfile.mkdtemp(prefix="trading-test-db-"))
+    template = _DATABASE_DIR / "migrated.db"
     for migrations in migrated_modules(Project(ROOT)):
         upgrade(f"sqlite:///{template}", migrations)
-    shared = folder / "session.db"
-    shutil.copyfile(template, shared)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DATABASE_URL", f"sqlite:///{shared}")
-        yield template
+    shutil.copyfile(template, _DATABASE_DIR / "session.db")
+    config.stash[_PREVIOUS_URL] = os.environ.get("DATABASE_URL")
+    os.environ["DATABASE_URL"] = f"sqlite:///{_DATABASE_DIR / 'session.db'}"
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    previous = config.stash.get(_PREVIOUS_URL, None)
+    if previous is None:
+        os.environ.pop("DATABASE_URL", None)
+    else:
+        os.environ["DATABASE_URL"] = previous
+    if _DATABASE_DIR is not None:
+        shutil.rmtree(_DATABASE_DIR, ignore_errors=True)
+
+
+_PREVIOUS_URL = pytest.StashKey[str | None]()
+
+
+@pytest.fixture(scope="session")
+def migrated_database() -> Path:
+    """The migrated template database (each test's DATABASE_URL is a copy)."""
+    assert _DATABASE_DIR is not None
+    return _DATABASE_DIR / "migrated.db"
 
 
 @pytest.fixture(autouse=True)
@@ -164,6 +187,7 @@ def optional_tool() -> Callable[[str], str]:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    _open_test_database(config)
     config.addinivalue_line(
         "markers",
         "requires(tool): needs an optional tool ("
