@@ -6,7 +6,9 @@ browser talks to the real server; the rest in process.
 
 import asyncio
 import json
-from collections.abc import Iterator
+import select
+import socket
+from collections.abc import Iterator, Sequence
 
 import httpx
 import pytest
@@ -15,7 +17,12 @@ from fastapi.testclient import TestClient
 
 from trading_api.app_factory import AppFactory, ModularFastAPI
 from trading_api.shared.http_cors import OriginError
-from trading_api.shared.settings import DEFAULT_CORS_ORIGINS, Settings
+from trading_api.shared.settings import (
+    DEFAULT_CORS_ORIGINS,
+    DEFAULT_MAX_BODY_BYTES,
+    Settings,
+    SettingsError,
+)
 from trading_api.shared.testing import serve
 
 VITE = "http://localhost:5173"
@@ -55,23 +62,67 @@ def preflight(origin: str, method: str = "POST") -> dict[str, str]:
 
 
 @pytest.mark.parametrize(
-    "path",
+    ("path", "method", "methods"),
     [
-        "/api/v1/core/health",
-        ORDERS,
-        "/api/v1/datafeed/quotes",
-        "/api/v1/openapi.json",
+        ("/api/v1/core/health", "GET", "GET, OPTIONS"),
+        (ORDERS, "POST", "GET, OPTIONS, POST"),
+        (f"{ORDERS}/ORDER-1", "PUT", "DELETE, OPTIONS, PUT"),
+        ("/api/v1/datafeed/quotes", "POST", "OPTIONS, POST"),
+        ("/api/v1/openapi.json", "GET", "GET, HEAD, OPTIONS"),
     ],
 )
-def test_preflight_from_a_dev_origin_is_granted_on_every_module(
-    base_url: str, path: str
+def test_preflight_grants_exactly_the_methods_of_the_path_on_every_module(
+    base_url: str, path: str, method: str, methods: str
 ) -> None:
-    response = httpx.options(f"{base_url}{path}", headers=preflight(VITE))
+    response = httpx.options(f"{base_url}{path}", headers=preflight(VITE, method))
     assert response.status_code == 200
     assert response.headers["access-control-allow-origin"] == VITE
-    assert "POST" in response.headers["access-control-allow-methods"]
+    assert response.headers["access-control-allow-methods"] == methods
     allowed_headers = response.headers["access-control-allow-headers"].lower()
-    assert "authorization" in allowed_headers and "content-type" in allowed_headers
+    assert allowed_headers == "content-type, authorization"
+
+
+@pytest.mark.parametrize(
+    ("path", "method"),
+    [
+        ("/api/v1/core/health", "POST"),
+        (ORDERS, "DELETE"),
+        (f"{ORDERS}/ORDER-1", "PATCH"),
+        (f"{ORDERS}/preview", "PUT"),
+        ("/api/v1/openapi.json", "DELETE"),
+        ("/api/v1/no-such-module/things", "GET"),
+    ],
+)
+def test_preflight_for_a_method_the_path_does_not_serve_is_refused(
+    client: TestClient, path: str, method: str
+) -> None:
+    response = client.options(path, headers=preflight(VITE, method))
+    assert response.status_code == 400
+    assert f"method {method} is not served here" in response.text
+    assert "access-control-allow-origin" not in response.headers
+    assert "access-control-allow-methods" not in response.headers
+
+
+def test_preflight_asking_for_a_header_the_api_does_not_read_is_refused(
+    client: TestClient,
+) -> None:
+    headers = {**preflight(VITE), "Access-Control-Request-Headers": "X-Debug"}
+    response = client.options(ORDERS, headers=headers)
+    granted = client.options(
+        ORDERS, headers={**preflight(VITE), "Access-Control-Request-Headers": ""}
+    )
+    assert response.status_code == 400
+    assert "x-debug not allowed" in response.text
+    assert "access-control-allow-origin" not in response.headers
+    assert granted.status_code == 200
+    assert "access-control-allow-headers" not in granted.headers
+
+
+def test_preflight_grants_the_idempotency_key_header(client: TestClient) -> None:
+    headers = {**preflight(VITE), "Access-Control-Request-Headers": "Idempotency-Key"}
+    response = client.options(ORDERS, headers=headers)
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-headers"] == "idempotency-key"
 
 
 def test_preflight_from_an_unlisted_origin_is_refused(base_url: str) -> None:
@@ -248,3 +299,118 @@ async def _ping(url: str) -> None:
         await socket.send(json.dumps({"type": "ping", "payload": {"n": 1}}))
         answer = json.loads(await asyncio.wait_for(socket.recv(), timeout=10))
     assert answer["type"] == "pong"
+
+
+@pytest.mark.parametrize("depth", [5_000, 200])
+def test_deeply_nested_body_is_a_documented_422_never_a_400_or_500(
+    client: TestClient, depth: int
+) -> None:
+    body = b'{"symbols": ' + b"[" * depth + b"]" * depth + b"}"
+    for path in ("/api/v1/datafeed/quotes", ORDERS):
+        response = client.post(
+            path, content=body, headers={"content-type": "application/json"}
+        )
+        assert response.status_code == 422, response.text[:200]
+        [error, *_] = response.json()["detail"]
+        assert error["loc"][0] == "body"
+    if depth > 1_000:
+        assert error["type"] == "json_invalid"
+        assert "nested too deeply" in error["msg"]
+
+
+def raw_request(base_url: str, head: str, chunks: Sequence[bytes] = ()) -> bytes:
+    """Send a request by hand; stop sending as soon as the server answers."""
+    host, port = base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(head.encode())
+        for chunk in chunks:
+            if select.select([sock], [], [], 0.01)[0]:
+                break
+            sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        answer = b""
+        while not answer.endswith(b"}") and (part := sock.recv(65_536)):
+            answer += part
+    return answer
+
+
+def test_announced_oversized_body_is_refused_413_before_it_is_sent(
+    base_url: str,
+) -> None:
+    announced = DEFAULT_MAX_BODY_BYTES + 1
+    answer = raw_request(
+        base_url,
+        f"POST {ORDERS} HTTP/1.1\r\nHost: api\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {announced}\r\n\r\n",
+    )
+    status, _, body = answer.partition(b"\r\n\r\n")
+    assert status.startswith(b"HTTP/1.1 413")
+    detail = json.loads(body)["detail"]
+    assert f"larger than {DEFAULT_MAX_BODY_BYTES} bytes" in detail
+    assert "MAX_BODY_BYTES" in detail
+    assert httpx.get(f"{base_url}/api/v1/core/health").status_code == 200
+
+
+def test_streamed_oversized_body_is_refused_once_it_passes_the_limit(
+    base_url: str,
+) -> None:
+    chunk = b" " * 65_536
+    chunks = [chunk] * (DEFAULT_MAX_BODY_BYTES // len(chunk) + 8)
+    answer = raw_request(
+        base_url,
+        f"POST {ORDERS} HTTP/1.1\r\nHost: api\r\nContent-Type: application/json\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n",
+        chunks,
+    )
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+
+
+def test_a_body_within_the_limit_is_served(client: TestClient) -> None:
+    padded = json.dumps(MARKET_BUY).replace("{", "{" + " " * 100_000, 1)
+    response = client.post(
+        "/api/v1/broker/orders/preview",
+        content=padded,
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 200
+
+
+def test_the_body_limit_is_a_setting() -> None:
+    small = Settings(max_body_bytes=100)
+    with TestClient(AppFactory(settings=small).create_app()) as client:
+        response = client.post("/api/v1/datafeed/quotes", json={"symbols": ["A"] * 50})
+    assert response.status_code == 413
+    assert "larger than 100 bytes" in response.json()["detail"]
+    assert Settings.from_env({"MAX_BODY_BYTES": "2048"}).max_body_bytes == 2048
+    assert Settings.from_env({}).max_body_bytes == DEFAULT_MAX_BODY_BYTES
+    with pytest.raises(SettingsError, match="MAX_BODY_BYTES must be at least 1"):
+        Settings.from_env({"MAX_BODY_BYTES": "0"})
+
+
+def test_every_operation_documents_the_413(client: TestClient) -> None:
+    documents = [client.get("/api/v1/openapi.json").json()] + [
+        client.get(f"/api/v1/{name}/openapi.json").json()
+        for name in ("core", "broker", "datafeed")
+    ]
+    operations = 0
+    for document in documents:
+        for item in document["paths"].values():
+            for operation in item.values():
+                operations += 1
+                too_large = operation["responses"]["413"]
+                assert "MAX_BODY_BYTES" in too_large["description"]
+                schema = too_large["content"]["application/json"]["schema"]
+                if "$ref" in schema:
+                    assert schema == {"$ref": "#/components/schemas/ErrorMessage"}
+                    assert "ErrorMessage" in document["components"]["schemas"]
+                else:
+                    assert schema["required"] == ["detail"]
+    assert operations >= 40
+
+
+def test_a_get_with_an_oversized_body_is_refused_too(base_url: str) -> None:
+    answer = raw_request(
+        base_url,
+        "GET /api/v1/core/health HTTP/1.1\r\nHost: api\r\n"
+        f"Content-Length: {DEFAULT_MAX_BODY_BYTES + 1}\r\n\r\n",
+    )
+    assert answer.startswith(b"HTTP/1.1 413")

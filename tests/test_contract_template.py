@@ -95,3 +95,5 @@ def test_update_module_brings_the_exact_contract_into_an_older_module(
     assert "ErrorMessage" in json.dumps(not_found)
     [item_id] = get_item["parameters"]  # type: ignore[index]
     assert item_id["schema"]["minimum"] == 1
+    models = project / "src/trading_api/modules/market_data/models.py"
+    assert "class MarketDataItemCreate(WireModel, strict=True):" in models.read_text()

@@ -30,16 +30,22 @@ from trading_api.shared.docs import add_docs_redirect, add_offline_docs
 from trading_api.shared.hot_swap import BuiltApp, ModuleLifespans
 from trading_api.shared.http_cors import OriginPolicy
 from trading_api.shared.http_errors import install_error_handlers
+from trading_api.shared.http_limits import limit_body
+from trading_api.shared.http_methods import path_methods
 from trading_api.shared.http_servers import as_served
 from trading_api.shared.module_interface import Module, ModuleInfo
 from trading_api.shared.module_registry import DEFAULT_MODULES_DIR, ModuleRegistry
-from trading_api.shared.openapi import merge_openapi
+from trading_api.shared.openapi import INFO_CONTACT, INFO_LICENSE, merge_openapi
 from trading_api.shared.settings import Settings
 
 if TYPE_CHECKING:
     from trading_api.shared.ws import WsApp
 
 TITLE = "Trading API"
+DESCRIPTION = (
+    "Every enabled module's REST API, each mounted at /api/v1/<module>; each "
+    "module's own document is at /api/v1/<module>/openapi.json."
+)
 
 
 class ModularFastAPI(FastAPI):
@@ -51,6 +57,7 @@ class ModularFastAPI(FastAPI):
         ws_apps: Each module's WebSocket app by module name (modules with WS only).
         origin_policy: The browser origins allowed to call the API (CORS); the
             one list every origin check consults.
+        max_body_bytes: The largest request body read; larger is a 413.
         lifespans: The modules' running lifespans, while the app's runs.
     """
 
@@ -59,6 +66,7 @@ class ModularFastAPI(FastAPI):
         modules: Sequence[Module],
         *,
         origin_policy: OriginPolicy | None = None,
+        max_body_bytes: int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -76,9 +84,13 @@ class ModularFastAPI(FastAPI):
         self.origin_policy = origin_policy or OriginPolicy.from_list(
             Settings().cors_origins
         )
+        self.max_body_bytes = max_body_bytes or Settings().max_body_bytes
         # CORS wraps the whole dispatch, fast path included, so every module
-        # answers preflights; requests without an Origin pass straight through.
-        self._serve = self.origin_policy.wrap(self._dispatch)
+        # answers preflights (and a browser can read a 413); requests without
+        # an Origin pass straight through. The body limit covers every route.
+        self._serve = self.origin_policy.wrap(
+            limit_body(self._dispatch, self.max_body_bytes), self._methods_for
+        )
         # Module paths reach module apps, which guard their own concrete paths.
         install_error_handlers(self, guard_paths=False)
         add_docs_redirect(
@@ -130,6 +142,16 @@ class ModularFastAPI(FastAPI):
         }
         await module_app(child_scope, receive, send)
 
+    def _methods_for(self, scope: Scope) -> frozenset[str]:
+        """The methods served at the path in ``scope``, by whichever app serves
+        it: what a CORS preflight may be granted."""
+        module_app = self._module_app_for(scope)
+        if module_app is None:
+            return path_methods(self, scope)
+        root_path = scope.get("root_path", "")
+        mount = self._mount_path(module_app.state.module.name)
+        return path_methods(module_app, {**scope, "root_path": f"{root_path}{mount}"})
+
     def _module_app_for(self, scope: Scope) -> FastAPI | None:
         if scope["type"] not in ("http", "websocket") or self.user_middleware:
             return None
@@ -146,7 +168,7 @@ class ModularFastAPI(FastAPI):
     def openapi(self) -> dict[str, Any]:
         """The merged OpenAPI document of every enabled module."""
         if self.openapi_schema is None:
-            self.openapi_schema = merge_openapi(
+            merged = merge_openapi(
                 {
                     self._mount_path(name): app.openapi()
                     for name, app in self.module_apps.items()
@@ -154,6 +176,15 @@ class ModularFastAPI(FastAPI):
                 title=TITLE,
                 version=__version__,
             )
+            merged["info"] = {
+                **merged["info"],
+                "description": DESCRIPTION,
+                "contact": INFO_CONTACT,
+                "license": INFO_LICENSE,
+            }
+            # Paths carry their full /api/v1/<module> prefix: served from the root.
+            merged["servers"] = [{"url": "/"}]
+            self.openapi_schema = merged
         return self.openapi_schema
 
     def asyncapi(self) -> dict[str, Any]:
@@ -266,6 +297,7 @@ class AppFactory:
         return ModularFastAPI(
             [self.registry.create_module(name) for name in names],
             origin_policy=policy,
+            max_body_bytes=settings.max_body_bytes,
         )
 
     def resolve_names(self, enabled_module_names: Sequence[str] | None) -> list[str]:

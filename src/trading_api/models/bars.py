@@ -51,7 +51,7 @@ class BarsHistory(BaseModel):
     meta: HistoryMetadata
 
 
-class BarsSubscriptionRequest(WireModel):
+class BarsSubscriptionRequest(WireModel, strict=True):
     """Subscribe to the live (last) bar of a symbol at a resolution."""
 
     symbol: str = Field(min_length=1, max_length=64, examples=["NASDAQ:AAPL"])

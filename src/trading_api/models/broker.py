@@ -13,6 +13,7 @@ from pydantic.alias_generators import to_camel
 
 from trading_api.models.common import (
     CamelModel,
+    JsonInt,
     NamedIntEnum,
     NamedStrEnum,
     required_when,
@@ -95,13 +96,13 @@ def _require_price(
 class OrderDuration(CamelModel):
     """TradingView's order duration: its ``type`` is the time in force."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)
 
     type: TimeInForce = Field(
         description="DAY expires at the end of the symbol's session; GTC works "
         "until filled or cancelled."
     )
-    datetime: int | None = Field(
+    datetime: JsonInt | None = Field(
         default=None,
         description="When a DAY order expires, UNIX milliseconds; set by the "
         "broker, ignored on input.",
@@ -119,6 +120,7 @@ class PreOrder(CamelModel):
 
     model_config = ConfigDict(
         extra="ignore",
+        strict=True,
         json_schema_extra={
             "allOf": [
                 required_when(
@@ -177,7 +179,7 @@ class OrderModification(CamelModel):
     unknown fields are ignored.
     """
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)
 
     id: str | None = None
     symbol: Symbol | None = None
@@ -226,7 +228,7 @@ class PlaceOrderResult(CamelModel):
 class Brackets(CamelModel):
     """Take-profit and stop-loss prices; null or absent removes a bracket."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)
 
     take_profit: Price | None = None
     stop_loss: Price | None = None
@@ -313,7 +315,7 @@ class OrderPreviewResult(CamelModel):
     errors: list[str] = Field(default_factory=list)
 
 
-class LeverageInfoParams(CamelModel):
+class LeverageInfoParams(CamelModel, strict=True):
     """Which leverage is asked about."""
 
     symbol: Symbol
@@ -359,7 +361,7 @@ class LeveragePreviewResult(CamelModel):
     errors: list[str] = Field(default_factory=list)
 
 
-class AccountSubscriptionRequest(CamelModel):
+class AccountSubscriptionRequest(CamelModel, strict=True):
     """Subscribe to one account's stream."""
 
     account_id: AccountId

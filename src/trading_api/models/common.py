@@ -8,16 +8,31 @@ from :class:`WireModel`, so the JSON on the wire matches TradingView's names.
 Every model refuses NaN and infinities (JSON has neither; Python's parser reads
 ``NaN``, ``Infinity`` and ``1e309`` anyway): a 422 naming the field, never a
 non-finite number in the books or an invalid JSON answer.
+
+Models a client sends (request bodies, WebSocket subscription requests) are
+declared ``strict=True``: they take exactly the JSON types their schema
+publishes. A number field takes a JSON number (an integer included, as JSON
+Schema says) but never ``true`` or ``"1"``; an integer field takes an integer
+(``5.0`` too: JSON Schema calls it one), an enum one of its values in its own
+JSON type (``2``, not ``"2"``), a boolean only ``true`` or ``false``.
 """
 
 from collections.abc import Iterable
 from enum import Enum, IntEnum, StrEnum
-from typing import Any, cast
+from typing import Annotated, Any, cast
 
-from pydantic import BaseModel, ConfigDict, Field, GetJsonSchemaHandler
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    ValidationInfo,
+)
 from pydantic.alias_generators import to_camel
 from pydantic.json_schema import JsonSchemaValue
-from pydantic_core import CoreSchema
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 
 class WireModel(BaseModel):
@@ -61,14 +76,65 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, object]]:
     }
 
 
+def _integral(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+JsonInt = Annotated[int, BeforeValidator(_integral)]
+"""An integer as JSON Schema counts them: ``5`` and ``5.0``, never ``5.5``,
+``true`` or ``"5"`` (in a strict model)."""
+
+
+_JSON_TYPE = {True: "integer", False: "string"}
+
+
+def _strict(info: ValidationInfo) -> bool:
+    return bool(info.config and info.config.get("strict"))
+
+
 class _PublishedNames:
-    """Publishes an enum's member names beside its values in the JSON schema.
+    """Publishes an enum's member names beside its values in the JSON schema,
+    and takes its values in their own JSON type.
 
     ``x-enum-varnames`` is read by openapi-generator, openapi-python-client and
     openapi-typescript; ``x-enumNames`` by NSwag and openapi-typescript. Without
     them a generated client names ``OrderType`` 2 ``VALUE_2``; with them,
     ``MARKET``.
+
+    In a strict model (a request body) an integer enum takes a JSON integer and
+    a string enum a JSON string, so ``"type": "2"`` is refused as the schema
+    refuses it. Elsewhere (a query parameter, which is text) ``"2"`` is read as
+    the value it spells.
     """
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: type[Any], handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        members = cast("dict[str, Any]", handler(source))
+        # The JSON type is checked before; the members then match by value.
+        members["strict"] = False
+        # The definition (``$ref``) is the checked enum, not its inner members.
+        ref = members.pop("ref", None)
+        return core_schema.with_info_before_validator_function(
+            cls._in_json_type, cast("CoreSchema", members), ref=ref
+        )
+
+    @classmethod
+    def _in_json_type(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, cls) or not _strict(info):
+            return value
+        if issubclass(cls, int):
+            if type(value) is int or (isinstance(value, float) and value.is_integer()):
+                return int(value)
+        elif type(value) is str:
+            return value
+        expected = ", ".join(repr(member.value) for member in cast("type[Enum]", cls))
+        raise PydanticCustomError(
+            "enum",
+            "Input should be one of {expected}, as a JSON {json_type}",
+            {"expected": expected, "json_type": _JSON_TYPE[issubclass(cls, int)]},
+        )
 
     @classmethod
     def __get_pydantic_json_schema__(

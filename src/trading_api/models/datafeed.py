@@ -85,7 +85,7 @@ class SymbolInfo(WireModel):
     currency_code: str
 
 
-class QuotesRequest(WireModel):
+class QuotesRequest(WireModel, strict=True):
     """A one-off quotes request."""
 
     symbols: list[SymbolName] = Field(min_length=1, max_length=100)
@@ -118,7 +118,7 @@ class QuoteData(WireModel):
     v: QuoteValues
 
 
-class QuotesSubscriptionRequest(WireModel):
+class QuotesSubscriptionRequest(WireModel, strict=True):
     """Subscribe to quotes; ``fast_symbols`` update at the fast rate, others slowly."""
 
     symbols: list[SymbolName] = Field(min_length=1, max_length=100)

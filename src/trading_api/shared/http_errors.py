@@ -3,13 +3,19 @@
 Installed on every module app and on the root app:
 
 * **422** for any request the schema refuses, parse errors included: a body that
-  is not JSON or not UTF-8 is ``json_invalid`` at ``["body"]``, never a bare 400.
+  is not JSON, not UTF-8 or nested too deeply to parse is ``json_invalid`` at
+  ``["body"]``, never a bare 400.
   ``loc`` always uses the wire names (``limitPrice``, not ``limit_price``), the
   names the OpenAPI document publishes, whichever spelling the client sent.
   The answer is always valid JSON: a NaN, an infinity or a lone surrogate in the
   rejected input is echoed as a string, never as invalid JSON or a 500.
+* **413** for a body over the size limit, documented on every operation that
+  takes one (:mod:`trading_api.shared.http_limits`).
 * **405** lists in ``Allow`` every method the path serves, and a concrete path
   wins over a templated one (:mod:`trading_api.shared.http_methods`).
+* Query and path parameters typed integer, number or boolean must be spelled
+  as that JSON value: :func:`trading_api.shared.http_params.check_parameter_text`,
+  a dependency of every module app.
 """
 
 from __future__ import annotations
@@ -27,11 +33,14 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
+from trading_api.shared.http_limits import document_body_limit
 from trading_api.shared.http_methods import ConcretePathGuard, method_not_allowed
 
 __all__ = ["install_error_handlers", "json_safe"]
 
 _NON_FINITE = {math.inf: "Infinity", -math.inf: "-Infinity"}
+ECHO_DEPTH = 32
+"""How deep a refused input is echoed in a 422 (as the WebSocket frame limit)."""
 
 
 def install_error_handlers(app: FastAPI, *, guard_paths: bool = True) -> None:
@@ -43,6 +52,7 @@ def install_error_handlers(app: FastAPI, *, guard_paths: bool = True) -> None:
     """
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(HTTPException, _http_error)
+    document_body_limit(app)
     if guard_paths:
         app.router.routes.insert(0, ConcretePathGuard(app))
 
@@ -58,26 +68,49 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 405:
         return method_not_allowed(request)
-    if exc.status_code == 400 and isinstance(exc.__cause__, ValueError):
-        # FastAPI answers a body it cannot decode (invalid UTF-8) with a bare 400;
-        # it is the same mistake as invalid JSON, so it gets the same 422.
-        error = {
-            "type": "json_invalid",
-            "loc": ["body"],
-            "msg": "JSON decode error: the body is not valid UTF-8",
-            "input": {},
-            "ctx": {"error": str(exc.__cause__)},
-        }
-        return JSONResponse({"detail": [json_safe(error)]}, status_code=422)
+    if (
+        exc.status_code == 400
+        and exc.detail == _UNPARSABLE_BODY
+        and exc.__cause__ is not None
+    ):
+        return _unparsable(exc.__cause__)
     return await http_exception_handler(request, exc)
 
 
-def json_safe(value: Any) -> Any:
+_UNPARSABLE_BODY = "There was an error parsing the body"
+"""FastAPI's bare 400 for a body it could not decode, whatever the reason."""
+
+
+def _unparsable(cause: BaseException) -> Response:
+    """The 422 of a body that is not JSON: the same mistake as invalid JSON.
+
+    FastAPI answers invalid JSON with a 422 but any other decoding failure (not
+    UTF-8, nested deeper than the parser's recursion limit) with a bare 400.
+    """
+    if isinstance(cause, UnicodeDecodeError):
+        why = "the body is not valid UTF-8"
+    elif isinstance(cause, RecursionError):
+        why = "the body is nested too deeply to parse"
+    else:
+        why = "the body could not be parsed"
+    error = {
+        "type": "json_invalid",
+        "loc": ["body"],
+        "msg": f"JSON decode error: {why}",
+        "input": {},
+        "ctx": {"error": str(cause)},
+    }
+    return JSONResponse({"detail": [json_safe(error)]}, status_code=422)
+
+
+def json_safe(value: Any, depth: int = 0) -> Any:
     """``value`` as something ``json.dumps(allow_nan=False)`` writes as valid JSON.
 
     Non-finite floats become ``"NaN"``/``"Infinity"``/``"-Infinity"``, strings
     lose lone surrogates (replaced by ``?``), exceptions become their message and
-    anything else unknown its ``str``.
+    anything else unknown its ``str``. Containers nested deeper than
+    :data:`ECHO_DEPTH` are echoed as the string ``"..."``: a refused body nested
+    hundreds deep still gets its 422, never a recursion error.
     """
     if value is None or isinstance(value, bool | int):
         return value
@@ -85,10 +118,12 @@ def json_safe(value: Any) -> Any:
         return value if math.isfinite(value) else _NON_FINITE.get(value, "NaN")
     if isinstance(value, str):
         return value.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, Mapping | list | tuple) and depth >= ECHO_DEPTH:
+        return "..."
     if isinstance(value, Mapping):
-        return {json_safe(str(k)): json_safe(v) for k, v in value.items()}
+        return {json_safe(str(k)): json_safe(v, depth + 1) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [json_safe(item) for item in value]
+        return [json_safe(item, depth + 1) for item in value]
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     return json_safe(str(value))

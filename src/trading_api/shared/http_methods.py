@@ -20,8 +20,9 @@ from starlette.types import Receive, Scope, Send
 METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 
 
-def allowed_methods(app: Any, scope: Scope) -> str:
-    """The ``Allow`` value of the path in ``scope``: the methods routes serve."""
+def path_methods(app: Any, scope: Scope) -> frozenset[str]:
+    """The methods the routes of ``app`` serve at the path in ``scope``, and
+    ``OPTIONS``."""
     allowed = {"OPTIONS"}
     for method in METHODS:
         probe = {**scope, "method": method}
@@ -31,7 +32,12 @@ def allowed_methods(app: Any, scope: Scope) -> str:
                 if not isinstance(route, ConcretePathGuard):
                     allowed.add(method)
                 break
-    return ", ".join(sorted(allowed))
+    return frozenset(allowed)
+
+
+def allowed_methods(app: Any, scope: Scope) -> str:
+    """The ``Allow`` value of the path in ``scope``: the methods routes serve."""
+    return ", ".join(sorted(path_methods(app, scope)))
 
 
 def method_not_allowed(request: Request) -> Response:

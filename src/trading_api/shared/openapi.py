@@ -6,6 +6,10 @@ from typing import Any
 from trading_api.shared.errors import SpecConflictError
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+INFO_CONTACT = {"name": "Trading workbench maintainers"}
+"""``info.contact`` of every document (Spectral's ``info-contact``)."""
+INFO_LICENSE = {"name": "MIT", "identifier": "MIT"}
+"""``info.license`` of every document: the project's license (SPDX)."""
 
 
 def merge_openapi(

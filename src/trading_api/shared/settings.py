@@ -6,6 +6,8 @@ Every variable is optional; unset or empty means the default.
 ``ENABLED_MODULES``               comma list of modules to serve (default: all)
 ``CORS_ORIGINS``                  comma list of browser origins allowed (``*``: any;
                                   unset: the local dev servers; empty: none)
+``MAX_BODY_BYTES``                largest REST request body; larger is a 413
+                                  (1048576)
 ``WS_MAX_FRAME_BYTES``            largest incoming WS frame (65536)
 ``WS_MAX_NESTING_DEPTH``          deepest nesting in an incoming WS frame (32)
 ``WS_MAX_TOPICS``                 topics per WS connection (128)
@@ -35,6 +37,9 @@ DEFAULT_CORS_ORIGINS = tuple(
 )
 """Local front-end dev servers: Create React App/Next (3000), Vite (5173), 8080."""
 
+DEFAULT_MAX_BODY_BYTES = 1_048_576
+"""1 MiB: far above any body the API takes (nginx's default too)."""
+
 _WS_LIMITS = {
     "WS_MAX_FRAME_BYTES": "max_frame_bytes",
     "WS_MAX_NESTING_DEPTH": "max_nesting_depth",
@@ -62,6 +67,8 @@ class Settings:
         cors_origins: Browser origins allowed to call the API (``*`` for any).
             From ``CORS_ORIGINS``, a comma list; unset means the local dev
             servers of :data:`DEFAULT_CORS_ORIGINS`, empty means none.
+        max_body_bytes: The largest REST request body read, from
+            ``MAX_BODY_BYTES``; a larger one is answered 413 unread.
         ws_limits: Limits of every module's WebSocket connections.
         job_policy: When failing background jobs make a module unhealthy.
         database_url: Where modules store their tables, from ``DATABASE_URL``; None
@@ -70,6 +77,7 @@ class Settings:
 
     enabled_modules: list[str] | None = None
     cors_origins: tuple[str, ...] = DEFAULT_CORS_ORIGINS
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     ws_limits: WsLimits = field(default_factory=WsLimits)
     job_policy: JobPolicy = field(default_factory=JobPolicy)
     database_url: str | None = None
@@ -101,11 +109,18 @@ class Settings:
             except ValueError as exc:
                 raise SettingsError(f"JOB_FAILURES_BEFORE_UNHEALTHY: {exc}") from None
         origins = environ.get("CORS_ORIGINS")
+        max_body = DEFAULT_MAX_BODY_BYTES
+        if environ.get("MAX_BODY_BYTES", "").strip():
+            max_body = _whole_number(environ, "MAX_BODY_BYTES")
+            if max_body < 1:
+                message = f"MAX_BODY_BYTES must be at least 1, got {max_body}"
+                raise SettingsError(message)
         return cls(
             enabled_modules=modules or None,
             cors_origins=DEFAULT_CORS_ORIGINS
             if origins is None
             else tuple(o.strip() for o in origins.split(",") if o.strip()),
+            max_body_bytes=max_body,
             ws_limits=ws_limits,
             job_policy=policy,
             database_url=environ.get("DATABASE_URL", "").strip() or None,

@@ -40,12 +40,14 @@ def create_router(service: CoreService) -> APIRouter:
 
     @router.get("/versions", response_model=VersionInfo, summary="Versions in use")
     async def versions(request: Request) -> VersionInfo:
+        """The API's URL version, the server package's, Python's and each module's."""
         return service.versions(_enabled_modules(request))
 
     @router.get(
         "/modules", response_model=list[MountedModule], summary="Enabled modules"
     )
     async def modules(request: Request) -> list[MountedModule]:
+        """The modules this process serves: name, mount path, version, WebSocket."""
         return service.modules(_enabled_modules(request))
 
     return router

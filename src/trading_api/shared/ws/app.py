@@ -86,7 +86,11 @@ class WsApp:
             return HTMLResponse(render_asyncapi_html(document))
 
         app.add_api_route(
-            "/ws/stats", ws_stats, methods=["GET"], response_model=WsStats
+            "/ws/stats",
+            ws_stats,
+            methods=["GET"],
+            response_model=WsStats,
+            tags=[self.module_name],
         )
         app.add_api_route(
             "/ws/asyncapi.json", ws_asyncapi_json, include_in_schema=False

@@ -29,12 +29,16 @@ class CoreClient(ModuleClient):
     def versions(self) -> VersionInfo:
         """Versions in use.
 
+        The API's URL version, the server package's, Python's and each module's.
+
         ``GET /api/v1/core/versions``
         """
         return self._call("GET", "/versions", VersionInfo)
 
     def modules(self) -> list[MountedModule]:
         """Enabled modules.
+
+        The modules this process serves: name, mount path, version, WebSocket.
 
         ``GET /api/v1/core/modules``
         """
@@ -65,12 +69,16 @@ class AsyncCoreClient(AsyncModuleClient):
     async def versions(self) -> VersionInfo:
         """Versions in use.
 
+        The API's URL version, the server package's, Python's and each module's.
+
         ``GET /api/v1/core/versions``
         """
         return await self._call("GET", "/versions", VersionInfo)
 
     async def modules(self) -> list[MountedModule]:
         """Enabled modules.
+
+        The modules this process serves: name, mount path, version, WebSocket.
 
         ``GET /api/v1/core/modules``
         """
