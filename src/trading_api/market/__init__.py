@@ -6,7 +6,8 @@ computes the same price for the same instant without talking to another.
 ``docs/market.md`` describes the API and how tests drive prices and time.
 
 Symbols: :data:`INSTRUMENTS`, :func:`resolve` (``AAPL`` or ``NASDAQ:AAPL``).
-Sessions: :func:`is_open`, :func:`next_open`, ``Instrument.session``.
+Sessions: :func:`is_open`, :func:`next_open`, ``Instrument.session``; holidays
+by rule: :data:`NYSE`, :func:`nyse_holidays`.
 Prices: :func:`price_at`, :func:`price_range`, :func:`quote_at`, :func:`bars`.
 Driving it: :class:`Market` with a :class:`ManualClock` and a :class:`Scenario`.
 """
@@ -25,6 +26,7 @@ from trading_api.market.errors import (
     ResolutionError,
     UnknownSymbolError,
 )
+from trading_api.market.holidays import NYSE, HolidayCalendar, easter, nyse_holidays
 from trading_api.market.live import Clock, ManualClock, Market, Scenario
 from trading_api.market.prices import (
     bars,
@@ -43,11 +45,13 @@ __all__ = [
     "HISTORY_START",
     "INSTRUMENTS",
     "MAX_BARS",
+    "NYSE",
     "RESOLUTIONS",
     "SYMBOL_TYPES",
     "US_STOCKS",
     "Bar",
     "Clock",
+    "HolidayCalendar",
     "Instrument",
     "ManualClock",
     "Market",
@@ -59,8 +63,10 @@ __all__ = [
     "Session",
     "UnknownSymbolError",
     "bars",
+    "easter",
     "is_open",
     "next_open",
+    "nyse_holidays",
     "price_at",
     "price_range",
     "quote_at",

@@ -4,7 +4,9 @@ A session is one daily window, the same length every trading day, opening at a
 local wall-clock time in its time zone (daylight saving included, through
 ``zoneinfo``). Each window belongs to a *trading date*: the calendar date it
 closes on. An overnight session (FX: 17:00 to 17:00 New York) opens the evening
-before its trading date, as TradingView counts it. There are no holidays.
+before its trading date, as TradingView counts it. A session with a holiday
+calendar (US stocks: the NYSE's, :mod:`trading_api.market.holidays`) does not
+trade on its holidays: no bars, no price moves, no fills.
 
 Days are numbered like TradingView's charts: the day index of a trading date is
 days since 1970-01-01, so ``day * 86_400`` is the UTC midnight its daily bar
@@ -16,6 +18,8 @@ from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
 from functools import cached_property, lru_cache
 from zoneinfo import ZoneInfo
+
+from trading_api.market.holidays import NYSE, HolidayCalendar
 
 DAY = 86_400
 _EPOCH = date(1970, 1, 1).toordinal()
@@ -34,6 +38,7 @@ class Session:
         duration: Seconds the window stays open (a whole number of minutes).
         weekdays: ISO weekdays (1 = Monday) of the trading dates that trade.
         overnight: The window opens on the calendar day before its trading date.
+        holidays: The exchange's full-day closures, if it has any.
     """
 
     name: str
@@ -42,6 +47,7 @@ class Session:
     duration: int
     weekdays: frozenset[int]
     overnight: bool = False
+    holidays: HolidayCalendar | None = None
 
     @cached_property
     def _zone(self) -> ZoneInfo:
@@ -60,13 +66,20 @@ class Session:
         days = "".join(str(d % 7 + 1) for d in sorted(self.weekdays))
         return f"{start}-{end.strftime('%H%M')}:{days}"
 
+    def holidays_between(self, first: date, last: date) -> list[date]:
+        """The holidays from ``first`` to ``last`` (both included), in order."""
+        return [] if self.holidays is None else self.holidays.between(first, last)
+
     def opening(self, day: int) -> int:
         """When the window of trading date ``day`` opens (UNIX seconds)."""
         return _opening(self, day)
 
     def trades_on(self, day: int) -> bool:
-        """Whether trading date ``day`` has a window."""
-        return date.fromordinal(day + _EPOCH).isoweekday() in self.weekdays
+        """Whether trading date ``day`` has a window: a trading weekday that is
+        not a holiday."""
+        if (day + 3) % 7 + 1 not in self.weekdays:  # ISO weekday; day 0 a Thursday
+            return False
+        return self.holidays is None or not self.holidays.is_holiday(day)
 
     def day_of(self, t: float) -> int:
         """The trading date whose window contains or follows ``t`` on its date.
@@ -129,9 +142,10 @@ def _opening(session: Session, day: int) -> int:
 
 
 US_STOCKS = Session(
-    "us-stocks", "America/New_York", clock_time(9, 30), 23_400, _WEEKDAYS
+    "us-stocks", "America/New_York", clock_time(9, 30), 23_400, _WEEKDAYS, False, NYSE
 )
-"""NYSE and Nasdaq regular hours: 09:30-16:00 New York time, Monday to Friday."""
+"""NYSE and Nasdaq regular hours: 09:30-16:00 New York time, Monday to Friday,
+closed on the NYSE's holidays."""
 FX = Session("fx", "America/New_York", clock_time(17, 0), DAY, _WEEKDAYS, True)
 """FX 24x5: from Sunday 17:00 to Friday 17:00 New York time, dated by the close."""
 CRYPTO = Session("crypto", "Etc/UTC", clock_time(0, 0), DAY, _EVERY_DAY)

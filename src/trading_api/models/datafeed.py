@@ -69,6 +69,11 @@ class SymbolInfo(WireModel):
     description: str
     type: str
     session: str
+    session_holidays: str = Field(
+        default="",
+        description="Days the exchange is closed, TradingView's format: "
+        "YYYYMMDD dates separated by commas (20241225,20250101).",
+    )
     exchange: str
     listed_exchange: str
     timezone: str

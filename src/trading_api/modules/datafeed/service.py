@@ -12,11 +12,13 @@ after moving their clock.
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 
 from pydantic import BaseModel
 
 from trading_api.market import (
     EXCHANGES,
+    HISTORY_START,
     INSTRUMENTS,
     MAX_BARS,
     RESOLUTIONS,
@@ -171,8 +173,15 @@ class DatafeedService:
         ]
 
     def resolve(self, symbol: str) -> SymbolInfo:
-        """Everything the chart needs to know about ``symbol``."""
+        """Everything the chart needs to know about ``symbol``.
+
+        ``session_holidays`` lists the exchange's holidays from the first bar's
+        year to the end of next year, by the market clock.
+        """
         i = self._market.resolve(symbol)
+        first = datetime.fromtimestamp(HISTORY_START, UTC).date()
+        now = datetime.fromtimestamp(self._market.now(), UTC)
+        holidays = i.session.holidays_between(first, date(now.year + 1, 12, 31))
         return SymbolInfo(
             name=i.name,
             ticker=i.ticker,
@@ -180,6 +189,7 @@ class DatafeedService:
             description=i.description,
             type=i.type,
             session=i.session.tradingview,
+            session_holidays=",".join(day.strftime("%Y%m%d") for day in holidays),
             exchange=i.exchange,
             listed_exchange=i.exchange,
             timezone=i.session.timezone,
