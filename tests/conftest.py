@@ -76,6 +76,16 @@ def _binary(*names: str, extra_path: str = "") -> Callable[[], str | None]:
     return find
 
 
+def _node_tool(name: str) -> Callable[[], str | None]:
+    """A Node tool that ``npm ci`` installs into node_modules/.bin."""
+
+    def find() -> str | None:
+        tool = ROOT / "node_modules" / ".bin" / name
+        return str(tool) if shutil.which("node") and tool.is_file() else None
+
+    return find
+
+
 def _postgresql() -> str | None:
     from trading_api.shared.storage.testing import postgres_bindir
 
@@ -94,6 +104,22 @@ OPTIONAL_TOOLS: dict[str, tuple[Callable[[], str | None], str]] = {
         "apt-get install nginx-light",
     ),
     "postgresql": (_postgresql, "apt-get install postgresql"),
+    "openapi-python-client": (
+        _binary("openapi-python-client", extra_path=str(Path(sys.executable).parent)),
+        'pip install -e ".[dev]"',
+    ),
+    "openapi-typescript": (
+        _node_tool("openapi-typescript"),
+        "Node.js >= 18, then `npm ci --ignore-scripts` at the project root",
+    ),
+    "spectral": (
+        _node_tool("spectral"),
+        "Node.js >= 18, then `npm ci --ignore-scripts` at the project root",
+    ),
+    "redocly": (
+        _node_tool("redocly"),
+        "Node.js >= 18, then `npm ci --ignore-scripts` at the project root",
+    ),
 }
 """Each optional tool: how to find it (its path, or None) and how to install it."""
 

@@ -1,0 +1,177 @@
+"""The published OpenAPI documents through the third-party tools users run.
+
+Each module's document and the merged one, as ``trading specs build`` commits
+them, go through two client generators (openapi-python-client and
+openapi-typescript), which must generate without a warning about the document
+and name enum members (``OrderType.LIMIT``, ``Side.SELL``), and two linters
+(Spectral with ``spectral:oas``, Redocly with ``recommended``), which must find
+nothing, warnings included. Their configuration is the project's own
+(``.spectral.yaml``, ``redocly.yaml``), so running a tool by hand agrees.
+"""
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+MERGED = ROOT / "src/trading_api/specs_generated/openapi.json"
+DOCUMENTS = {
+    "merged": MERGED,
+    **{
+        path.parent.parent.name: path
+        for path in sorted(ROOT.glob("src/trading_api/modules/*/specs_generated/*"))
+        if path.name.endswith("_openapi.json")
+    },
+}
+PYTHON_ENUMS = {
+    "merged": {
+        "order_type.py": ["LIMIT = 1", "STOP_LIMIT = 4"],
+        "side.py": ["BUY = 1", "SELL = -1"],
+        "resolution.py": ['DAY_1 = "1D"'],
+    },
+    "broker": {
+        "order_type.py": ["LIMIT = 1", "MARKET = 2"],
+        "side.py": ["SELL = -1"],
+        "time_in_force.py": ['GTC = "GTC"'],
+    },
+    "datafeed": {"resolution.py": ['MINUTE_1 = "1"', 'MONTH_1 = "1M"']},
+    "core": {"health_status_status.py": ['UNHEALTHY = "unhealthy"']},
+}
+"""Enum members each generated Python client must name, by model file."""
+TYPESCRIPT_ENUMS = {
+    "merged": ["export enum OrderType {", "LIMIT = 1,", "SELL = -1"],
+    "broker": ["export enum Side {", "SELL = -1", "export enum TimeInForce {"],
+    "datafeed": ["export enum Resolution {", 'DAY_1 = "1D"'],
+    "core": ["export enum HealthStatusStatus {"],
+}
+"""What each generated TypeScript file must declare (``--enum``)."""
+
+
+def run(*command: str | Path, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(part) for part in command],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "NO_COLOR": "1"},
+        check=False,
+    )
+
+
+def test_every_module_and_the_merged_document_are_checked() -> None:
+    assert {"merged", "core", "broker", "datafeed"} <= set(DOCUMENTS)
+    assert set(PYTHON_ENUMS) == set(TYPESCRIPT_ENUMS) == set(DOCUMENTS)
+
+
+@pytest.mark.requires("openapi-python-client")
+@pytest.mark.parametrize("name", sorted(DOCUMENTS))
+def test_openapi_python_client_generates_named_enums_without_warnings(
+    name: str, tmp_path: Path
+) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("post_hooks: []\n")  # no formatter run: the code is what it is
+    out = tmp_path / "client"
+    generated = run(
+        "openapi-python-client",
+        "generate",
+        "--path",
+        DOCUMENTS[name],
+        "--output-path",
+        out,
+        "--meta",
+        "none",
+        "--config",
+        config,
+    )
+    said = generated.stdout + generated.stderr
+    assert generated.returncode == 0, said
+    assert "warning" not in said.lower(), said
+    for filename, members in PYTHON_ENUMS[name].items():
+        code = (out / "models" / filename).read_text()
+        assert "Enum):" in code, code
+        for member in members:
+            assert f"    {member}\n" in code, (filename, member, code)
+        assert "VALUE_" not in code
+
+
+@pytest.mark.requires("openapi-typescript")
+@pytest.mark.parametrize("name", sorted(DOCUMENTS))
+def test_openapi_typescript_generates_named_enums_without_warnings(
+    name: str, tmp_path: Path
+) -> None:
+    out = tmp_path / f"{name}.ts"
+    generated = run(
+        ROOT / "node_modules/.bin/openapi-typescript",
+        DOCUMENTS[name],
+        "--enum",
+        "--output",
+        out,
+    )
+    said = generated.stdout + generated.stderr
+    assert generated.returncode == 0, said
+    # Besides its banner and the line naming the output, anything it says is a
+    # complaint about the document.
+    unexpected = [
+        line
+        for line in said.splitlines()
+        if line.strip() and "openapi-typescript" not in line and "→" not in line
+    ]
+    assert unexpected == [], said
+    code = out.read_text()
+    for declaration in TYPESCRIPT_ENUMS[name]:
+        assert declaration in code, declaration
+
+
+@pytest.mark.requires("spectral")
+def test_spectral_finds_nothing_in_any_document() -> None:
+    linted = run(
+        ROOT / "node_modules/.bin/spectral",
+        "lint",
+        "--ruleset",
+        ROOT / ".spectral.yaml",
+        "--format",
+        "json",
+        "--quiet",
+        *DOCUMENTS.values(),
+    )
+    problems = json.loads(linted.stdout or "[]")
+    assert problems == [], json.dumps(problems, indent=1)[:4000]
+    assert linted.returncode == 0, linted.stderr
+
+
+@pytest.mark.requires("redocly")
+def test_redocly_finds_nothing_in_any_document() -> None:
+    linted = run(
+        ROOT / "node_modules/.bin/redocly",
+        "lint",
+        "--config",
+        ROOT / "redocly.yaml",
+        "--format",
+        "json",
+        *DOCUMENTS.values(),
+    )
+    reports = list(_json_objects(linted.stdout))
+    assert len(reports) == len(DOCUMENTS), linted.stdout + linted.stderr
+    for report in reports:
+        assert report["totals"]["errors"] == 0, report["problems"]
+        assert report["totals"]["warnings"] == 0, report["problems"]
+    assert linted.returncode == 0, linted.stderr
+
+
+def _json_objects(text: str) -> list[Any]:
+    """The JSON values written one after another in ``text``."""
+    decoder = json.JSONDecoder()
+    found, at = [], 0
+    while at < len(text):
+        if text[at].isspace():
+            at += 1
+            continue
+        value, at = decoder.raw_decode(text, at)
+        found.append(value)
+    return found
