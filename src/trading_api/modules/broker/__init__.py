@@ -105,13 +105,20 @@ class BrokerModule(Module):
 
         The runtime supervises the step: one that raises is logged and the next
         runs; steps that keep failing make ``/health`` name ``broker-matching``.
+        On PostgreSQL a second job relays the events of every instance to this
+        one's WebSocket subscribers.
         """
-        if self.simulation_interval <= 0:
-            return []
-        return [
-            PeriodicJob(
-                step=self._service.step,
-                interval=self.simulation_interval,
-                name="broker-matching",
+        jobs: list[Job] = []
+        if self._service.shared:
+            # Several instances: deliver every instance's events to this one's
+            # subscribers.
+            jobs.append(self._service.relay)
+        if self.simulation_interval > 0:
+            jobs.append(
+                PeriodicJob(
+                    step=self._service.step,
+                    interval=self.simulation_interval,
+                    name="broker-matching",
+                )
             )
-        ]
+        return jobs

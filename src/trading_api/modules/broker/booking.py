@@ -321,7 +321,7 @@ class Booking(EngineState):
         for account in self._accounts.values():
             if not account.holdings:
                 continue
-            if self.subscribers.listening(POSITIONS, account.id):
+            if self._listening(POSITIONS, account.id):
                 for symbol in account.holdings:
                     self._emit_position(account, symbol, only_if_moved=True)
             self._emit_equity(account)

@@ -17,24 +17,47 @@ database, so memory and database agree again, and the request is answered 503:
 nothing was stored. In one process, commands run one at a time (an asyncio
 lock: on SQLite, one writer), so a command never sees another's uncommitted
 change.
+
+Several instances (PostgreSQL): a matching step first takes the cluster-wide
+try-lock ``matching`` (``ModuleDatabase.try_lock``) and is skipped when another
+instance holds it, so one instance matches per tick; the events of a command or
+step are published on the storage bus (``ModuleDatabase.publish``, channel
+``events``) in its transaction, and every instance, this one included, delivers
+what it receives to its own WebSocket subscribers (:meth:`Transactions.relay`).
+On SQLite one process serves the tables and delivers the events itself.
 """
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from pydantic import BaseModel
+
+from trading_api.models.broker import EquityData, Execution, Order, Position
 from trading_api.modules.broker.accounting import Account
 from trading_api.modules.broker.backends import Backend, Transaction, backend_for
 from trading_api.modules.broker.engine import TradingEngine
 from trading_api.modules.broker.errors import StorageUnavailableError
 from trading_api.modules.broker.store import BrokerStore, Db
-from trading_api.modules.broker.views import Unit
-from trading_api.shared.storage import ModuleDatabase
+from trading_api.modules.broker.streams import EQUITY, EXECUTIONS, ORDERS, POSITIONS
+from trading_api.modules.broker.views import Event, Unit
+from trading_api.shared.storage import GAP, ModuleDatabase
 
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
+MATCHING_LOCK = "matching"
+"""The cluster-wide try-lock of the matching step."""
+EVENTS = "events"
+"""The bus channel of the broker's stream events."""
+MODELS: dict[str, type[BaseModel]] = {
+    ORDERS: Order,
+    POSITIONS: Position,
+    EXECUTIONS: Execution,
+    EQUITY: EquityData,
+}
 Before = Callable[[Db], Any]
 """Reads a command needs from the database, in its transaction (its result is
 handed to the command)."""
@@ -59,13 +82,15 @@ class Transactions:
         self._lock = asyncio.Lock()
         self._store: BrokerStore | None = None
         self._backend: Backend | None = None
+        self._shared = False
         self.instance = 0
         """This start's number in ``broker__instances``: it prefixes the ids."""
 
     @property
     def shared(self) -> bool:
-        """Whether other processes may serve the same tables (PostgreSQL)."""
-        return self.database.engine.dialect.name != "sqlite"
+        """Whether other processes may serve the same tables (PostgreSQL);
+        known once :meth:`open` ran."""
+        return self._shared
 
     @property
     def store(self) -> BrokerStore:
@@ -87,7 +112,10 @@ class Transactions:
 
     async def open(self, now_ms: int) -> None:
         """Load what serving needs and take an instance number for new ids."""
-        self._store = store = BrokerStore(self.database.engine.dialect.name)
+        dialect = self.database.engine.dialect.name
+        self._store = store = BrokerStore(dialect)
+        self._shared = dialect != "sqlite"
+        self.engine.broadcast = self._shared
         self._backend = backend_for(self.database)
 
         def load(db: Db) -> tuple[int, list[Account]]:
@@ -146,6 +174,8 @@ class Transactions:
         async with self._lock:
             try:
                 async with self.backend.transaction() as tx:
+                    if account_id is None and not await self._matching(tx):
+                        return None  # type: ignore[return-value]
                     prepared = await tx.call(
                         lambda db: self._prepare(db, account_id, before)
                     )
@@ -177,11 +207,35 @@ class Transactions:
         self._deliver(unit)
         return result
 
+    async def _matching(self, tx: Transaction) -> bool:
+        """Whether this instance matches this tick (it holds the try-lock)."""
+        if tx.session is None:
+            return True
+        return await self.database.try_lock(tx.session, MATCHING_LOCK)
+
     async def _publish(self, tx: Transaction, unit: Unit) -> None:
-        """Hand the events to the other instances in the transaction (none yet)."""
+        """Publish the events on the bus, delivered to every instance after the
+        commit (PostgreSQL)."""
+        if tx.session is None:
+            return
+        for event in unit.events:
+            await self.database.publish(tx.session, EVENTS, encode(event))
 
     def _deliver(self, unit: Unit) -> None:
-        self.engine.deliver(unit.events)
+        """Send the events to this process's subscribers (SQLite; on
+        PostgreSQL they come back through :meth:`relay`)."""
+        if not self.shared:
+            self.engine.deliver(unit.events)
+
+    async def relay(self) -> None:
+        """Deliver the events every instance publishes to this one's
+        subscribers, until cancelled (PostgreSQL)."""
+        async with self.database.subscribe(EVENTS) as events:
+            async for payload in events:
+                if payload is GAP:
+                    LOG.warning("broker events were lost; subscribers miss some")
+                    continue
+                self.engine.deliver([decode(str(payload))])
 
     def _prepare(
         self, db: Db, account_id: str | None, before: Before | None
@@ -254,3 +308,17 @@ class Transactions:
             for each in wanted:
                 # Unknown until the next command reloads it from its row.
                 self.engine.drop(each)
+
+
+def encode(event: Event) -> str:
+    """An event as a bus message: route and account, a newline, the item's
+    wire JSON."""
+    route, account_id, item = event
+    return json.dumps([route, account_id]) + "\n" + item.model_dump_json(by_alias=True)
+
+
+def decode(payload: str) -> Event:
+    """The event a bus message carries."""
+    head, _, body = payload.partition("\n")
+    route, account_id = json.loads(head)
+    return route, account_id, MODELS[route].model_validate_json(body)

@@ -112,6 +112,16 @@ class BrokerService:
         await self._tx.close()
 
     @property
+    def shared(self) -> bool:
+        """Whether other instances may serve the same tables (PostgreSQL)."""
+        return self._tx.shared
+
+    async def relay(self) -> None:
+        """Deliver the events every instance publishes to this one's
+        subscribers (PostgreSQL), until cancelled."""
+        await self._tx.relay()
+
+    @property
     def engine(self) -> TradingEngine:
         """The engine that owns the broker's state."""
         return self._engine

@@ -131,6 +131,9 @@ class EngineState:
         """Makes order ids; the service sets its instance when it starts."""
         self.execution_ids = IdMaker()
         self._history: dict[tuple[str, str], Order] = {}
+        self.broadcast = False
+        """Emit every event, listened to here or not: other instances'
+        subscribers may listen (set when several instances share the tables)."""
         self._outbox: list[Event] = []
         self._changes = Changes()
         self._depth = 0
@@ -441,6 +444,9 @@ class EngineState:
         self._changes.accounts[adopted.id] = adopted
         return adopted
 
+    def _listening(self, route: str, account_id: str) -> bool:
+        return self.broadcast or self.subscribers.listening(route, account_id)
+
     def _touch(self, account: Account, order: Order) -> None:
         """Mark an order (and so its account) to be stored."""
         self._changes.accounts[account.id] = account
@@ -482,7 +488,7 @@ class EngineState:
     def _emit_order(self, account: Account, order: Order) -> None:
         order.update_time = self.now_ms()
         self._touch(account, order)
-        if self.subscribers.listening(ORDERS, account.id):
+        if self._listening(ORDERS, account.id):
             self._outbox.append((ORDERS, account.id, order.model_copy()))
 
     def _emit_position(
@@ -507,11 +513,11 @@ class EngineState:
             self._last_pl.pop(key, None)
         else:
             self._last_pl[key] = position.pl
-        if self.subscribers.listening(POSITIONS, account.id):
+        if self._listening(POSITIONS, account.id):
             self._outbox.append((POSITIONS, account.id, position))
 
     def _emit_equity(self, account: Account) -> None:
-        if not self.subscribers.listening(EQUITY, account.id):
+        if not self._listening(EQUITY, account.id):
             return
         equity = self.equity(account)
         if self._last_equity.get(account.id) != equity:

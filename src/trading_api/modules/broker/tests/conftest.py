@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from trading_api.market import ManualClock, Market
 from trading_api.modules.broker import BrokerModule
@@ -20,6 +21,12 @@ from trading_api.modules.broker.settings import BrokerSettings
 from trading_api.modules.broker.tables import Base
 from trading_api.modules.broker.tests.support import OPEN, Broker, Run
 from trading_api.shared.storage.migrations import ModuleMigrations, upgrade
+from trading_api.shared.storage.testing import (
+    SKIP_VARIABLE,
+    PostgresUnavailableError,
+    TemporaryPostgres,
+    skip_requested,
+)
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 MakeBroker = Callable[..., Broker]
@@ -34,6 +41,52 @@ def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     upgrade(f"sqlite:///{path}", migrations)
     return path
+
+
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[tuple[TemporaryPostgres, str] | None]:
+    """A throwaway PostgreSQL cluster with a migrated template database; None
+    when the developer opted out (``TRADING_TEST_SKIP_POSTGRES=1``)."""
+    try:
+        cluster = TemporaryPostgres()
+    except PostgresUnavailableError as exc:
+        if skip_requested():
+            yield None
+            return
+        pytest.fail(str(exc))
+    with cluster:
+        url = cluster.new_database()
+        migrations = ModuleMigrations.in_package(
+            BrokerModule.name, PACKAGE_DIR, Base.metadata
+        )
+        upgrade(url, migrations)
+        yield cluster, str(make_url(url).database)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def stored_url(request: pytest.FixtureRequest, database_url: str) -> str:
+    """A fresh, migrated database: an SQLite file, then a PostgreSQL database."""
+    if request.param == "sqlite":
+        return database_url
+    found = request.getfixturevalue("postgres_template")
+    if found is None:
+        pytest.skip(f"PostgreSQL tests skipped ({SKIP_VARIABLE}=1)")
+    cluster, template = found
+    name = f"broker_{request.node.name.lower()}"[:60].replace("[", "_")
+    name = "".join(c if c.isalnum() else "_" for c in name)
+
+    async def create() -> None:
+        import asyncpg
+
+        connection = await asyncpg.connect(cluster.url)
+        try:
+            await connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            await connection.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        finally:
+            await connection.close()
+
+    asyncio.run(create())
+    return cluster.database_url(name)
 
 
 @pytest.fixture

@@ -1,0 +1,258 @@
+"""What the broker stores, on SQLite and on a real PostgreSQL: a restart serves
+every order, position and key as before; two services on one database (a
+restart overlapping the old process, or two instances) see each other's
+changes; a failed commit changes nothing; on PostgreSQL one instance matches per
+tick and every instance's subscribers get the events.
+"""
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+from pydantic import BaseModel
+from sqlalchemy import text
+
+from trading_api.market import ManualClock, Market
+from trading_api.models.broker import (
+    Brackets,
+    LeverageSetParams,
+    Order,
+    OrderModification,
+    OrderStatus,
+    OrderType,
+)
+from trading_api.modules.broker.durable import MATCHING_LOCK
+from trading_api.modules.broker.errors import ConflictError, StorageUnavailableError
+from trading_api.modules.broker.settings import BrokerSettings
+from trading_api.modules.broker.store import BrokerStore
+from trading_api.modules.broker.tests.support import (
+    ACCOUNT,
+    BUY,
+    OPEN,
+    SELL,
+    Broker,
+    Run,
+    place,
+    position,
+    pre_order,
+    subscribe,
+)
+from trading_api.shared.storage import lock_key
+
+
+@pytest.fixture
+def market() -> Market:
+    return Market(clock=ManualClock(OPEN))
+
+
+@pytest.fixture
+def brokers(run: Run, stored_url: str, market: Market) -> Iterator[list[Broker]]:
+    """Services made on the test's database; closed at the end."""
+    made: list[Broker] = []
+    yield made
+    for broker in made:
+        broker.close()
+
+
+def start(
+    brokers: list[Broker],
+    run: Run,
+    url: str,
+    market: Market,
+    settings: BrokerSettings | None = None,
+) -> Broker:
+    broker = Broker(run, url, market, settings)
+    brokers.append(broker)
+    return broker
+
+
+def test_a_restart_serves_every_order_position_and_leverage(
+    brokers: list[Broker], run: Run, stored_url: str, market: Market
+) -> None:
+    first = start(brokers, run, stored_url, market)
+    first.set_price("AAPL", 100.0)
+    place(first, BUY, 10, take_profit=110.0, stop_loss=90.0)
+    resting = place(first, BUY, 5, OrderType.LIMIT, limit_price=95.0)
+    stop_limit = place(
+        first, SELL, 2, OrderType.STOP_LIMIT, stop_price=99.0, limit_price=101.0
+    )
+    first.set_price("AAPL", 98.0)  # triggers the stop-limit, above its limit
+    cancelled = place(first, BUY, 1, OrderType.LIMIT, limit_price=50.0)
+    first.cancel_order(ACCOUNT, cancelled)
+    first.modify_order(ACCOUNT, resting, OrderModification(limit_price=96.0))
+    first.set_leverage(
+        ACCOUNT,
+        LeverageSetParams(
+            symbol="AAPL", order_type=OrderType.MARKET, side=BUY, leverage=4
+        ),
+    )
+    before = (first.orders(ACCOUNT), first.positions(ACCOUNT), first.snapshot())
+
+    again = start(brokers, run, stored_url, market)
+    assert (again.orders(ACCOUNT), again.positions(ACCOUNT), again.snapshot()) == (
+        before
+    )
+    assert stop_limit in again.engine.known(ACCOUNT).triggered
+    again.set_price("AAPL", 101.0)  # the triggered stop-limit now fills
+    statuses = {o.id: o.status for o in again.orders(ACCOUNT)}
+    assert statuses[stop_limit] is OrderStatus.FILLED
+    with pytest.raises(ConflictError, match="already canceled"):
+        again.cancel_order(ACCOUNT, cancelled)
+
+
+def test_a_change_made_by_another_service_is_reloaded_before_a_command(
+    brokers: list[Broker], run: Run, stored_url: str, market: Market
+) -> None:
+    one = start(brokers, run, stored_url, market)
+    other = start(brokers, run, stored_url, market)
+    one.set_price("AAPL", 100.0)
+    place(one, BUY, 10)
+    place(other, BUY, 5)  # the other service's copy of the account was stale
+    assert position(other) == (15, BUY, 100.0)
+    place(one, SELL, 15)
+    assert position(one) is None
+    assert len({o.id for o in other.orders(ACCOUNT)}) == 3
+
+
+def test_ids_are_unique_across_services_on_one_database(
+    brokers: list[Broker], run: Run, stored_url: str, market: Market
+) -> None:
+    one = start(brokers, run, stored_url, market)
+    other = start(brokers, run, stored_url, market)
+    one.set_price("AAPL", 100.0)
+    ids = [place(one, BUY, 1), place(other, BUY, 1), place(one, BUY, 1)]
+    assert len(set(ids)) == 3
+    assert len(one.executions(ACCOUNT, "AAPL")) == 3
+
+
+def test_a_failed_commit_answers_an_error_and_changes_nothing(
+    brokers: list[Broker],
+    run: Run,
+    stored_url: str,
+    market: Market,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    broker = start(brokers, run, stored_url, market)
+    broker.set_price("AAPL", 100.0)
+    place(broker, BUY, 10)
+    save = BrokerStore.save
+
+    def fail_after_writing(self: BrokerStore, db: object, changes: object) -> None:
+        save(self, db, changes)  # type: ignore[arg-type]
+        raise OSError("disk full")
+
+    monkeypatch.setattr(BrokerStore, "save", fail_after_writing)
+    with pytest.raises(StorageUnavailableError, match="not made"):
+        place(broker, BUY, 5)
+    with pytest.raises(StorageUnavailableError):
+        place(broker, BUY, 1, account="NEW")
+    monkeypatch.setattr(BrokerStore, "save", save)
+    assert position(broker) == (10, BUY, 100.0)
+    assert [o.qty for o in broker.orders(ACCOUNT)] == [10]
+    assert broker.engine.known("NEW") is None
+    place(broker, BUY, 2)
+    assert position(broker) == (12, BUY, 100.0)
+
+
+def test_idempotency_keys_survive_a_restart_and_the_oldest_is_forgotten(
+    brokers: list[Broker], run: Run, stored_url: str, market: Market
+) -> None:
+    settings = BrokerSettings(idempotency_keys=2)
+    first = start(brokers, run, stored_url, market, settings)
+    first.set_price("AAPL", 100.0)
+    answers = [first.place_order_once(ACCOUNT, pre_order(), k) for k in "abc"]
+    again = start(brokers, run, stored_url, market, settings)
+    assert again.place_order_once(ACCOUNT, pre_order(), "c") == (answers[2][0], True)
+    assert again.place_order_once(ACCOUNT, pre_order(qty=2), "a")[1] is False
+    assert len(again.orders(ACCOUNT)) == 4
+
+
+def test_brackets_of_a_position_are_stored_with_it(
+    brokers: list[Broker], run: Run, stored_url: str, market: Market
+) -> None:
+    first = start(brokers, run, stored_url, market)
+    first.set_price("AAPL", 100.0)
+    place(first, BUY, 10)
+    first.set_position_brackets(
+        ACCOUNT, "AAPL", Brackets(take_profit=120.0, stop_loss=80.0)
+    )
+    again = start(brokers, run, stored_url, market)
+    [held] = again.positions(ACCOUNT)
+    assert (held.take_profit, held.stop_loss) == (120.0, 80.0)
+    again.set_price("AAPL", 121.0)
+    assert position(again) is None
+    assert sorted(o.status for o in again.orders(ACCOUNT)) == [
+        OrderStatus.CANCELED,
+        OrderStatus.FILLED,
+        OrderStatus.FILLED,
+    ]
+
+
+# -- several instances (PostgreSQL) ------------------------------------------------
+
+
+@pytest.fixture
+def postgres_url(stored_url: str) -> str:
+    if not stored_url.startswith("postgresql"):
+        pytest.skip("one SQLite file is served by one process")
+    return stored_url
+
+
+def test_a_step_is_skipped_while_another_instance_matches(
+    brokers: list[Broker], run: Run, postgres_url: str, market: Market
+) -> None:
+    broker = start(brokers, run, postgres_url, market)
+    broker.set_price("AAPL", 100.0)
+    resting = place(broker, BUY, 1, OrderType.LIMIT, limit_price=95.0)
+    broker.service.set_price("AAPL", 94.0)
+
+    async def step_while_held() -> None:
+        async with broker.database.transaction() as session:
+            held = await session.scalar(
+                text("SELECT pg_try_advisory_xact_lock(:key)"),
+                {"key": lock_key("broker", MATCHING_LOCK)},
+                bind_arguments=broker.database.raw_sql,
+            )
+            assert held
+            await broker.service.step()
+
+    steps = broker.engine.steps
+    run(step_while_held())
+    assert broker.engine.steps == steps
+    assert [o.status for o in broker.orders(ACCOUNT) if o.id == resting] == [
+        OrderStatus.WORKING
+    ]
+    broker.step()
+    assert broker.engine.steps == steps + 1
+    assert [o.status for o in broker.orders(ACCOUNT) if o.id == resting] == [
+        OrderStatus.FILLED
+    ]
+
+
+def test_every_instance_delivers_the_events_of_another(
+    brokers: list[Broker], run: Run, postgres_url: str, market: Market
+) -> None:
+    one = start(brokers, run, postgres_url, market)
+    other = start(brokers, run, postgres_url, market)
+    one.set_price("AAPL", 100.0)
+    received: list[BaseModel] = subscribe(other, "orders")
+
+    async def relay_and_place() -> list[BaseModel]:
+        relay = asyncio.create_task(other.service.relay())
+        await asyncio.sleep(0.2)  # the relay listens before the order is placed
+        order_id = await one.service.place_order(ACCOUNT, pre_order(qty=3))
+        async with asyncio.timeout(10):
+            while not any(
+                isinstance(o, Order) and o.status is OrderStatus.FILLED
+                for o in received
+            ):
+                await asyncio.sleep(0.02)
+        relay.cancel()
+        assert all(isinstance(o, Order) and o.id == order_id for o in received)
+        return received
+
+    pushed = run(relay_and_place())
+    assert [o.status for o in pushed if isinstance(o, Order)] == [
+        OrderStatus.WORKING,
+        OrderStatus.FILLED,
+    ]
