@@ -143,12 +143,11 @@ def test_cross_origin_request_carries_the_grant_only_for_listed_origins(
 
 
 def test_cors_origins_setting_replaces_the_dev_defaults() -> None:
-    app = build("https://charts.example.com/")
-    with TestClient(app) as client:
-        deployed = client.options(
-            ORDERS, headers=preflight("https://charts.example.com")
-        )
-        dev = client.options(ORDERS, headers=preflight(VITE))
+    # No lifespan: preflights need none, and a second app's shutdown must not
+    # close the databases the module's shared app is using.
+    client = TestClient(build("https://charts.example.com/"))
+    deployed = client.options(ORDERS, headers=preflight("https://charts.example.com"))
+    dev = client.options(ORDERS, headers=preflight(VITE))
     assert deployed.headers["access-control-allow-origin"] == (
         "https://charts.example.com"
     )
@@ -192,8 +191,8 @@ def test_bare_prefixes_redirect_to_the_docs(
 
 
 def test_redirects_follow_the_proxy_root_path(app: ModularFastAPI) -> None:
-    with TestClient(app, root_path="/trading", follow_redirects=False) as client:
-        response = client.get("/")
+    client = TestClient(app, root_path="/trading", follow_redirects=False)
+    response = client.get("/")
     assert response.headers["location"] == "/trading/api/v1/docs"
 
 
@@ -282,10 +281,8 @@ def test_asyncapi_servers_name_the_server_that_served_them(base_url: str) -> Non
 def test_merged_asyncapi_servers_follow_the_host_scheme_and_proxy_prefix(
     app: ModularFastAPI,
 ) -> None:
-    with TestClient(
-        app, base_url="https://trade.example.com", root_path="/trading"
-    ) as client:
-        servers = client.get("/trading/api/v1/ws/asyncapi.json").json()["servers"]
+    client = TestClient(app, base_url="https://trade.example.com", root_path="/trading")
+    servers = client.get("/trading/api/v1/ws/asyncapi.json").json()["servers"]
     assert servers["broker"] == {
         "host": "trade.example.com",
         "protocol": "wss",
@@ -376,8 +373,8 @@ def test_a_body_within_the_limit_is_served(client: TestClient) -> None:
 
 def test_the_body_limit_is_a_setting() -> None:
     small = Settings(max_body_bytes=100)
-    with TestClient(AppFactory(settings=small).create_app()) as client:
-        response = client.post("/api/v1/datafeed/quotes", json={"symbols": ["A"] * 50})
+    client = TestClient(AppFactory(settings=small).create_app(["datafeed"]))
+    response = client.post("/api/v1/datafeed/quotes", json={"symbols": ["A"] * 50})
     assert response.status_code == 413
     assert "larger than 100 bytes" in response.json()["detail"]
     assert Settings.from_env({"MAX_BODY_BYTES": "2048"}).max_body_bytes == 2048

@@ -155,31 +155,6 @@ def test_resolve_route_publishes_session_holidays() -> None:
     from trading_api.app_factory import AppFactory
     from trading_api.shared.settings import Settings
 
-    app = AppFactory(settings=Settings()).create_app()
-    with TestClient(app) as client:
-        info = client.get("/api/v1/datafeed/resolve/NASDAQ:AAPL").json()
+    app = AppFactory(settings=Settings()).create_app(["datafeed"])
+    info = TestClient(app).get("/api/v1/datafeed/resolve/NASDAQ:AAPL").json()
     assert "20241225" in info["session_holidays"].split(",")
-
-
-def test_a_market_order_placed_on_a_holiday_fills_at_the_next_open() -> None:
-    from trading_api.models.broker import OrderStatus, OrderType, PreOrder, Side
-    from trading_api.modules.broker.service import BrokerService
-
-    clock = ManualClock(JUL_4_2024_10H)
-    market = Market(clock=clock)
-    broker = BrokerService(market=market)
-    buy = PreOrder(symbol="AAPL", type=OrderType.MARKET, side=Side.BUY, qty=1)
-    order_id = broker.place_order("A-1", buy)
-
-    def status() -> tuple[OrderStatus, float | None]:
-        [found] = [o for o in broker.orders("A-1") if o.id == order_id]
-        return found.status, found.avg_price
-
-    broker.step()
-    assert status() == (OrderStatus.WORKING, None)
-    clock.set(at(2024, 7, 5, 13, 29, 59))
-    broker.step()
-    assert status() == (OrderStatus.WORKING, None)
-    clock.set(at(2024, 7, 5, 13, 30))
-    broker.step()
-    assert status() == (OrderStatus.FILLED, market.quote("AAPL").last)
