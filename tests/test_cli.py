@@ -15,12 +15,17 @@ PROJECT_ROOT = Path(trading_api.__file__).resolve().parents[2]
 Trading = Callable[..., subprocess.CompletedProcess[str]]
 Cli = Callable[..., Any]
 HEAVY = ["fastapi", "uvicorn", "copier", "httpx", "jinja2", "rich", "pydantic"]
-LIGHT_RUNTIME = [
-    "trading_api",
-    "trading_api.conventions",
-    "trading_api.shared",
-    "trading_api.shared.errors",
-]
+LIGHT_RUNTIME = ["trading_api", "trading_api.shared", "trading_api.shared.errors"]
+HELP_PROBE = """
+import json, sys
+from trading_cli.main import run
+sys.argv = ["trading", "--help"]
+try:
+    run()
+except SystemExit:
+    pass
+print(json.dumps(sorted(sys.modules)), file=sys.stderr)
+"""
 
 
 def test_importing_the_cli_loads_no_heavy_library() -> None:
@@ -30,10 +35,42 @@ def test_importing_the_cli_loads_no_heavy_library() -> None:
     )
     loaded = json.loads(result.stdout)
     assert [name for name in HEAVY if name in loaded] == []
-    # Only the runtime's standard-library-only parts: its rules and error root.
+    # Only the runtime's standard-library-only error root, and no command yet.
     assert [name for name in loaded if name.startswith("trading_api")] == (
         LIGHT_RUNTIME
     )
+    assert [name for name in loaded if name.startswith("trading_cli.")] == [
+        "trading_cli.errors",
+        "trading_cli.main",
+    ]
+
+
+def test_help_lists_every_command_without_importing_one() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", HELP_PROBE], capture_output=True, text=True, check=True
+    )
+    listed = [
+        line.split()[0]
+        for line in result.stdout.split("Commands:\n", 1)[1].splitlines()
+        if line.strip()
+    ]
+    assert listed[:4] == ["dev", "test", "modules", "new-module"]
+    assert {"specs", "clients", "db", "up", "down", "doctor"} <= set(listed)
+    assert "  new-module     Create a module from templates/module.\n" in (
+        result.stdout
+    )
+    loaded = json.loads(result.stderr)
+    assert [name for name in loaded if name.startswith("trading_cli.commands")] == []
+
+
+def test_every_listed_command_shows_its_own_help(cli: Cli) -> None:
+    listing = cli(PROJECT_ROOT, "--help").out.split("Commands:\n", 1)[1]
+    names = [line.split()[0] for line in listing.splitlines() if line.strip()]
+    assert len(names) == 15
+    for name in names:
+        result = cli(PROJECT_ROOT, name, "--help")
+        assert result.code == 0, (name, result.err)
+        assert result.out.startswith(f"Usage: trading {name} [OPTIONS]"), name
 
 
 def test_help_lists_commands_with_short_and_long_flag(cli: Cli) -> None:
