@@ -6,6 +6,7 @@ get the same ``DATABASE_URL``, and they behave as one broker, whichever
 instance (or nginx) a client talks to.
 """
 
+import asyncio
 import http.client
 import json
 import os
@@ -13,6 +14,7 @@ import signal
 import socket
 import subprocess
 import textwrap
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +28,9 @@ from trading_cli.deploy.topology import RunDir
 
 ROOT = Path(__file__).resolve().parents[2]
 BROKER = "/api/v1/broker"
+WAIT = 15.0
+"""Seconds a pushed message may take before the test fails (never reached)."""
+CANCELED, FILLED, WORKING = 1, 2, 6
 pytestmark = pytest.mark.requires("nginx")
 Trading = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -163,3 +168,118 @@ def test_the_run_folder_keeps_the_database_url_private(instances: Instances) -> 
 
     assert instances.database in conf.read_text()
     assert conf.stat().st_mode & 0o077 == 0
+
+
+def test_the_migrations_ran_once_before_the_instances_started(
+    instances: Instances,
+) -> None:
+    lines = instances.started.stdout.splitlines()
+    migrated = [line for line in lines if line.startswith("database: broker: ")]
+
+    assert len(migrated) == 1, instances.started.stdout
+    assert migrated[0].startswith("database: broker: base -> ")
+    assert lines.index(migrated[0]) < lines.index(
+        next(line for line in lines if line.startswith("server\t"))
+    )
+
+
+def order_ids(port: int, account: str) -> dict[str, int]:
+    status, orders = request(port, "GET", "/orders", account)
+    assert status == 200, orders
+    return {order["id"]: order["status"] for order in orders}
+
+
+def test_an_order_placed_through_one_instance_is_seen_through_every_path(
+    instances: Instances,
+) -> None:
+    first, second = instances.ports
+    resting = {"symbol": "BTCUSD", "type": 1, "side": 1, "qty": 0.01, "limitPrice": 1}
+    status, placed = request(first, "POST", "/orders", "SEEN", resting)
+    assert status == 201, placed
+
+    # nginx takes turns between the instances: four requests reach both.
+    paths = [second, first, *[instances.gateway] * 4]
+    seen = [order_ids(port, "SEEN").get(placed["orderId"]) for port in paths]
+
+    assert seen == [WORKING] * len(paths)
+
+
+def test_an_order_cancelled_through_one_instance_is_cancelled_on_the_other(
+    instances: Instances,
+) -> None:
+    first, second = instances.ports
+    resting = {"symbol": "BTCUSD", "type": 1, "side": 1, "qty": 0.01, "limitPrice": 1}
+    _, placed = request(second, "POST", "/orders", "CANCEL", resting)
+    status, _ = request(first, "DELETE", f"/orders/{placed['orderId']}", "CANCEL")
+
+    assert status in (200, 204)
+    assert order_ids(second, "CANCEL")[placed["orderId"]] == CANCELED
+
+
+def test_a_subscriber_of_one_instance_gets_the_fill_of_an_order_placed_on_the_other(
+    instances: Instances,
+) -> None:
+    first, second = instances.ports
+
+    async def scenario() -> tuple[str, dict[str, Any]]:
+        from websockets.asyncio.client import connect
+
+        async with connect(f"ws://127.0.0.1:{first}{BROKER}/ws") as ws:
+            await ws.send(
+                json.dumps(
+                    {"type": "executions.subscribe", "payload": {"accountId": "FAN"}}
+                )
+            )
+            await next_of(ws, "executions.subscribe.response")
+            market = {"symbol": "BTCUSD", "type": 2, "side": 1, "qty": 0.01}
+            _, placed = await asyncio.to_thread(
+                request, second, "POST", "/orders", "FAN", market
+            )
+            return placed["orderId"], await next_of(ws, "executions.update")
+
+    order_id, update = asyncio.run(scenario())
+    assert update["payload"]["orderId"] == order_id
+    assert update["payload"]["qty"] == 0.01
+
+
+async def next_of(ws: Any, kind: str) -> dict[str, Any]:
+    async with asyncio.timeout(WAIT):
+        while True:
+            message: dict[str, Any] = json.loads(await ws.recv())
+            if message["type"] == kind:
+                payload: dict[str, Any] = message["payload"]
+                return payload
+
+
+def test_over_many_ticks_no_order_fills_twice(instances: Instances) -> None:
+    from trading_api.market.prices import price_at, price_range
+
+    first, second = instances.ports
+    # The market's path is the same in every process: pick limit prices that
+    # the price reaches over the next seconds, so they fill on later ticks.
+    now = time.time()
+    price = price_at("BTCUSD", now)
+    low, high = price_range("BTCUSD", now + 1, now + 6)
+    buys = {round(price - (price - low) * k / 8, 2) for k in range(2, 8)}
+    sells = {round(price + (high - price) * k / 8, 2) for k in range(2, 8)}
+    orders = [(1, limit) for limit in sorted(buys) if low <= limit < price]
+    orders += [(-1, limit) for limit in sorted(sells) if price < limit <= high]
+    assert len(orders) >= 4, (price, low, high)
+    for number, (side, limit) in enumerate(orders):
+        order = {"symbol": "BTCUSD", "type": 1, "side": side, "qty": 0.01}
+        port = first if number % 2 else second  # placed on both instances
+        status, _ = request(
+            port, "POST", "/orders", "TICKS", order | {"limitPrice": limit}
+        )
+        assert status == 201
+    for _ in range(150):  # 30 s at most
+        states = order_ids(second, "TICKS")
+        if list(states.values()).count(FILLED) == len(orders):
+            break
+        time.sleep(0.2)
+    time.sleep(1.0)  # two more ticks on both instances
+    states = order_ids(first, "TICKS")
+    _, executions = request(second, "GET", "/executions/BTCUSD", "TICKS")
+
+    assert sorted(states.values()) == [FILLED] * len(orders)
+    assert sorted(e["orderId"] for e in executions) == sorted(states)
