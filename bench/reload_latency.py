@@ -9,13 +9,19 @@ per poll, 5 ms apart). Rows:
 
 * `trading dev`: a module edit takes the swap path (the probe module is
   replaced in the running server);
+* `trading dev`, an edit of `broker` (or `datafeed`): the swap path on a real
+  module; the edit appends a route answering the new value to its
+  `__init__.py`;
 * `trading dev --no-swap`: the same edit takes the full path (a new server);
 * `uvicorn --reload`: a new cold process;
 * `trading dev`, an edit of a shared model file: the full path, shared code
   re-imported too.
 
 Also timed: start of the process to the first response. The `trading dev` rows
-check that each reload line names the path expected.
+check that each reload line names the path expected, and run with `--verbose`:
+the median of each phase the server reports (watcher, relay, WS routers, import,
+build, start-up, and what runs after the new code serves) is printed below the
+row. The load average is printed before and after: the machine is shared.
 
 Run: python bench/reload_latency.py [--edits 9]
 Budget: module edit to new code served, swap median < 100 ms; trading dev's
@@ -37,6 +43,7 @@ import textwrap
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -230,16 +237,48 @@ class Server:
             self.process.wait()
 
 
-def measure(server: Server, edit: Callable[[int], None], values: range) -> list[float]:
+def measure(
+    server: Server, edit: Callable[[int], None], values: range, url: str
+) -> list[float]:
     """Latency of each edit, from the write to the first response showing it."""
     samples = []
     for value in values:
         time.sleep(0.5)  # let the previous reload and its spec build settle
         start = time.perf_counter()
         edit(value)
-        wait_for(server.port, PROBE_URL, serves(value))
+        wait_for(server.port, url, serves(value))
         samples.append(time.perf_counter() - start)
     return samples
+
+
+ROUTE = """
+
+from fastapi import APIRouter as _BenchRouter
+
+_bench_router = _BenchRouter()
+
+
+@_bench_router.get("/bench-value")
+async def _bench_value() -> dict[str, int]:
+    return {{"value": {value}}}
+
+
+_bench_routers = {cls}.api_routers.fget
+{cls}.api_routers = property(lambda self: [*_bench_routers(self), _bench_router])
+"""
+
+
+def real_module_edit(package: str, cls: str) -> Callable[[Path], Callable[[int], None]]:
+    """Append to a real module's ``__init__.py`` a route answering ``value``."""
+
+    def edit(tree: Path) -> Callable[[int], None]:
+        init = tree / "src" / "trading_api" / "modules" / package / "__init__.py"
+        original = init.read_text()
+        return lambda value: init.write_text(
+            original + ROUTE.format(value=value, cls=cls)
+        )
+
+    return edit
 
 
 def module_edit(tree: Path) -> Callable[[int], None]:
@@ -255,11 +294,20 @@ def shared_edit(tree: Path) -> Callable[[int], None]:
     return lambda value: model.write_text(MODEL.format(offset=value))
 
 
+@dataclass(frozen=True)
+class Row:
+    """One way of editing the tree: what to write and where to read it back."""
+
+    edit: Callable[[Path], Callable[[int], None]]
+    url: str = PROBE_URL
+    ready: str = PROBE_URL  # answers 200 once the server is ready to time
+
+
 def run(
     label: str,
     command: list[str],
     tree: Path,
-    edit: Callable[[Path], Callable[[int], None]],
+    row: Row,
     values: range,
     path: str | None = None,
 ) -> float:
@@ -271,8 +319,8 @@ def run(
     server = Server([arg.replace("PORT", str(port)) for arg in command], tree, port)
     try:
         startup = server.first_response()
-        wait_for(port, PROBE_URL, lambda status, _: status == 200)
-        samples = measure(server, edit(tree), values)
+        wait_for(port, row.ready, lambda status, _: status == 200)
+        samples = measure(server, row.edit(tree), values, row.url)
     except Exception:
         print("\n".join(server.lines[-30:]), file=sys.stderr)
         raise
@@ -291,7 +339,27 @@ def run(
         f"{median * 1000:6.0f} ms   ({shown})",
         flush=True,
     )
+    phases = [line for line in server.lines if line.startswith("  phases (ms): ")]
+    if phases:
+        print(f"{'':44s} {median_phases(phases[-len(samples) :])}", flush=True)
     return median
+
+
+def median_phases(lines: list[str]) -> str:
+    """The median of each phase over ``--verbose`` phase lines."""
+    values: dict[str, list[float]] = {}
+    for line in lines:
+        text = line.removeprefix("  phases (ms): ")
+        before, _, after = text.partition("; then ")
+        before, _, served = before.partition(" = served in ")
+        for part in [*before.split(", "), *after.split(", ")]:
+            if part:
+                name, _, number = part.rpartition(" ")
+                values.setdefault(name, []).append(float(number))
+        values.setdefault("= served", []).append(float(served.split()[0]))
+    return "phase medians (ms): " + ", ".join(
+        f"{name} {statistics.median(numbers):.0f}" for name, numbers in values.items()
+    )
 
 
 def main() -> None:
@@ -299,9 +367,21 @@ def main() -> None:
     parser.add_argument("--edits", type=int, default=9)
     edits = max(parser.parse_args().edits, 5)
     python = sys.executable
-    dev = [python, "-m", "trading_cli.main", "dev", "--port", "PORT"]
+    dev = [python, "-m", "trading_cli.main", "dev", "--verbose", "--port", "PORT"]
     uvicorn = [python, "-m", "uvicorn", "trading_api.main:app", "--reload"]
     uvicorn += ["--reload-dir", "src", "--port", "PORT"]
+    probe = Row(module_edit)
+    broker = Row(
+        real_module_edit("broker", "BrokerModule"),
+        url="/api/v1/broker/bench-value",
+        ready=HEALTH_URL,
+    )
+    datafeed = Row(
+        real_module_edit("datafeed", "DatafeedModule"),
+        url="/api/v1/datafeed/bench-value",
+        ready=HEALTH_URL,
+    )
+    print(f"load average before: {load()}", flush=True)
     with tempfile.TemporaryDirectory(prefix="reload-bench-") as tmp:
         tree = Path(tmp)
         copy_project(tree)
@@ -312,17 +392,27 @@ def main() -> None:
             return range(first, first + edits)
 
         label = "trading dev, module edit: swap"
-        swap = run(label, dev, tree, module_edit, next_values(), "swap")
+        swap = run(label, dev, tree, probe, next_values(), "swap")
+        label = "trading dev, broker edit: swap"
+        run(label, dev, tree, broker, next_values(), "swap")
+        label = "trading dev, datafeed edit: swap"
+        run(label, dev, tree, datafeed, next_values(), "swap")
         label = "trading dev --no-swap, module edit: full"
         no_swap = [*dev, "--no-swap"]
-        full = run(label, no_swap, tree, module_edit, next_values(), "full")
+        full = run(label, no_swap, tree, probe, next_values(), "full")
         label = "uvicorn --reload, module edit"
-        cold = run(label, uvicorn, tree, module_edit, next_values())
+        cold = run(label, uvicorn, tree, probe, next_values())
         label = "trading dev, models/ edit: full"  # last: it sets OFFSET
-        run(label, dev, tree, shared_edit, next_values(), "full")
+        run(label, dev, tree, Row(shared_edit), next_values(), "full")
+    print(f"load average after: {load()}")
     print(f"ratio swap / full reload:             {swap / full:.2f}")
     print(f"ratio swap / uvicorn --reload:        {swap / cold:.2f}")
     print(f"ratio full reload / uvicorn --reload: {full / cold:.2f}")
+
+
+def load() -> str:
+    """The 1, 5 and 15 minute load averages."""
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 if __name__ == "__main__":

@@ -50,6 +50,14 @@ def dev_command(
         help="Replace only the edited module in the running server when a save "
         "stays inside one module (default), or start a new server on every save.",
     ),
+    verbose: bool = typer.Option(
+        False,
+        "--verbose",
+        "-v",
+        help="After each reload line, print where its time went: the watcher, "
+        "the relay, the WS routers, the import, the build, the start-up and "
+        "what ran after the new code served.",
+    ),
 ) -> None:
     """Run the dev server with hot reload.
 
@@ -76,7 +84,7 @@ def dev_command(
     url = _url(listener)
     try:
         if reload:
-            _run_loop(project, listener, url, names, swap)
+            _run_loop(project, listener, url, names, swap, verbose)
         else:
             _serve_once(project, listener, url, names, started)
     finally:
@@ -170,6 +178,7 @@ def _run_loop(
     url: str,
     names: list[str] | None,
     swap: bool,
+    verbose: bool,
 ) -> None:
     import asyncio
 
@@ -182,7 +191,7 @@ def _run_loop(
         )
     project.activate()
     _emit(f"trading dev: starting on {url}, watching {_watched(project)}", False)
-    loop = DevLoop(project, listener, url, names, _emit, swap=swap)
+    loop = DevLoop(project, listener, url, names, _emit, swap=swap, verbose=verbose)
     code = asyncio.run(loop.run())
     if code:
         raise typer.Exit(code)

@@ -6,6 +6,7 @@ models. Other commands call :func:`upgrade_all` before they start servers.
 """
 
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -132,6 +133,64 @@ def upgrade_for_serving(
     for transition in upgrade_all(project, names):
         if transition.changed:
             echo(f"database: {describe_transition(transition)}")
+
+
+def upgrade_for_reload(project: Project, names: list[str]) -> list["Transition"]:
+    """Bring the tables of the modules ``names`` to their newest revision while
+    their old code serves: ``trading dev`` calls it when a module's migrations
+    change, before the new code replaces the old.
+
+    Raises:
+        CliError: a migration failed (its transaction is rolled back, so the
+            tables are as they were); one line naming the module, the revision
+            and the error.
+    """
+    project.activate()
+    from trading_api.shared.storage.migrations import upgrade
+
+    url = database_url(project)
+    done = []
+    for migrations in migrated_modules(project, names):
+        try:
+            done.append(upgrade(url, migrations))
+        except Exception as exc:
+            raise CliError(
+                f"{migrations.module}: {_failed_migration(exc, migrations)}"
+            ) from None
+    return done
+
+
+def _failed_migration(exc: BaseException, migrations: "ModuleMigrations") -> str:
+    """``migration 0003 failed (OperationalError: ...)``: the revision whose file
+    raised, found in the traceback (the file names start with the revision)."""
+    import traceback
+
+    from trading_api.shared.storage import StorageError
+
+    if isinstance(exc, StorageError):
+        return str(exc)  # says what is wrong with the history itself
+    directory = migrations.directory.resolve()
+    failed = None
+    seen: BaseException | None = exc
+    while seen is not None and failed is None:
+        files = [
+            frame.f_code.co_filename
+            for frame, _ in traceback.walk_tb(seen.__traceback__)
+        ]
+        if isinstance(seen, SyntaxError) and seen.filename:
+            files.append(seen.filename)
+        failed = next(
+            (Path(f) for f in files if Path(f).resolve().parent == directory), None
+        )
+        seen = seen.__cause__ or seen.__context__
+    lines = str(exc).strip().splitlines()
+    # SQLAlchemy starts its messages with the driver's error class: said once.
+    first = re.sub(r"^\([\w.]+\) ", "", lines[0]) if lines else ""
+    error = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+    if failed is None:
+        return f"upgrading to its newest migration failed ({error})"
+    revision = failed.stem.partition("_")[0]
+    return f"migration {revision} ({failed.name}) failed ({error})"
 
 
 def downgrade(project: Project, module: str, revision: str) -> "Transition":

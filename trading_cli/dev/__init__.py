@@ -18,8 +18,9 @@ Processes, and why:
   rather than a cold Python start.
 * An edit confined to one module's package takes a shorter path: the running
   server replaces that module alone (:mod:`~trading_cli.dev.swap`), on a
-  ``Swap`` order relayed by the zygote and the spawner to the server's own
-  control socket; other modules' WebSocket connections stay open.
+  ``Swap`` order sent straight to the server on the control channel it handed
+  over with its ``Serving`` report; other modules' WebSocket connections stay
+  open.
 
 Every message between these processes is a typed value of
 :mod:`~trading_cli.dev.channel`.

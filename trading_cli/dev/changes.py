@@ -134,8 +134,11 @@ class ContentIndex:
         return sorted(changed)
 
     def _expand(self, path: Path) -> set[Path]:
-        files = {path} if not path.is_dir() else set(self.filter.walk(path))
-        files.update(known for known in self._digests if path in known.parents)
+        if path in self._digests or path.is_file():
+            files = {path}  # a file: the common case, no folder to look into
+        else:
+            files = {path} if not path.is_dir() else set(self.filter.walk(path))
+            files.update(known for known in self._digests if path in known.parents)
         return {file for file in files if self.filter.is_watched(file)}
 
 
@@ -157,6 +160,9 @@ class ChangeSet:
             ``models/``, the app factory...): every module is affected.
         modules_moved: A module package appeared or disappeared.
         templates: Changed files of the copier templates.
+        migrations: Names of the modules whose ``migrations/`` folder changed
+            (a revision written, edited or removed): their tables are upgraded
+            before the new code serves.
     """
 
     files: tuple[Path, ...]
@@ -164,6 +170,7 @@ class ChangeSet:
     everything: bool = False
     modules_moved: bool = False
     templates: tuple[Path, ...] = ()
+    migrations: frozenset[str] = frozenset()
 
     def plan(self, served: frozenset[str] | None, existing: frozenset[str]) -> "Plan":
         """What to do about these changes.
@@ -210,7 +217,10 @@ class ChangeClassifier:
     """Sorts changed files of a project into modules, shared code and templates."""
 
     def __init__(self, project: Project) -> None:
+        from trading_api.shared.storage.migrations import MIGRATIONS_DIR
+
         self.project = project
+        self.migrations_dir = MIGRATIONS_DIR
         self._packages = self.module_packages()
 
     def module_names(self) -> frozenset[str]:
@@ -225,12 +235,15 @@ class ChangeClassifier:
         """The :class:`ChangeSet` of ``files`` (absolute paths that changed)."""
         files = tuple(sorted(files))
         modules: set[str] = set()
+        migrations: set[str] = set()
         templates: list[Path] = []
         everything = False
         for path in files:
             kind, module = self._kind(path)
-            if kind == "module":
+            if kind in ("module", "migration"):
                 modules.add(module)
+            if kind == "migration":
+                migrations.add(module)
             elif kind == "shared":
                 everything = True
             elif kind == "template":
@@ -243,11 +256,12 @@ class ChangeClassifier:
             everything=everything,
             modules_moved=moved,
             templates=tuple(templates),
+            migrations=frozenset(migrations),
         )
 
     def _kind(self, path: Path) -> tuple[str, str]:
-        """("module", name), ("shared", ""), ("template", ""), ("test", "") or
-        ("other", "")."""
+        """("module", name), ("migration", name), ("shared", ""), ("template",
+        ""), ("test", "") or ("other", "")."""
         project = self.project
         if project.templates_dir in path.parents:
             return "template", ""
@@ -258,4 +272,6 @@ class ChangeClassifier:
             return "shared", ""
         if parts[2] == TESTS_DIR:
             return "test", ""
+        if parts[2] == self.migrations_dir and path.suffix == ".py":
+            return "migration", name_for(parts[1])
         return "module", name_for(parts[1])

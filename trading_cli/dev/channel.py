@@ -21,11 +21,14 @@ Serve      trading dev, spawner     fork a server for ``modules``
 Build      trading dev, spawner     fork a build of specs and clients
 Stop       trading dev, spawners    stop the server or build of that order
 Swap       trading dev, server      replace one module inside a running server
+                                    (on the control channel the server attached
+                                    to its ``Serving``)
 Restart    trading dev, zygote      the shared code changed: new spawner
 Retire     zygote, spawner          take no orders; exit when children are gone
 Quit       trading dev, zygote,     stop everything and exit
            spawners
-Serving    server, trading dev      the server accepts (or failed to load)
+Serving    server, trading dev      the server accepts (or failed to load);
+                                    carries the server's control channel
 Swapped    server, trading dev      a swap finished (or failed)
 Built      build, trading dev       a build finished (or failed)
 Exited     spawner, trading dev     a server or build process ended
@@ -114,7 +117,8 @@ class Quit(Message):
 @dataclass(frozen=True)
 class Serving(Message):
     """The server of order ``id`` accepts; ``failure`` says why its app is not
-    loaded (it then answers 503)."""
+    loaded (it then answers 503). ``timeline``: the wall time each phase of the
+    start ended (see :mod:`~trading_cli.dev.timeline`)."""
 
     op: ClassVar[str] = "serving"
     id: int
@@ -122,12 +126,14 @@ class Serving(Message):
     modules: list[str]
     written: list[str]
     failure: Failure | None
+    timeline: dict[str, float]
 
 
 @dataclass(frozen=True)
 class Swapped(Message):
-    """Swap ``id`` finished: the new code of ``module`` serves, or ``failure`` says
-    why the old code goes on serving."""
+    """Swap ``id`` finished: the new code of ``module`` serves since
+    ``served_at`` (wall clock), or ``failure`` says why the old code goes on
+    serving. ``timeline``: the wall time each phase of the swap ended."""
 
     op: ClassVar[str] = "swapped"
     id: int
@@ -135,6 +141,8 @@ class Swapped(Message):
     module: str
     written: list[str]
     failure: Failure | None
+    served_at: float
+    timeline: dict[str, float]
 
 
 @dataclass(frozen=True)
@@ -204,14 +212,31 @@ def encode(message: Message) -> bytes:
     return data
 
 
-def send(sock: socket.socket, message: Message) -> None:
-    """Send ``message`` as one record.
+def send(
+    sock: socket.socket, message: Message, attached: socket.socket | None = None
+) -> None:
+    """Send ``message`` as one record, with the socket ``attached`` if given (the
+    receiver gets its own descriptor of it: see :func:`receive`).
 
     Raises:
         ValueError: the message is larger than :data:`MAX_MESSAGE`.
         OSError: the other end is gone.
     """
-    sock.send(encode(message))
+    if attached is None:
+        sock.send(encode(message))
+    else:
+        socket.send_fds(sock, [encode(message)], [attached.fileno()])
+
+
+def receive(sock: socket.socket) -> tuple[bytes, socket.socket | None]:
+    """One record from a non-blocking ``sock`` and the socket attached to it, if
+    any; ``b""`` when the other end is gone.
+
+    Raises:
+        BlockingIOError: nothing to read yet.
+    """
+    data, fds, _, _ = socket.recv_fds(sock, MAX_MESSAGE, 1)
+    return data, socket.socket(fileno=fds[0]) if fds else None
 
 
 def decode(data: bytes) -> Message:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from trading_cli.dev import channel
 from trading_cli.dev.failure import Failure, describe_failure
+from trading_cli.dev.timeline import Timeline
 from trading_cli.project import Project
 
 if TYPE_CHECKING:
@@ -60,12 +61,17 @@ class LoadedApp:
 
 
 def load_app(
-    project: Project, modules: Sequence[str] | None, codegen: Sequence[str] | None
+    project: Project,
+    modules: Sequence[str] | None,
+    codegen: Sequence[str] | None,
+    timeline: Timeline | None = None,
 ) -> LoadedApp:
     """Regenerate the WS routers of ``codegen`` (None: every served module), then
     build the app serving ``modules`` (None: all). Never raises for the project's
-    own errors: they come back in :attr:`LoadedApp.failure`."""
+    own errors: they come back in :attr:`LoadedApp.failure`. ``timeline`` gets
+    a mark per phase."""
     project.activate()
+    timeline = timeline or Timeline()
     written: list[Path] = []
     names = list(modules or [])
     try:
@@ -74,10 +80,14 @@ def load_app(
         factory = AppFactory(project.modules_dir)
         factory.registry.auto_discover(project.modules_dir)
         names = factory.resolve_names(modules)
-        for name in names if codegen is None else [n for n in codegen if n in names]:
-            package_dir = factory.registry.entry(name).package_dir
-            written += write_ws_routers(project, package_dir)
-        app = factory.create_app(modules)
+        with timeline.phase("ws routers"):
+            chosen = names if codegen is None else [n for n in codegen if n in names]
+            for name in chosen:
+                package_dir = factory.registry.entry(name).package_dir
+                written += write_ws_routers(project, package_dir)
+        with timeline.phase("import and build"):
+            app = factory.create_app(modules)
+            _warm_up(app)
     except Exception as exc:
         return LoadedApp(
             app=None,
@@ -92,6 +102,15 @@ def load_app(
     )
 
 
+def _warm_up(app: "ModularFastAPI") -> None:
+    """Build what the apps would build on their first request, before serving."""
+    from trading_api.shared.hot_swap import warm_up
+
+    for module_app in app.module_apps.values():
+        warm_up(module_app)
+    warm_up(app)
+
+
 def write_ws_routers(project: Project, package_dir: Path) -> list[Path]:
     """Regenerate a module's ``ws_generated/`` from its ``ws.py``, if it has one,
     holding the project lock; return the files that changed.
@@ -101,6 +120,10 @@ def write_ws_routers(project: Project, package_dir: Path) -> list[Path]:
     """
     if not (package_dir / "ws.py").is_file():
         return []
+    from trading_api.shared.ws.generated import staleness
+
+    if staleness(package_dir) is None:
+        return []  # in step with ws.py: nothing to write, no lock to wait for
     from trading_cli.build.ws_routers import write_ws_routers as write
     from trading_cli.lock import project_lock
 
@@ -283,19 +306,28 @@ def run_server(
 def serve_order(
     project: Project,
     reports: socket.socket,
-    control: socket.socket,
     listener: socket.socket,
     order: channel.Serve,
 ) -> None:
-    """Carry out a ``Serve`` order in a forked process: report ``Serving``, then
-    carry out the ``Swap`` orders that come on ``control``."""
-    loaded = load_app(project, order.modules, order.codegen)
+    """Carry out a ``Serve`` order in a forked process: report ``Serving`` with
+    one end of a control channel of its own, then carry out the ``Swap`` orders
+    ``trading dev`` sends on it (straight, not through the zygote)."""
+    from trading_api.conventions import MODULES_PACKAGE
+    from trading_cli.dev import code_cache
+
+    timeline = Timeline()
+    timeline.mark("relay and fork")
+    code_cache.install(f"{MODULES_PACKAGE}.")
+    loaded = load_app(project, order.modules, order.codegen, timeline)
     app = DevApp(
         loaded.app, loaded.failure, lambda exc: describe_failure(exc, project.root)
     )
     tasks: list[asyncio.Task[None]] = []
 
+    control, theirs = channel.channel_pair()
+
     def started() -> None:
+        timeline.mark("start")
         channel.send(
             reports,
             channel.Serving(
@@ -304,8 +336,11 @@ def serve_order(
                 modules=loaded.modules,
                 written=loaded.written,
                 failure=app.failure,
+                timeline=timeline.marks,
             ),
+            theirs,
         )
+        theirs.close()
         if app.app is not None and app.failure is None:
             from trading_cli.dev.swap import Swapper
 
@@ -322,9 +357,10 @@ async def obey(
 ) -> None:
     """Carry out the orders for this server, one at a time, until the channel
     closes."""
+    from trading_cli.dev.swap import SwapResult
 
-    async def swap(order: channel.Swap) -> None:
-        result = await swapper.swap(order.module)
+    async def swap(order: channel.Swap, result: SwapResult) -> None:
+        result = await swapper.swap(order.module, result)
         channel.send(
             reports,
             channel.Swapped(
@@ -333,17 +369,20 @@ async def obey(
                 module=order.module,
                 written=result.written,
                 failure=result.failure,
+                served_at=result.served_at,
+                timeline=result.timeline.marks,
             ),
         )
 
-    table: dict[type[channel.Message], Callable[[Any], Awaitable[None]]] = {
-        channel.Swap: swap,
-    }
+    table: dict[type[channel.Message], Callable[[Any, SwapResult], Awaitable[None]]]
+    table = {channel.Swap: swap}
     loop = asyncio.get_running_loop()
     while data := await loop.sock_recv(control, channel.MAX_MESSAGE):
+        result = SwapResult()
+        result.timeline.mark("relay")
         try:
             order = channel.decode(data)
-            await channel.handler_for(table, order)(order)
+            await channel.handler_for(table, order)(order, result)
         except channel.ChannelError as exc:  # a bug: say so, keep serving
             print(f"trading dev: {exc}", file=sys.stderr)
 

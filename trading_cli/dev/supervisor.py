@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from trading_api.conventions import ALWAYS_ENABLED  # noqa: TID253 (standard library only)
@@ -31,15 +31,17 @@ from trading_cli.dev.changes import (
     WatchFilter,
 )
 from trading_cli.dev.loop_guard import LoopGuard, Verdict
-from trading_cli.errors import EXIT_FAILED, EXIT_OK
+from trading_cli.dev.timeline import Timeline, phases_line
+from trading_cli.errors import EXIT_FAILED, EXIT_OK, CliError
 from trading_cli.project import Project
 
 Emit = Callable[[str, bool], None]
 """Print one message; the flag says it is an error (stderr)."""
 
-STEP_MS = 30
+STEP_MS = 10
 """A burst ends after this long without a new event: a `git checkout` of many
-files, or an editor's write-then-rename, is one reload."""
+files, or an editor's write-then-rename (microseconds apart), is one reload. The
+watcher looks every step, so a save is seen one to two steps after it lands."""
 DEBOUNCE_MS = 1600
 """A burst that goes on changing is cut after this long."""
 QUIT_SECONDS = 8.0
@@ -56,6 +58,7 @@ class Reload:
     changes: ChangeSet | None  # None: the first start
     saved_at: float  # wall clock of the earliest save
     build: tuple[str, ...] | None
+    timeline: Timeline = field(default_factory=Timeline)
 
 
 class DevLoop:
@@ -71,9 +74,11 @@ class DevLoop:
         guard: LoopGuard | None = None,
         *,
         swap: bool = True,
+        verbose: bool = False,
     ) -> None:
         self.project = project
         self.swap = swap
+        self.verbose = verbose
         self.listener = listener
         self.url = url
         self.modules = modules
@@ -95,6 +100,8 @@ class DevLoop:
         self._serving_ok = False
         self._swaps: dict[int, Reload] = {}  # swap orders not answered yet
         self._broken: set[str] = set()  # modules whose last swap failed
+        self._unapplied: set[Path] = set()  # edits held back by a failed migration
+        self._controls: dict[int, socket.socket] = {}  # each server's own channel
         self.builds = BuildQueue()
         self._channel: socket.socket | None = None
         self._zygote: subprocess.Popen[bytes] | None = None
@@ -165,9 +172,8 @@ class DevLoop:
 
     async def _read_channel(self) -> None:
         assert self._channel is not None
-        loop = asyncio.get_running_loop()
         while True:
-            data = await loop.sock_recv(self._channel, channel.MAX_MESSAGE)
+            data, attached = await self._receive(self._channel)
             if not data:
                 if not self._stop.is_set():
                     self._fail(
@@ -176,9 +182,35 @@ class DevLoop:
                 return
             try:
                 message = channel.decode(data)
+                if isinstance(message, channel.Serving) and attached is not None:
+                    self._controls[message.id] = attached  # its Swap orders go here
+                    attached = None
                 channel.handler_for(self._table, message)(message)
             except Exception as exc:  # keep the loop alive whatever a message holds
                 self.emit(f"error: trading dev: {type(exc).__name__}: {exc}", True)
+            finally:
+                if attached is not None:
+                    attached.close()
+
+    @staticmethod
+    async def _receive(sock: socket.socket) -> tuple[bytes, socket.socket | None]:
+        """The next record of ``sock`` and the socket attached to it, if any."""
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                return channel.receive(sock)
+            except BlockingIOError:
+                readable = loop.create_future()
+                loop.add_reader(sock.fileno(), readable.set_result, None)
+                try:
+                    await readable
+                finally:
+                    loop.remove_reader(sock.fileno())
+
+    def _close_control(self, server_id: int) -> None:
+        control = self._controls.pop(server_id, None)
+        if control is not None:
+            control.close()
 
     async def _quit_zygote(self) -> None:
         zygote = self._zygote
@@ -196,6 +228,8 @@ class DevLoop:
         if self._channel is not None:
             self._channel.close()
             self._channel = None
+        for server_id in list(self._controls):
+            self._close_control(server_id)
 
     def _fail(self, message: str, code: int = EXIT_FAILED) -> None:
         self.emit(f"error: {message}", True)
@@ -232,7 +266,11 @@ class DevLoop:
             seconds = now - reload.saved_at
             self.emit(report.ready_line(self.url, message.modules, seconds), False)
         else:
-            self.emit(self._reload_line(reload, message.written, now, "full"), False)
+            served_at = message.timeline.get("start", now)
+            self.emit(
+                self._reload_line(reload, message.written, served_at, "full"), False
+            )
+            self._emit_phases(reload, message.timeline, served_at)
         self._maybe_build()
 
     def _on_swapped(self, message: channel.Swapped) -> None:
@@ -254,18 +292,28 @@ class DevLoop:
             return
         self._broken.discard(message.module)
         self.builds.owe(swap.build)
-        self.emit(self._reload_line(swap, message.written, now, "swap"), False)
+        served_at = message.served_at
+        self.emit(self._reload_line(swap, message.written, served_at, "swap"), False)
+        self._emit_phases(swap, message.timeline, served_at)
         self._maybe_build()
 
+    def _emit_phases(
+        self, reload: Reload, marks: dict[str, float], served_at: float
+    ) -> None:
+        """With ``--verbose``: where the reload's time went."""
+        if self.verbose:
+            marks = {**reload.timeline.marks, **marks}
+            self.emit(phases_line(reload.saved_at, marks, served_at), False)
+
     def _reload_line(
-        self, reload: Reload, written: list[str], now: float, path: str
+        self, reload: Reload, written: list[str], served_at: float, path: str
     ) -> str:
         assert reload.changes is not None
         return report.reload_line(
             [self._relative(p) for p in reload.changes.files],
             self._affected(reload.changes),
             [self._relative(self.project.root / p) for p in written],
-            now - reload.saved_at,
+            served_at - reload.saved_at,
             path,
         )
 
@@ -281,6 +329,8 @@ class DevLoop:
             self.emit(report.built_line(modules, written, message.seconds), False)
 
     def _on_exited(self, message: channel.Exited) -> None:
+        if message.kind == "serve":
+            self._close_control(message.id)
         if message.kind == "build":
             self.builds.finished(message.id)
             self._maybe_build()
@@ -320,13 +370,14 @@ class DevLoop:
             ignore_permission_denied=True,
         ):
             try:
-                self._on_changes(Path(path) for _, path in batch)
+                await self._on_changes(Path(path) for _, path in batch)
             except Exception as exc:  # a bad burst must not end the watching
                 self.emit(f"error: trading dev: {type(exc).__name__}: {exc}", True)
 
-    def _on_changes(self, paths: Iterable[Path]) -> None:
+    async def _on_changes(self, paths: Iterable[Path]) -> None:
         detected = time.time()
-        files = self.index.update(paths)
+        files = sorted({*self.index.update(paths), *self._unapplied})
+        self._unapplied = set()
         if not files:
             return
         changes = self.classifier.classify(files)
@@ -354,6 +405,13 @@ class DevLoop:
         if verdict is not Verdict.RELOAD:
             return
         reload = Reload(0, changes, min(times.values()), plan.build)
+        reload.timeline.marks["watch"] = detected
+        migrated = sorted(changes.migrations & set(plan.codegen or self._served()))
+        if migrated and not await self._upgrade(migrated):
+            self._unapplied = set(changes.files)  # reloaded with the next save
+            return
+        if migrated:
+            reload.timeline.mark("migrate")
         swappable = self._swappable(changes, plan.codegen)
         if swappable is not None:
             self._start_swap(reload, swappable)
@@ -361,6 +419,33 @@ class DevLoop:
         if changes.everything:  # the zygote imported the old shared code
             self._send(channel.Restart())
         self._start_server(reload, plan.codegen)
+
+    def _served(self) -> frozenset[str]:
+        """The modules served now (or about to be)."""
+        return self.served or self.classifier.module_names()
+
+    async def _upgrade(self, modules: list[str]) -> bool:
+        """Run the new migrations of ``modules`` before their new code serves.
+
+        In a worker thread: the watcher's events queue meanwhile, so nothing
+        reloads before the tables are up to date. False, with one line said,
+        when a migration fails: the old code keeps serving.
+        """
+        from trading_cli.db import describe_transition, upgrade_for_reload
+
+        try:
+            done = await asyncio.to_thread(upgrade_for_reload, self.project, modules)
+        except CliError as exc:
+            self._broken.update(modules)  # no spec build of code not served
+            self.emit(
+                f"error: {exc}; the previous code keeps serving until you save a fix",
+                True,
+            )
+            return False
+        for transition in done:
+            if transition.changed:
+                self.emit(f"database: {describe_transition(transition)}", False)
+        return True
 
     def _swappable(
         self, changes: ChangeSet, codegen: tuple[str, ...] | None
@@ -376,6 +461,8 @@ class DevLoop:
             return None
         if self._pending or self._serving_id is None or not self._serving_ok:
             return None
+        if self._serving_id not in self._controls:
+            return None
         if len(changes.modules) != 1 or len(codegen) != 1:
             return None
         return codegen[0]
@@ -387,8 +474,14 @@ class DevLoop:
             self._send(channel.Stop(cancelled))
         reload.id = self._new_id()
         self._swaps[reload.id] = reload
-        self.guard.reload_started(reload.id, time.time())
-        self._send(channel.Swap(id=reload.id, server=self._serving_id, module=module))
+        self.guard.reload_started(reload.id, reload.timeline.mark("plan"))
+        control = self._controls.get(self._serving_id)
+        if control is not None:
+            with contextlib.suppress(OSError):  # it died: its Exited follows
+                channel.send(
+                    control,
+                    channel.Swap(id=reload.id, server=self._serving_id, module=module),
+                )
 
     def _start_server(
         self, reload: Reload, codegen: tuple[str, ...] | None = None
@@ -398,7 +491,7 @@ class DevLoop:
             self._send(channel.Stop(cancelled))
         reload.id = self._new_id()
         self._pending[reload.id] = reload
-        self.guard.reload_started(reload.id, time.time())
+        self.guard.reload_started(reload.id, reload.timeline.mark("plan"))
         self._send(
             channel.Serve(
                 id=reload.id,

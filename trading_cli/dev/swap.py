@@ -30,12 +30,14 @@ import sys
 import typing
 import weakref
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
 from trading_cli.dev.failure import Failure, describe_failure
 from trading_cli.dev.sessions import Sessions
+from trading_cli.dev.timeline import Timeline
 from trading_cli.project import Project
 
 if TYPE_CHECKING:
@@ -47,10 +49,13 @@ if TYPE_CHECKING:
 
 @dataclass
 class SwapResult:
-    """What a swap did: the files it regenerated, or why it failed."""
+    """What a swap did: the files it regenerated, or why it failed; when the new
+    code started serving, and where the time went."""
 
     written: list[str] = field(default_factory=list)
     failure: Failure | None = None
+    served_at: float = 0.0
+    timeline: Timeline = field(default_factory=Timeline)
 
 
 class Swapper:
@@ -65,26 +70,33 @@ class Swapper:
         self.swaps = 0
         self._retired: list[weakref.ref[object]] = []
 
-    async def swap(self, name: str) -> SwapResult:
-        """Serve module ``name`` from the code on disk now, in place of the old."""
+    async def swap(self, name: str, result: SwapResult | None = None) -> SwapResult:
+        """Serve module ``name`` from the code on disk now, in place of the old.
+
+        ``result`` may carry a timeline with earlier marks (the order's arrival).
+        """
         from trading_api.shared.module_registry import ModuleRegistry
 
-        result = SwapResult()
+        result = result or SwapResult()
+        timeline = result.timeline
         old = self.app.module_apps.get(name)
         if old is None:
-            return SwapResult(failure=Failure(f"module {name!r} is not served", ""))
+            result.failure = Failure(f"module {name!r} is not served", "")
+            return result
         old_module = old.state.module
         registry = ModuleRegistry()
         try:
             registry.auto_discover(self.project.modules_dir)
             entry = registry.entry(name)
         except Exception as exc:
-            return SwapResult(failure=describe_failure(exc, self.project.root))
+            result.failure = describe_failure(exc, self.project.root)
+            return result
         # Generating, importing and building run in a worker thread: the event
         # loop goes on serving the other modules meanwhile.
         staged = _Staged()
         try:
-            await asyncio.to_thread(staged.load, self.project, registry, entry)
+            load = partial(staged.load, self.project, registry, entry, timeline)
+            await asyncio.to_thread(load)
             assert staged.module is not None and staged.built is not None
             stop_old = await self.app.swap_module(staged.module, staged.built)
         except Exception as exc:
@@ -96,13 +108,18 @@ class Swapper:
             result.written = [
                 str(path.relative_to(self.project.root)) for path in staged.written
             ]
+        result.served_at = timeline.mark("start")
         purged = staged.purged or {}
         del staged
         # Nothing awaited since the new app took over: these are all the
         # connections the old one serves, and no new one reaches it.
         await self.sessions.evict(self.sessions.of_module(name), f"reloading {name}")
+        timeline.mark("close")
         await stop_old()
-        _clear_library_caches()
+        timeline.mark("stop old")
+        # In a worker thread: the event loop serves meanwhile.
+        await asyncio.to_thread(_clear_library_caches)
+        timeline.mark("caches")
         self.swaps += 1
         for retired in (old_module, type(old_module), old, *purged.values()):
             self._retired.append(weakref.ref(retired))
@@ -126,16 +143,26 @@ class _Staged:
     built: "BuiltApp | None" = None
 
     def load(
-        self, project: Project, registry: "ModuleRegistry", entry: "ModuleEntry"
+        self,
+        project: Project,
+        registry: "ModuleRegistry",
+        entry: "ModuleEntry",
+        timeline: Timeline,
     ) -> None:
         """Regenerate the module's WS routers, take its old code out of
         ``sys.modules``, import it again, create the module and build its app."""
+        from trading_api.shared.hot_swap import warm_up
         from trading_cli.dev.server import write_ws_routers
 
-        self.written = write_ws_routers(project, entry.package_dir)
-        self.purged = _purge(entry.import_name)
-        self.module = registry.create_module(entry.name)
-        self.built = self.module.create_app()
+        with timeline.phase("ws routers"):
+            self.written = write_ws_routers(project, entry.package_dir)
+        with timeline.phase("import"):
+            self.purged = _purge(entry.import_name)
+            module_class = registry.module_class(entry.name)
+        with timeline.phase("build"):
+            self.module = module_class()
+            self.built = self.module.create_app()
+            warm_up(self.built[0])
 
 
 CACHING_LIBRARIES = ("fastapi.", "starlette.", "pydantic.", "pydantic_core.")

@@ -90,11 +90,7 @@ def preload_project(project: Project) -> None:
 
 
 class Spawner(Parent):
-    """Holds the project's shared code; forks a server or a build per order.
-
-    Each server gets a control socket of its own, through which the spawner
-    passes it the :class:`~trading_cli.dev.channel.Swap` orders meant for it.
-    """
+    """Holds the project's shared code; forks a server or a build per order."""
 
     def __init__(
         self,
@@ -109,12 +105,10 @@ class Spawner(Parent):
         self.listener = listener
         self.retired = False
         self.preloaded_builds = False
-        self.controls: dict[int, socket.socket] = {}
         self.table: dict[type[channel.Message], channel.Handler] = {
             channel.Serve: self._serve,
             channel.Build: self._build,
             channel.Stop: self._stop_order,
-            channel.Swap: self._swap,
             channel.Retire: self._retire,
             channel.Quit: self._quit,
         }
@@ -129,35 +123,20 @@ class Spawner(Parent):
         self._retire_when_idle()
 
     def _serve(self, order: channel.Serve) -> None:
-        ours, theirs = channel.channel_pair()
-        pid = self.fork("serve", order.id)
-        if pid == 0:
-            ours.close()
-            for control in self.controls.values():
-                control.close()
-            self._be_child(order, theirs)
-        theirs.close()
-        self.controls[pid] = ours
+        if self.fork("serve", order.id) == 0:
+            self._be_child(order)
 
     def _build(self, order: channel.Build) -> None:
         if not self.preloaded_builds:
             self.preloaded_builds = True
             preload(PRELOAD_FOR_BUILDS)
         if self.fork("build", order.id) == 0:
-            for control in self.controls.values():
-                control.close()
-            self._be_child(order, None)
+            self._be_child(order)
 
     def _stop_order(self, order: channel.Stop) -> None:
         for child in list(self.children.values()):
             if child.order_id == order.id:
                 self.stop(child.pid)
-
-    def _swap(self, order: channel.Swap) -> None:
-        for child in self.children.values():
-            if child.kind == "serve" and child.order_id == order.server:
-                with contextlib.suppress(OSError, KeyError):
-                    channel.send(self.controls[child.pid], order)
 
     def _retire(self, order: channel.Retire) -> None:
         self.retired = True
@@ -166,8 +145,6 @@ class Spawner(Parent):
         self.quitting = True
 
     def exited(self, child: Child, code: int) -> None:
-        with contextlib.suppress(KeyError):
-            self.controls.pop(child.pid).close()
         if not self.quitting:
             with contextlib.suppress(OSError):
                 channel.send(
@@ -182,17 +159,14 @@ class Spawner(Parent):
         if self.retired and not self.children:
             self.quitting = True
 
-    def _be_child(
-        self, order: channel.Serve | channel.Build, control: socket.socket | None
-    ) -> None:
+    def _be_child(self, order: channel.Serve | channel.Build) -> None:
         code = 1
         try:
             self.orders.close()
             if isinstance(order, channel.Serve):
                 from trading_cli.dev.server import serve_order
 
-                assert control is not None
-                serve_order(self.project, self.reports, control, self.listener, order)
+                serve_order(self.project, self.reports, self.listener, order)
             else:
                 from trading_cli.dev.builder import build_order
 
@@ -221,9 +195,8 @@ class Zygote(Parent):
         self.table: dict[type[channel.Message], channel.Handler] = {
             channel.Quit: self._quit,
             channel.Restart: self._restart,
-            # Whichever spawner forked the process concerned acts on these.
+            # Whichever spawner forked the process concerned acts on this.
             channel.Stop: self._tell_all,
-            channel.Swap: self._tell_all,
             channel.Serve: self._tell_current,
             channel.Build: self._tell_current,
         }

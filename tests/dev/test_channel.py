@@ -18,8 +18,23 @@ ONE_OF_EACH: list[channel.Message] = [
     channel.Restart(),
     channel.Retire(),
     channel.Quit(),
-    channel.Serving(id=1, pid=42, modules=["core"], written=[], failure=FAILURE),
-    channel.Swapped(id=4, server=1, module="broker", written=["a.py"], failure=None),
+    channel.Serving(
+        id=1,
+        pid=42,
+        modules=["core"],
+        written=[],
+        failure=FAILURE,
+        timeline={"relay and fork": 1.5, "start": 2.25},
+    ),
+    channel.Swapped(
+        id=4,
+        server=1,
+        module="broker",
+        written=["a.py"],
+        failure=None,
+        served_at=2.5,
+        timeline={"relay": 1.0, "import": 2.0, "start": 2.5, "caches": 3.0},
+    ),
     channel.Built(id=2, modules=None, written=[], failure=FAILURE, seconds=0.5),
     channel.Exited(pid=42, id=1, kind="serve", code=0),
 ]
@@ -81,7 +96,12 @@ def test_messages_are_frozen() -> None:
 
 def test_an_oversized_message_is_refused_before_sending() -> None:
     huge = channel.Serving(
-        id=1, pid=1, modules=[], written=["x" * channel.MAX_MESSAGE], failure=None
+        id=1,
+        pid=1,
+        modules=[],
+        written=["x" * channel.MAX_MESSAGE],
+        failure=None,
+        timeline={},
     )
 
     with pytest.raises(ValueError, match="exceeds"):

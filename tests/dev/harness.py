@@ -1,0 +1,295 @@
+"""What the dev loop's tests share: a running `trading dev`, the files they
+write into a project copy, and waiting on what a user sees."""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+TIMEOUT = 60.0
+BUILD_TIMEOUT = 180.0
+"""Specs and clients are rebuilt at a low priority: on a machine busy with other
+work they may wait much longer than a reload."""
+
+GREETING_MODEL = """
+from pydantic import BaseModel
+
+
+class Greeting(BaseModel):
+    text: str
+"""
+
+DEMO = {
+    "__init__.py": """
+        from typing import Any
+
+        from fastapi import APIRouter
+
+        from trading_api.shared.module_interface import Module
+        from trading_api.shared.ws import WsRouter
+
+        from . import ws_generated
+        from .api import router
+        from .service import DemoService
+
+
+        class DemoModule(Module):
+            name = "demo"
+            description = "A module the dev loop tests edit."
+
+            def __init__(self) -> None:
+                self._service = DemoService()
+
+            @property
+            def service(self) -> DemoService:
+                return self._service
+
+            @property
+            def api_routers(self) -> list[APIRouter]:
+                return [router]
+
+            @property
+            def ws_routers(self) -> list[WsRouter[Any, Any]]:
+                return [
+                    getattr(ws_generated, name)(self._service)
+                    for name in ws_generated.__all__
+                ]
+        """,
+    "service.py": """
+        from pydantic import BaseModel
+
+        from trading_api.shared.ws import Publish
+
+
+        class TickRequest(BaseModel):
+            symbol: str
+
+
+        class Tick(BaseModel):
+            symbol: str
+            price: float
+
+
+        class DemoService:
+            async def create_topic(self, topic: str, publish: Publish) -> None:
+                publish(Tick(symbol=topic, price=1.5))
+
+            async def remove_topic(self, topic: str) -> None:
+                pass
+        """,
+    "ws.py": """
+        from typing import TypeAlias
+
+        from trading_api.shared.ws import WsRouter
+
+        from .service import Tick, TickRequest
+
+        EchoRouter: TypeAlias = WsRouter[TickRequest, Tick]
+        """,
+    "api.py": """
+        from fastapi import APIRouter
+
+        from trading_api.models.greeting import Greeting
+
+        router = APIRouter()
+
+
+        @router.get("/greeting")
+        async def greeting() -> Greeting:
+            return Greeting(text="hello")
+        """,
+}
+
+OTHER = """
+from fastapi import APIRouter
+
+from trading_api.shared.module_interface import Module
+
+router = APIRouter()
+
+
+@router.get("/ping")
+async def ping() -> dict[str, str]:
+    return {"module": "other"}
+
+
+class OtherModule(Module):
+    name = "other"
+
+    @property
+    def service(self) -> object:
+        return object()
+
+    @property
+    def api_routers(self) -> list[APIRouter]:
+        return [router]
+"""
+
+TICKER = "TickerRouter: TypeAlias = WsRouter[TickRequest, Tick]\n"
+
+# A module that writes into its own package every time a server starts.
+LOOPER = """
+import time
+from pathlib import Path
+
+from fastapi import APIRouter
+
+from trading_api.shared.module_interface import Module
+
+
+class LooperModule(Module):
+    name = "looper"
+
+    @property
+    def service(self) -> object:
+        return object()
+
+    @property
+    def api_routers(self) -> list[APIRouter]:
+        return []
+
+    async def on_startup(self) -> None:
+        (Path(__file__).parent / "stamp.txt").write_text(str(time.time_ns()))
+"""
+
+
+def write_module(folder: Path, files: dict[str, str]) -> None:
+    folder.mkdir()
+    for name, text in files.items():
+        (folder / name).write_text(textwrap.dedent(text).lstrip())
+
+
+def save(path: Path, text: str) -> None:
+    """Save like an editor: the whole file at once."""
+    path.write_text(textwrap.dedent(text).lstrip())
+
+
+class Dev:
+    """A running `trading dev` and everything it printed."""
+
+    def __init__(
+        self, root: Path, *args: str, env: dict[str, str] | None = None
+    ) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "trading_cli.main", "dev", "--port", "0", *args],
+            cwd=root,
+            env={**os.environ, "NO_COLOR": "1", **(env or {})},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self._changed = threading.Condition()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            with self._changed:
+                self.lines.append(line.rstrip("\n"))
+                self._changed.notify_all()
+
+    def mark(self) -> int:
+        """How many lines were printed so far: a ``since`` for the next waits."""
+        with self._changed:
+            return len(self.lines)
+
+    def wait_for(
+        self, pattern: str, count: int = 1, since: int = 0, timeout: float = TIMEOUT
+    ) -> str:
+        """The ``count``-th line matching ``pattern`` printed after the first
+        ``since`` lines, waiting for it."""
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                found = [line for line in self.lines[since:] if regex.search(line)]
+                if len(found) >= count:
+                    return found[count - 1]
+                left = deadline - time.monotonic()
+                if left <= 0 or self.process.poll() is not None:
+                    output = "\n".join(self.lines)
+                    raise AssertionError(f"no line matching {pattern!r}:\n{output}")
+                self._changed.wait(timeout=min(left, 0.5))
+
+    def count(self, pattern: str, since: int = 0) -> int:
+        with self._changed:
+            lines = self.lines[since:]
+            return sum(bool(re.search(pattern, line)) for line in lines)
+
+    @property
+    def url(self) -> str:
+        line = self.wait_for(r"^serving .* on http://")
+        match = re.search(r"on (http://\S+) ", line)
+        assert match is not None
+        return match.group(1)
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+        try:
+            return self.process.wait(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            raise
+
+
+def poll(check: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> None:
+    """Wait until ``check()`` holds; fail naming ``what`` after the timeout."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def answers(url: str, expected: object, status: int = 200) -> Callable[[], bool]:
+    def check() -> bool:
+        try:
+            response = httpx.get(url, timeout=10)
+        except httpx.TransportError:
+            return False
+        return response.status_code == status and (
+            expected is None or response.json() == expected
+        )
+
+    return check
+
+
+def module_dir(project: Path, package: str) -> Path:
+    return project / "src" / "trading_api" / "modules" / package
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid``, from /proc."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    found, frontier = [], [pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [child for child, ppid in parents.items() if ppid == parent]
+        found += children
+        frontier += children
+    return sorted(found)
+
+
+def running(pid: int) -> bool:
+    """Alive and not a zombie."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"

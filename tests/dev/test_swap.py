@@ -1,0 +1,277 @@
+"""Module hot-swap in `trading dev`: a save inside one module replaces only that
+module in the running server; other modules' WebSockets stay open, and nothing
+of the old module stays behind.
+
+One dev server serves the real `core`, `broker` and `datafeed` and a numbered
+feed, `counter`, for every test of this file.
+"""
+
+import asyncio
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from websockets.exceptions import ConnectionClosed
+
+from trading_api.shared.ws.testing import WsTestClient
+from trading_cli.dev.loop_guard import LoopGuard
+from trading_cli.dev.server import STATS_PATH
+
+from .harness import TIMEOUT, Dev, module_dir, write_module
+
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="the dev loop forks; Linux only"
+)
+
+CopyProject = Callable[..., Path]
+
+SWAPS = 10
+MEMORY_BOUND = 16 * 1024 * 1024
+"""Resident memory 50 swaps may add to a server, after a warm-up."""
+WARM_UP_SWAPS = 20
+"""Swaps before measuring: the first ones grow the allocator's arenas and the
+libraries' caches to their working size."""
+
+# A feed that numbers its updates by the clock: update n is due n intervals
+# after the start. A server that stalls for longer than an interval skips a
+# number, so a subscriber sees every gap beyond the interval as a missing number.
+# The interval is twice the datafeed's live-bar interval (1 s), so that a shared
+# machine's scheduling is not taken for a gap; a swap stalls the event loop far
+# less (the import runs in a worker thread).
+COUNTER = {
+    "__init__.py": """
+        from typing import Any
+
+        from fastapi import APIRouter
+
+        from trading_api.shared.module_interface import Module
+        from trading_api.shared.ws import WsRouter
+
+        from . import ws_generated
+        from .service import CounterService
+
+
+        class CounterModule(Module):
+            name = "counter"
+
+            def __init__(self) -> None:
+                self._service = CounterService()
+
+            @property
+            def service(self) -> CounterService:
+                return self._service
+
+            @property
+            def api_routers(self) -> list[APIRouter]:
+                return []
+
+            @property
+            def ws_routers(self) -> list[WsRouter[Any, Any]]:
+                return [ws_generated.CountRouter(self._service)]
+
+            def background_jobs(self) -> list[Any]:
+                return [self._service.run]
+        """,
+    "service.py": """
+        import asyncio
+        import time
+
+        from pydantic import BaseModel
+
+        from trading_api.shared.ws import Publish
+
+        INTERVAL = 2.0
+
+
+        class CountRequest(BaseModel):
+            name: str
+
+
+        class Count(BaseModel):
+            number: int
+
+
+        class CounterService:
+            def __init__(self) -> None:
+                self.topics: dict[str, Publish] = {}
+
+            async def create_topic(self, topic: str, publish: Publish) -> None:
+                self.topics[topic] = publish
+
+            async def remove_topic(self, topic: str) -> None:
+                self.topics.pop(topic, None)
+
+            async def run(self) -> None:
+                start, last = time.monotonic(), -1
+                while True:
+                    number = int((time.monotonic() - start) / INTERVAL)
+                    if number != last:
+                        last = number
+                        for publish in list(self.topics.values()):
+                            publish(Count(number=number))
+                    await asyncio.sleep(INTERVAL / 20)
+        """,
+    "ws.py": """
+        from typing import TypeAlias
+
+        from trading_api.shared.ws import WsRouter
+
+        from .service import Count, CountRequest
+
+        CountRouter: TypeAlias = WsRouter[CountRequest, Count]
+        """,
+}
+
+
+@dataclass
+class Market:
+    """The shared dev server, its project and broker's original ``__init__.py``."""
+
+    dev: Dev
+    project: Path
+    original: str
+    url: str
+
+
+@pytest.fixture(scope="module")
+def market(
+    project_copy: CopyProject, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Market]:
+    """`trading dev` serving the real ``core``, ``broker`` and ``datafeed``, and a
+    numbered feed, ``counter``."""
+    folder = tmp_path_factory.mktemp("dev-swap")
+    root = project_copy(folder / "project", modules=["core", "broker", "datafeed"])
+    write_module(module_dir(root, "counter"), COUNTER)
+    dev = Dev(root, "--modules", "broker,datafeed,counter")
+    try:
+        original = (module_dir(root, "broker") / "__init__.py").read_text()
+        yield Market(dev, root, original, dev.url)
+    finally:
+        dev.stop()
+
+
+def pace_like_a_person() -> None:
+    """Wait out the loop guard's grace after a reload before the next save: a
+    save that lands within it counts as caused by the reload."""
+    time.sleep(LoopGuard().grace + 0.05)
+
+
+def save_broker_version(market: Market, version: str) -> None:
+    init = module_dir(market.project, "broker") / "__init__.py"
+    init.write_text(f"{market.original}\nBrokerModule.version = {version!r}\n")
+
+
+def broker_version(url: str) -> str:
+    info: dict[str, str] = httpx.get(f"{url}/api/v1/broker/openapi.json").json()["info"]
+    return info["version"]
+
+
+async def closing_code(client: WsTestClient) -> int | None:
+    """Read ``client`` until the server closes it; the close code."""
+    with pytest.raises(ConnectionClosed) as closed:
+        while True:
+            await client.receive(timeout=TIMEOUT)
+    return closed.value.rcvd.code if closed.value.rcvd else None
+
+
+def test_datafeed_subscriber_keeps_receiving_across_broker_swaps(
+    market: Market,
+) -> None:
+    since = market.dev.mark()
+    numbers, codes = asyncio.run(swap_broker_while_subscribed(market, since))
+
+    assert codes == [1012] * SWAPS
+    missing = sorted(set(range(numbers[0], numbers[-1] + 1)) - set(numbers))
+    assert not missing, f"updates due at these intervals never came: {missing}"
+    lines = [line for line in market.dev.lines[since:] if line.startswith("reloaded")]
+    assert len(lines) == SWAPS
+    assert all(
+        line.endswith(" (swap): modules/broker/__init__.py -> broker") for line in lines
+    ), lines
+
+
+async def swap_broker_while_subscribed(
+    market: Market, since: int
+) -> tuple[list[int], list[int | None]]:
+    """Subscribe to datafeed quotes and the counter; swap broker ``SWAPS`` times
+    with a broker client connected each time. The counter's numbers received and
+    the broker clients' close codes."""
+    url, dev = market.url, market.dev
+    numbers: list[int] = []
+    quoted = asyncio.Event()
+    codes: list[int | None] = []
+    async with (
+        WsTestClient.connect(f"{url}/api/v1/datafeed") as feed,
+        WsTestClient.connect(f"{url}/api/v1/counter") as counter,
+    ):
+        # A symbol that trades around the clock: its quotes change at any hour.
+        request = {"symbols": ["BTCUSD"], "fast_symbols": ["BTCUSD"]}
+        assert (await feed.subscribe("quotes", request))["status"] == "ok"
+        assert (await counter.subscribe("count", {"name": "a"}))["status"] == "ok"
+
+        async def read_quotes() -> None:
+            while True:
+                await feed.receive("quotes.update", timeout=TIMEOUT)
+                quoted.set()
+
+        async def read_counts() -> None:
+            while True:
+                update = await counter.receive("count.update", timeout=TIMEOUT)
+                numbers.append(update["payload"]["payload"]["number"])
+
+        readers = [
+            asyncio.create_task(read_quotes()),
+            asyncio.create_task(read_counts()),
+        ]
+        for swap in range(1, SWAPS + 1):
+            async with WsTestClient.connect(f"{url}/api/v1/broker") as broker:
+                response = await broker.subscribe("orders", {"accountId": "DEMO-1"})
+                assert response["status"] == "ok", response
+                await asyncio.to_thread(pace_like_a_person)
+                version = f"1.{swap}.{since}"
+                save_broker_version(market, version)
+                await asyncio.to_thread(dev.wait_for, r"^reloaded in", swap, since)
+                codes.append(await closing_code(broker))
+            served = await asyncio.to_thread(broker_version, url)
+            assert served == version
+            quoted.clear()
+            await asyncio.wait_for(quoted.wait(), TIMEOUT)  # quotes still coming
+        for reader in readers:
+            assert not reader.done(), "a subscriber of another module was disconnected"
+            reader.cancel()
+    return numbers, codes
+
+
+def test_fifty_swaps_leave_no_task_module_or_memory_behind(market: Market) -> None:
+    dev, url = market.dev, market.url
+    since = dev.mark()
+    swaps = 0
+
+    def swap() -> None:
+        nonlocal swaps
+        swaps += 1
+        pace_like_a_person()
+        save_broker_version(market, f"2.{swaps}.{since}")
+        dev.wait_for(r"^reloaded in", swaps, since)
+
+    # Swaps of an earlier test of this server count towards the warm-up.
+    done = httpx.get(f"{url}{STATS_PATH}").json()["swaps"]
+    for _ in range(max(WARM_UP_SWAPS - done, 0)):
+        swap()
+    before = httpx.get(f"{url}{STATS_PATH}").json()
+    for _ in range(50):
+        swap()
+    after = httpx.get(f"{url}{STATS_PATH}").json()
+    served = broker_version(url)
+
+    assert served == f"2.{swaps}.{since}"
+    assert after["pid"] == before["pid"]  # every one a swap, no new server
+    assert after["swaps"] == before["swaps"] + 50
+    assert after["tasks"] == before["tasks"]
+    assert after["retired_alive"] == 0
+    assert after["rss_bytes"] - before["rss_bytes"] < MEMORY_BOUND
+    assert dev.count(r"\(full\)", since) == 0
