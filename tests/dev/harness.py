@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 
 TIMEOUT = 60.0
-BUILD_TIMEOUT = 180.0
+BUILD_TIMEOUT = 100.0
 """Specs and clients are rebuilt at a low priority: on a machine busy with other
 work they may wait much longer than a reload."""
 

@@ -216,28 +216,6 @@ async def first_ticker_update(url: str, route: str = "ticker") -> dict[str, obje
         return payload
 
 
-def test_files_written_by_the_loop_cause_no_reload(served: Served) -> None:
-    demo = module_dir(served.project, "demo")
-    save(demo / "ws.py", DEMO["ws.py"] + TICKER)
-    served.wait_for(r"^reloaded in")
-    # A build still running was cancelled by the reload: the next one is its own.
-    builds = served.count(r"^rebuilt specs and clients")
-    served.wait_for(
-        r"^rebuilt specs and clients", count=builds + 1, timeout=BUILD_TIMEOUT
-    )
-    spec = demo / "specs_generated" / "demo_asyncapi.json"
-    assert '"ticker"' in spec.read_text()  # the build wrote generated files
-
-    # Events reach the watcher in order: a reload caused by the generated files
-    # would come before the one this edit causes.
-    pace_like_a_person()
-    save(demo / "api.py", DEMO["api.py"].replace('"hello"', '"hi"'))
-    second = served.wait_for(r"^reloaded in", count=2)
-
-    assert "modules/demo/api.py" in second
-    assert served.count(r"^reloaded in") == 2
-
-
 def test_syntax_error_in_a_module_keeps_its_old_code_serving(served: Served) -> None:
     api = module_dir(served.project, "demo") / "api.py"
 
@@ -327,7 +305,32 @@ def test_regeneration_waits_for_another_writer_of_the_tree(served: Served) -> No
     assert "modules/demo/ws_generated/ticker_router.py" in line
 
 
-# A server of its own: the loop guard pauses reloading for the rest of its life.
+# Servers of their own: the first build of a fresh server, and a loop guard that
+# pauses reloading for the rest of the server's life.
+
+
+def test_files_written_by_the_loop_cause_no_reload(
+    project: Path, dev_factory: Callable[..., Dev]
+) -> None:
+    dev = dev_factory("--modules", "demo")
+    demo = module_dir(project, "demo")
+    dev.wait_for(r"^serving ")
+    save(demo / "ws.py", DEMO["ws.py"] + TICKER)
+    dev.wait_for(r"^reloaded in")
+    # A build still running was cancelled by the reload: the next one is its own.
+    builds = dev.count(r"^rebuilt specs and clients")
+    built = dev.wait_for(
+        r"^rebuilt specs and clients", count=builds + 1, timeout=BUILD_TIMEOUT
+    )
+    assert "demo_asyncapi.json" in built
+
+    # Events reach the watcher in order: a reload caused by the generated files
+    # would come before the one this edit causes.
+    save(demo / "api.py", DEMO["api.py"].replace('"hello"', '"hi"'))
+    second = dev.wait_for(r"^reloaded in", count=2)
+
+    assert "modules/demo/api.py" in second
+    assert dev.count(r"^reloaded in") == 2
 
 
 def test_reload_loop_is_paused_naming_the_file(
