@@ -275,3 +275,21 @@ def test_fifty_swaps_leave_no_task_module_or_memory_behind(market: Market) -> No
     assert after["retired_alive"] == 0
     assert after["rss_bytes"] - before["rss_bytes"] < MEMORY_BOUND
     assert dev.count(r"\(full\)", since) == 0
+
+
+def test_broker_orders_outlive_a_swap(market: Market) -> None:
+    orders = f"{market.url}/api/v1/broker/orders"
+    # A limit buy far below the market: it rests whatever the hour.
+    order = {"symbol": "BTCUSD", "type": 1, "side": 1, "qty": 1, "limitPrice": 1.0}
+    placed = httpx.post(orders, json=order)
+    before = httpx.get(orders).json()
+    since = market.dev.mark()
+    pace_like_a_person()
+    save_broker_version(market, f"3.0.{since}")
+    market.dev.wait_for(r"^reloaded in", since=since)
+    after = httpx.get(orders).json()
+
+    assert placed.status_code == 201, placed.text
+    assert placed.json()["orderId"] in [each["id"] for each in after]
+    assert after == before
+    assert broker_version(market.url) == f"3.0.{since}"
