@@ -49,6 +49,10 @@ PRELOAD = (
     "uvicorn.protocols.http.h11_impl",
     "uvicorn.protocols.http.httptools_impl",
     "uvicorn.protocols.websockets.websockets_sansio_impl",
+    "sqlalchemy",  # the modules' storage
+    "sqlalchemy.ext.asyncio",
+    "sqlalchemy.dialects.sqlite.aiosqlite",
+    "aiosqlite",
     "trading_cli.dev.server",
     "trading_cli.dev.builder",
 )
@@ -63,6 +67,7 @@ PRELOAD_FOR_BUILDS = (
 
 PROJECT_PRELOAD = (
     "trading_api.app_factory",
+    "trading_api.shared.storage",
     "trading_api.shared.ws",
     "trading_api.shared.ws.generated",
 )
