@@ -1,0 +1,218 @@
+"""A ``kill -9`` of a real broker server loses no acknowledged order.
+
+A uvicorn process serves the broker on an SQLite file in a temporary folder.
+Four clients place, modify and cancel orders concurrently (each on orders of its
+own account, so what it was told is the state it must find); the server is
+killed with SIGKILL at an arbitrary instant, restarted on the same file, and
+every answer the clients got is compared with what the restarted server reports:
+every acknowledged order exists in the state it was acknowledged in (a request
+in flight at the kill may or may not have happened), and every position equals
+the sum of its executions. Bounded: three kills.
+"""
+
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from trading_api.modules.broker.tables import Base
+from trading_api.shared.storage.migrations import ModuleMigrations, upgrade
+
+pytestmark = pytest.mark.integration
+
+BASE = "/api/v1/broker"
+SYMBOL = "BINANCE:BTCUSD"  # trades around the clock
+STARTUP = 60.0
+CLIENTS = 4
+KILLS = 3
+FILLED, CANCELED, WORKING = 2, 1, 6
+
+
+@dataclass
+class Server:
+    url: str
+    process: "subprocess.Popen[bytes]"
+
+
+@contextmanager
+def broker_server(database: Path) -> Iterator[Server]:
+    """uvicorn serving the broker alone on ``database``, on a free port."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    port = sock.getsockname()[1]
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{database}",
+        "ENABLED_MODULES": "broker",
+    }
+    process = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "uvicorn", "trading_api.main:app"),
+            *("--fd", str(sock.fileno()), "--log-level", "warning"),
+        ],
+        env=env,
+        pass_fds=[sock.fileno()],
+        stdout=subprocess.DEVNULL,
+    )
+    sock.close()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + STARTUP
+        while True:
+            assert process.poll() is None, "the server stopped while starting"
+            try:
+                if httpx.get(f"{url}{BASE}/orders", timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.05)
+        yield Server(url, process)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=STARTUP)
+
+
+@dataclass
+class Client:
+    """One account's requests and what the server acknowledged."""
+
+    account: str
+    seed: int
+    placed: dict[str, str] = field(default_factory=dict)
+    """Acknowledged order id -> "market" or "limit"."""
+    cancelled: set[str] = field(default_factory=set)
+    limits: dict[str, float] = field(default_factory=dict)
+    """The acknowledged limit price of each resting order."""
+    uncertain: set[str] = field(default_factory=set)
+    """Orders a request was in flight for when the server died."""
+
+    def run(self, url: str, stop: threading.Event) -> None:
+        rng = random.Random(self.seed)
+        params = {"accountId": self.account}
+        with httpx.Client(base_url=url + BASE, params=params, timeout=10) as http:
+            while not stop.is_set():
+                working = [
+                    o for o in self.limits if o not in self.cancelled | self.uncertain
+                ]
+                choice = rng.random()
+                target = rng.choice(working) if working else None
+                try:
+                    if choice < 0.35 or target is None:
+                        self._place_limit(http, rng)
+                    elif choice < 0.55:
+                        self._place_market(http, rng)
+                    elif choice < 0.8:
+                        self._modify(http, rng, target)
+                    else:
+                        self._cancel(http, target)
+                except httpx.TransportError:
+                    if target is not None:
+                        self.uncertain.add(target)
+                    return
+
+    def _place_limit(self, http: httpx.Client, rng: random.Random) -> None:
+        price = round(rng.uniform(1_000, 2_000), 2)
+        body = {"symbol": SYMBOL, "type": 1, "side": 1, "qty": 0.01}
+        response = http.post("/orders", json={**body, "limitPrice": price})
+        assert response.status_code == 201, response.text
+        order_id = response.json()["orderId"]
+        self.placed[order_id] = "limit"
+        self.limits[order_id] = price
+
+    def _place_market(self, http: httpx.Client, rng: random.Random) -> None:
+        side = rng.choice([1, -1])
+        body = {"symbol": SYMBOL, "type": 2, "side": side, "qty": 0.001}
+        response = http.post("/orders", json=body)
+        assert response.status_code == 201, response.text
+        self.placed[response.json()["orderId"]] = "market"
+
+    def _modify(self, http: httpx.Client, rng: random.Random, order_id: str) -> None:
+        price = round(rng.uniform(1_000, 2_000), 2)
+        self.uncertain.add(order_id)
+        response = http.put(f"/orders/{order_id}", json={"limitPrice": price})
+        assert response.status_code == 200, response.text
+        self.uncertain.discard(order_id)
+        self.limits[order_id] = price
+
+    def _cancel(self, http: httpx.Client, order_id: str) -> None:
+        self.uncertain.add(order_id)
+        response = http.delete(f"/orders/{order_id}")
+        assert response.status_code == 200, response.text
+        self.uncertain.discard(order_id)
+        self.cancelled.add(order_id)
+
+    def check(self, url: str) -> None:
+        """Every acknowledged answer against what the server reports now."""
+        params = {"accountId": self.account}
+        with httpx.Client(base_url=url + BASE, params=params, timeout=30) as http:
+            orders = {o["id"]: o for o in http.get("/orders").json()}
+            positions = http.get("/positions").json()
+            executions = http.get(f"/executions/{SYMBOL}").json()
+        missing = set(self.placed) - set(orders)
+        assert not missing, f"acknowledged orders lost: {sorted(missing)}"
+        for order_id, kind in self.placed.items():
+            order = orders[order_id]
+            if kind == "market":
+                assert order["status"] == FILLED, order
+            elif order_id in self.uncertain:
+                continue
+            elif order_id in self.cancelled:
+                assert order["status"] == CANCELED, order
+            else:
+                assert (order["status"], order["limitPrice"]) == (
+                    WORKING,
+                    self.limits[order_id],
+                ), order
+        held = sum(e["qty"] * e["side"] for e in executions)
+        shown = sum(p["qty"] * p["side"] for p in positions)
+        assert round(shown, 8) == round(held, 8), (positions, executions)
+        filled = {o["id"] for o in orders.values() if o["status"] == FILLED}
+        assert {e["orderId"] for e in executions} == filled
+
+
+def test_a_killed_server_restarts_with_every_acknowledged_order(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "broker.db"
+    package = Path(sys.modules["trading_api.modules.broker"].__file__ or "").parent
+    upgrade(
+        f"sqlite:///{database}",
+        ModuleMigrations.in_package("broker", package, Base.metadata),
+    )
+    clients = [Client(f"CRASH-{n}", seed=n) for n in range(CLIENTS)]
+    rng = random.Random(7)
+    for _ in range(KILLS):
+        with broker_server(database) as server:
+            for client in clients:
+                client.check(server.url)  # what survived the previous kill
+            stop = threading.Event()
+            threads = [
+                threading.Thread(target=c.run, args=(server.url, stop), daemon=True)
+                for c in clients
+            ]
+            for thread in threads:
+                thread.start()
+            time.sleep(rng.uniform(0.5, 1.5))
+            server.process.send_signal(signal.SIGKILL)
+            server.process.wait(timeout=STARTUP)
+            stop.set()
+            for thread in threads:
+                thread.join(timeout=STARTUP)
+    with broker_server(database) as server:
+        for client in clients:
+            client.check(server.url)
+    assert sum(len(c.placed) for c in clients) > 20, "too few requests to judge"
