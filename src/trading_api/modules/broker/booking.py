@@ -179,7 +179,7 @@ class Booking(EngineState):
             account.fresh.discard(order.id)
             arriving = True
         price = self.price(order.symbol)
-        now = self.market.now()
+        now = self.instant()
         since = account.checked.get(order.id, now)
         account.checked[order.id] = now
         execution: float | None

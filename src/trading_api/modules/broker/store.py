@@ -22,7 +22,6 @@ from sqlalchemy.orm import Session
 from trading_api.models.broker import (
     Execution,
     Order,
-    OrderDuration,
     OrderStatus,
     OrderType,
     ParentType,
@@ -338,36 +337,45 @@ def order_row(account: Account, order: Order) -> dict[str, Any]:
     }
 
 
+_TYPES = {int(each): each for each in OrderType}
+_SIDES = {int(each): each for each in Side}
+_STATUSES = {int(each): each for each in OrderStatus}
+_PARENTS = {int(each): each for each in ParentType}
+_DURATIONS = {each.value: each for each in TimeInForce}
+_VALIDATE = Order.__pydantic_validator__.validate_python
+
+
 def order_from_row(row: Any) -> Order:
-    """The order a stored row holds (built without re-validating it)."""
-    duration = (
-        None
-        if row.duration_type is None
-        else OrderDuration.model_construct(
-            type=TimeInForce(row.duration_type), datetime=row.duration_ms
-        )
+    """The order a stored row holds."""
+    m = row._mapping
+    kind = m["duration_type"]
+    parent = m["parent_type"]
+    order: Order = _VALIDATE(
+        {
+            "id": m["id"],
+            "symbol": m["symbol"],
+            "type": _TYPES[m["type"]],
+            "side": _SIDES[m["side"]],
+            "qty": m["qty"],
+            "status": _STATUSES[m["status"]],
+            "limit_price": m["limit_price"],
+            "stop_price": m["stop_price"],
+            "avg_price": m["avg_price"],
+            "filled_qty": m["filled_qty"],
+            "parent_id": m["parent_id"],
+            "parent_type": None if parent is None else _PARENTS[parent],
+            "take_profit": m["take_profit"],
+            "stop_loss": m["stop_loss"],
+            "duration": None
+            if kind is None
+            else {"type": _DURATIONS[kind], "datetime": m["duration_ms"]},
+            "seen_price": m["seen_price"],
+            "is_close": m["is_close"],
+            "update_time": m["update_time"],
+            "message": m["message"],
+        }
     )
-    return Order.model_construct(
-        id=row.id,
-        symbol=row.symbol,
-        type=OrderType(row.type),
-        side=Side(row.side),
-        qty=row.qty,
-        status=OrderStatus(row.status),
-        limit_price=row.limit_price,
-        stop_price=row.stop_price,
-        avg_price=row.avg_price,
-        filled_qty=row.filled_qty,
-        parent_id=row.parent_id,
-        parent_type=None if row.parent_type is None else ParentType(row.parent_type),
-        take_profit=row.take_profit,
-        stop_loss=row.stop_loss,
-        duration=duration,
-        seen_price=row.seen_price,
-        is_close=row.is_close,
-        update_time=row.update_time,
-        message=row.message,
-    )
+    return order
 
 
 def execution_row(account_id: str, execution: Execution) -> dict[str, Any]:
@@ -386,14 +394,16 @@ def execution_row(account_id: str, execution: Execution) -> dict[str, Any]:
 
 def execution_from_row(row: Any) -> Execution:
     """The fill a stored row holds."""
-    return Execution.model_construct(
-        id=row.id,
-        order_id=row.order_id,
-        symbol=row.symbol,
-        price=row.price,
-        qty=row.qty,
-        side=Side(row.side),
-        time=row.time,
+    return Execution.model_validate(
+        {
+            "id": row.id,
+            "order_id": row.order_id,
+            "symbol": row.symbol,
+            "price": row.price,
+            "qty": row.qty,
+            "side": Side(row.side),
+            "time": row.time,
+        }
     )
 
 

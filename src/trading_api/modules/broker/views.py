@@ -122,6 +122,7 @@ class EngineState:
         self.subscribers = Subscribers()
         self.settings = settings or BrokerSettings()
         self._seen: dict[str, tuple[float, bool]] = {}
+        self._instant: float | None = None
         self._ranges: dict[tuple[str, float], tuple[float, float]] = {}
         self.steps = 0
         """Matching steps run so far (health checks and tests read it)."""
@@ -150,10 +151,20 @@ class EngineState:
         """Whether canonical ``symbol`` trades now (fixed for a running command)."""
         return self._look(symbol)[1]
 
+    def instant(self) -> float:
+        """The market clock now (fixed for a running command: every order it
+        matches is checked up to the same instant)."""
+        if self._instant is None:
+            now = self.market.now()
+            if self._depth:
+                self._instant = now
+            return now
+        return self._instant
+
     def _look(self, symbol: str) -> tuple[float, bool]:
         seen = self._seen.get(symbol)
         if seen is None:
-            now = self.market.now()
+            now = self.instant()
             seen = (
                 self.market.price(symbol, now),
                 self.market.is_open(symbol, now),
@@ -415,6 +426,7 @@ class EngineState:
             if self._depth == 0:
                 self._seen.clear()
                 self._ranges.clear()
+                self._instant = None
 
     @contextmanager
     def _command(self) -> Iterator[None]:
@@ -428,6 +440,7 @@ class EngineState:
             if self._depth == 0:
                 self._seen.clear()
                 self._ranges.clear()
+                self._instant = None
                 events, self._outbox = self._outbox, []
                 self.deliver(events)
 
