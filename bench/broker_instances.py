@@ -115,16 +115,21 @@ async def client(base: str, account: str, count: int, latencies: list[float]) ->
 
 
 async def placement_round(
-    port: int, orders: int, clients: int, round_number: int
+    ports: list[int], orders: int, clients: int, round_number: int
 ) -> tuple[float, float]:
-    """Orders per second and the median POST latency (ms) of one round."""
-    base = f"http://127.0.0.1:{port}"
+    """Orders per second and the median POST latency (ms) of one round; client
+    ``i`` sends to ``ports[i % len(ports)]``."""
     per_client = max(2, orders // clients)
     latencies: list[float] = []
     start = time.perf_counter()
     await asyncio.gather(
         *(
-            client(base, f"B{round_number}x{number}", per_client, latencies)
+            client(
+                f"http://127.0.0.1:{ports[number % len(ports)]}",
+                f"B{round_number}x{number}",
+                per_client,
+                latencies,
+            )
             for number in range(clients)
         )
     )
@@ -206,35 +211,41 @@ def main() -> None:
 
 
 def report(deployments: list[Deployment], args: argparse.Namespace) -> None:
-    rates: dict[int, list[float]] = {1: [], 2: []}
-    latency: dict[int, list[float]] = {1: [], 2: []}
+    one, two = deployments
+    modes = {
+        "1 instance, through nginx": [one.gateway],
+        "2 instances, through nginx": [two.gateway],
+        "2 instances, each client on one": [two.broker, two.broker + 1],
+    }
+    rates: dict[str, list[float]] = {mode: [] for mode in modes}
+    latency: dict[str, list[float]] = {mode: [] for mode in modes}
     loads = [load_average()]
     for round_number in range(args.rounds):
-        for deployment in deployments:
+        for mode, ports in modes.items():
             rate, ms = asyncio.run(
-                placement_round(
-                    deployment.gateway, args.orders, args.clients, round_number
-                )
+                placement_round(ports, args.orders, args.clients, round_number)
             )
-            rates[deployment.instances].append(rate)
-            latency[deployment.instances].append(ms)
+            rates[mode].append(rate)
+            latency[mode].append(ms)
         loads.append(load_average())
     fan = {
         d.instances: asyncio.run(fan_out(d, args.fan_out)) if args.fan_out else "-"
         for d in deployments
     }
-    one, two = statistics.median(rates[1]), statistics.median(rates[2])
     print(
-        f"order placement through nginx, {args.clients} clients, "
+        f"order placement, {args.clients} clients (one account each), "
         f"{args.orders} orders x {args.rounds} rounds (medians)"
     )
-    for instances in (1, 2):
+    for mode in modes:
         print(
-            f"  {instances} broker instance(s): "
-            f"{statistics.median(rates[instances]):7.0f} orders/s, "
-            f"POST {statistics.median(latency[instances]):6.1f} ms"
+            f"  {mode:<33} {statistics.median(rates[mode]):6.0f} orders/s, "
+            f"POST {statistics.median(latency[mode]):6.1f} ms"
         )
-    print(f"  ratio two / one: {two / one:.2f}")
+    base = statistics.median(rates["1 instance, through nginx"])
+    for mode in list(modes)[1:]:
+        print(
+            f"  ratio {mode} / 1 instance: {statistics.median(rates[mode]) / base:.2f}"
+        )
     print(
         "execution pushed over WS, POST to arrival (median of "
         f"{args.fan_out}): one instance {fan[1]}, across instances {fan[2]}"
