@@ -386,3 +386,25 @@ def test_up_with_a_quote_in_database_url_exits_2_and_starts_nothing(
     assert "DATABASE_URL contains a quote character" in result.err
     assert "percent-encode it (%22" in result.err
     assert not (tmp_path / ".run").exists()
+
+
+def test_up_refuses_two_broker_instances_on_sqlite_and_names_the_fix(
+    tmp_path: Path, cli: Cli
+) -> None:
+    config = tmp_path / "deploy.yaml"
+    config.write_text(
+        GOOD + "  trading:\n    port: 8010\n    instances: 2\n    modules: [broker]\n"
+    )
+    sqlite = f"sqlite:///{tmp_path / 'trading.db'}"
+
+    result = cli(ROOT, "up", "--config", str(config), env={"DATABASE_URL": sqlite})
+
+    assert result.code == 2
+    assert result.err.strip().splitlines() == [
+        "error: deploy.yaml: servers.trading.instances: module 'broker' stores its "
+        "state in SQL, and 2 instances cannot share the embedded SQLite database; "
+        "set instances: 1, or set DATABASE_URL to a PostgreSQL database "
+        "(postgresql://user:password@host/db)"
+    ]
+    assert not (tmp_path / ".run").exists()
+    assert not (tmp_path / "trading.db").exists()
