@@ -42,9 +42,13 @@ class _CachingLoader(SourceFileLoader):
         super().__init__(fullname, path)
         self.cache = cache
 
+    source: bytes | None = None
+    """The source this loader's module ran (see :mod:`trading_cli.dev.stale`)."""
+
     def get_code(self, fullname: str) -> CodeType:
         path = self.get_filename(fullname)
-        return self.cache.code(self, path, self.get_data(path))
+        self.source = self.get_data(path)
+        return self.cache.code(self, path, self.source)
 
 
 class CachingFinder:

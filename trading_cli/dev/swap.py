@@ -3,8 +3,10 @@
 Runs in the server process, on its event loop, one swap at a time:
 
 1. regenerate the module's WS routers from its ``ws.py``;
-2. take the module's package and everything below it (its generated packages
-   included) out of ``sys.modules`` and import it again from disk;
+2. take the module's package out of ``sys.modules`` with every submodule whose
+   source changed or that imports one that did (its generated packages
+   included; see :mod:`~trading_cli.dev.stale`), and import it again from disk;
+   a submodule whose source and imports are as they were stays as it is;
 3. build the new module's app and run its start-up beside the old one
    (:meth:`~trading_api.app_factory.ModularFastAPI.swap_module`); new requests
    and connections go to it from then on. Steps 1 and 2, and the building of the
@@ -37,6 +39,7 @@ from typing import TYPE_CHECKING
 
 from trading_cli.dev.failure import Failure, describe_failure
 from trading_cli.dev.sessions import Sessions
+from trading_cli.dev.stale import stale_modules
 from trading_cli.dev.timeline import Timeline
 from trading_cli.project import Project
 
@@ -101,7 +104,7 @@ class Swapper:
             stop_old = await self.app.swap_module(staged.module, staged.built)
         except Exception as exc:
             if staged.purged is not None:
-                _restore(entry.import_name, staged.purged)
+                _restore(entry.import_name, staged.purged, staged.kept)
             result.failure = describe_failure(exc, self.project.root)
             return result
         finally:
@@ -139,6 +142,7 @@ class _Staged:
 
     written: list[Path] = field(default_factory=list)
     purged: dict[str, ModuleType] | None = None
+    kept: set[str] = field(default_factory=set)
     module: "Module | None" = None
     built: "BuiltApp | None" = None
 
@@ -158,7 +162,9 @@ class _Staged:
             self.written = write_ws_routers(project, entry.package_dir)
         with timeline.phase("import"):
             self.purged = _purge(entry.import_name)
+            self.kept = set(_below(entry.import_name))
             module_class = registry.module_class(entry.name)
+            _bind(self.kept)
         with timeline.phase("build"):
             self.module = module_class()
             self.built = self.module.create_app()
@@ -189,23 +195,38 @@ def _clear_library_caches() -> None:
 
 
 def _purge(import_name: str) -> dict[str, ModuleType]:
-    """Take a package and its submodules out of ``sys.modules``; return them."""
-    below = f"{import_name}."
-    purged = {
-        name: module
-        for name, module in list(sys.modules.items())
-        if name == import_name or name.startswith(below)
-    }
+    """Take the stale modules of a package out of ``sys.modules`` (see
+    :func:`~trading_cli.dev.stale.stale_modules`); return them."""
+    stale = stale_modules(import_name)
+    purged = {name: sys.modules[name] for name in stale if name in sys.modules}
     for name in purged:
         del sys.modules[name]
     importlib.invalidate_caches()
     return purged
 
 
-def _restore(import_name: str, purged: dict[str, ModuleType]) -> None:
+def _below(import_name: str) -> list[str]:
+    """The names of the loaded modules of package ``import_name``."""
+    prefix = f"{import_name}."
+    return [n for n in sys.modules if n == import_name or n.startswith(prefix)]
+
+
+def _bind(names: set[str]) -> None:
+    """Make each module of ``names`` an attribute of its package, as an import
+    does: a submodule kept by a swap, of the package imported again."""
+    for name in names:
+        parent = sys.modules.get(name.rpartition(".")[0])
+        if parent is not None:
+            setattr(parent, name.rpartition(".")[2], sys.modules[name])
+
+
+def _restore(import_name: str, purged: dict[str, ModuleType], kept: set[str]) -> None:
     """Put back what :func:`_purge` took out, dropping a half-done import."""
-    _purge(import_name)
+    for name in _below(import_name):
+        if name not in kept:
+            del sys.modules[name]
     sys.modules.update(purged)
+    _bind({*purged, *kept} - {import_name})
     parent_name, _, attribute = import_name.rpartition(".")
     parent = sys.modules.get(parent_name)
     if parent is not None and import_name in purged:
