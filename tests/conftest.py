@@ -3,10 +3,12 @@ project and the ``trading`` command run in them."""
 
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import textwrap
 from collections.abc import Callable, Sequence
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -282,6 +284,29 @@ def write_module(modules_dir: Path) -> WriteModule:
         return package_dir
 
     return write
+
+
+def warm_mypy_cache(dest: Path) -> Path:
+    """``dest`` as a mypy cache folder holding a copy of this checkout's cache,
+    if any, so a mypy run in a project copy does not analyse fastapi, pydantic
+    and the standard library again; sqlite's backup gives a consistent copy even
+    while another mypy writes."""
+    source = ROOT / ".mypy_cache" / f"{sys.version_info[0]}.{sys.version_info[1]}"
+    target = dest / source.name
+    target.mkdir(parents=True)
+    for db in sorted(source.glob("cache.*.db")):
+        with (
+            closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as old,
+            closing(sqlite3.connect(target / db.name)) as new,
+        ):
+            old.backup(new)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def mypy_cache() -> Callable[[Path], Path]:
+    """:func:`warm_mypy_cache`: ``mypy --cache-dir`` for a project copy."""
+    return warm_mypy_cache
 
 
 def run_git(project: Path, *args: str) -> str:

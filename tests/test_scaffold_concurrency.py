@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,10 +15,12 @@ MERGED_OPENAPI = Path("src/trading_api/specs_generated/openapi.json")
 TRADING = (sys.executable, "-m", "trading_cli.main")
 CopyProject = Callable[..., Path]
 Trading = Callable[..., subprocess.CompletedProcess[str]]
+Cli = Callable[..., Any]
 
 HOLDER = """
 import sys
 from pathlib import Path
+from typing import Any
 from trading_cli.lock import project_lock
 
 with project_lock(Path(sys.argv[1]), "trading new-module held"):
@@ -81,12 +84,12 @@ def merged_paths(project: Path) -> set[str]:
 
 
 def test_a_writer_that_cannot_wait_names_the_holder_and_exits_1(
-    project: Path, holder: subprocess.Popen[str], trading: Trading
+    project: Path, holder: subprocess.Popen[str], cli: Cli
 ) -> None:
-    result = trading(project, "specs", "build", env={"TRADING_LOCK_TIMEOUT": "0"})
-    assert result.returncode == 1
-    assert f"locked by pid {holder.pid} (trading new-module held)" in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
+    result = cli(project, "specs", "build", env={"TRADING_LOCK_TIMEOUT": "0"})
+    assert result.code == 1
+    assert f"locked by pid {holder.pid} (trading new-module held)" in result.err
+    assert len(result.err.strip().splitlines()) == 1
 
 
 def test_a_second_writer_says_whom_it_waits_for_then_runs(
@@ -109,24 +112,24 @@ def test_a_second_writer_says_whom_it_waits_for_then_runs(
 
 
 def test_checks_that_write_nothing_do_not_wait_for_the_lock(
-    project: Path, holder: subprocess.Popen[str], trading: Trading
+    project: Path, holder: subprocess.Popen[str], cli: Cli
 ) -> None:
-    result = trading(
+    result = cli(
         project, "clients", "build", "--check", env={"TRADING_LOCK_TIMEOUT": "0"}
     )
-    assert result.returncode == 0, result.stderr
+    assert result.code == 0, result.err
 
 
 def test_a_lock_left_by_a_killed_process_is_taken_over(
-    project: Path, holder: subprocess.Popen[str], trading: Trading
+    project: Path, holder: subprocess.Popen[str], cli: Cli
 ) -> None:
     holder.send_signal(signal.SIGKILL)
     holder.wait(timeout=10)
-    result = trading(project, "clients", "build", env={"TRADING_LOCK_TIMEOUT": "0"})
-    assert result.returncode == 0, result.stderr
+    result = cli(project, "clients", "build", env={"TRADING_LOCK_TIMEOUT": "0"})
+    assert result.code == 0, result.err
     assert (
         f"took over the project lock left by pid {holder.pid} "
-        "(trading new-module held), which is no longer running" in result.stderr
+        "(trading new-module held), which is no longer running" in result.err
     )
 
 
@@ -161,6 +164,7 @@ def test_the_same_new_module_twice_at_once_makes_one_whole_module(
 FORKER = """
 import os, sys
 from pathlib import Path
+from typing import Any
 from trading_cli.lock import LockBusyError, project_lock, read_holder
 
 root = Path(sys.argv[1])

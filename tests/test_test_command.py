@@ -32,8 +32,11 @@ def test_core_probe_integration() -> None:
 
 @pytest.fixture
 def project(project_copy: CopyProject, tmp_path: Path) -> Path:
-    """A copy of the project whose core module has one probe test."""
+    """A copy of the project whose core module has only a probe test (so the
+    pytest that `trading test core` starts collects two tests, not a server)."""
     root = project_copy(tmp_path / "project")
+    for test_file in (root / MODULES / "core" / "tests").glob("test_*.py"):
+        test_file.unlink()
     write_probe(root, outcome="True")
     return root
 
