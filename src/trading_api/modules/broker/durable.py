@@ -146,7 +146,9 @@ class Transactions:
     async def fresh(self, account_id: str) -> None:
         """Reload the account if another process changed it since this one did."""
         async with self._lock, self.backend.transaction() as tx:
-            prepared = await tx.call(lambda db: self._prepare(db, account_id, None))
+            prepared = await tx.call(
+                lambda db: self._prepare(db, account_id, None, lock=False)
+            )
             await tx.finish(lambda db: None)
         self._install(prepared)
 
@@ -238,7 +240,12 @@ class Transactions:
                 self.engine.deliver([decode(str(payload))])
 
     def _prepare(
-        self, db: Db, account_id: str | None, before: Before | None
+        self,
+        db: Db,
+        account_id: str | None,
+        before: Before | None,
+        *,
+        lock: bool = True,
     ) -> _Prepared:
         """Lock and read: the account's row (or, for a step, every account's),
         the accounts another process changed, then ``before``."""
@@ -247,7 +254,7 @@ class Transactions:
         if account_id is None:
             stale = self._stale_accounts(db)
         else:
-            version = store.version(db, account_id, lock=True)
+            version = store.version(db, account_id, lock=lock)
             known = self.engine.known(account_id)
             stale = []
             if version is None and known is not None:

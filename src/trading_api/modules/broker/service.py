@@ -32,6 +32,7 @@ Money is float rounded to cents at each booking step (see ``accounting``).
 """
 
 import time
+from functools import partial
 
 from trading_api.market import Market
 from trading_api.models.broker import (
@@ -66,7 +67,7 @@ from trading_api.modules.broker.rules import (
     check_brackets,
 )
 from trading_api.modules.broker.settings import BrokerSettings
-from trading_api.modules.broker.store import Db
+from trading_api.modules.broker.store import PAGE, Db
 from trading_api.modules.broker.streams import (
     BROKER_CONNECTION,
     EQUITY,
@@ -290,15 +291,32 @@ class BrokerService:
             self._engine.recall(account_id, finished)
 
     async def orders(self, account_id: str) -> list[Order]:
-        """Every order of the account, oldest first, in any state."""
+        """Every order of the account, oldest first, in any state (read from the
+        database in pages)."""
         store = self._tx.store
-        return await self._tx.read(lambda db: store.orders(db, account_id))
+        found: list[Order] = []
+        after = 0
+        while True:
+            read = partial(store.orders, account_id=account_id, after=after, limit=PAGE)
+            page, after = await self._tx.read(read)
+            found += page
+            if len(page) < PAGE:
+                return found
 
     async def executions(self, account_id: str, symbol: str) -> list[Execution]:
-        """The account's fills in ``symbol``, oldest first."""
+        """The account's fills in ``symbol``, oldest first (read in pages)."""
         name = self._engine.canonical(symbol)
         store = self._tx.store
-        return await self._tx.read(lambda db: store.executions(db, account_id, name))
+        found: list[Execution] = []
+        after = 0
+        while True:
+            read = partial(
+                store.executions, account_id=account_id, after=after, limit=PAGE
+            )
+            page, after = await self._tx.read(partial(read, symbol=name))
+            found += page
+            if len(page) < PAGE:
+                return found
 
     # -- positions ------------------------------------------------------------
 

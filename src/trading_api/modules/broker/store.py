@@ -50,6 +50,9 @@ KEYS: Table = IdempotencyRow.__table__  # type: ignore[assignment]
 INSTANCES: Table = InstanceRow.__table__  # type: ignore[assignment]
 Db = Session | Connection
 """What the store's methods run their statements on."""
+PAGE = 1_000
+"""Rows of history read per query: a long history is read in pages, each its own
+short transaction, so commands go on between them."""
 _ORDER_FIELDS = [c.name for c in ORDERS.columns if c.name not in ("seq", "id")]
 
 
@@ -280,23 +283,44 @@ class BrokerStore:
         row = result.first()
         return None if row is None else order_from_row(row)
 
-    def orders(self, session: Db, account_id: str) -> list[Order]:
-        """Every stored order of the account, oldest first."""
+    def orders(
+        self, session: Db, account_id: str, *, after: int = 0, limit: int = PAGE
+    ) -> tuple[list[Order], int]:
+        """A page of the account's stored orders, oldest first: up to ``limit``
+        written after position ``after``, and the position of the last one."""
         result = session.execute(
             select(ORDERS)
-            .where(ORDERS.c.account_id == account_id)
+            .where(ORDERS.c.account_id == account_id, ORDERS.c.seq > after)
             .order_by(ORDERS.c.seq)
+            .limit(limit)
         )
-        return [order_from_row(row) for row in result]
+        rows = result.all()
+        last = rows[-1].seq if rows else after
+        return [order_from_row(row) for row in rows], last
 
-    def executions(self, session: Db, account_id: str, symbol: str) -> list[Execution]:
-        """The account's stored fills in ``symbol``, oldest first."""
+    def executions(
+        self,
+        session: Db,
+        account_id: str,
+        symbol: str,
+        *,
+        after: int = 0,
+        limit: int = PAGE,
+    ) -> tuple[list[Execution], int]:
+        """A page of the account's stored fills in ``symbol``, oldest first."""
         result = session.execute(
             select(EXECUTIONS)
-            .where(EXECUTIONS.c.account_id == account_id, EXECUTIONS.c.symbol == symbol)
+            .where(
+                EXECUTIONS.c.account_id == account_id,
+                EXECUTIONS.c.symbol == symbol,
+                EXECUTIONS.c.seq > after,
+            )
             .order_by(EXECUTIONS.c.seq)
+            .limit(limit)
         )
-        return [execution_from_row(row) for row in result]
+        rows = result.all()
+        last = rows[-1].seq if rows else after
+        return [execution_from_row(row) for row in rows], last
 
     def count_accounts(self, session: Db) -> int:
         """How many accounts are stored."""

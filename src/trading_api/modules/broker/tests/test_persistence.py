@@ -171,6 +171,22 @@ def test_idempotency_keys_survive_a_restart_and_the_oldest_is_forgotten(
     assert len(again.orders(ACCOUNT)) == 4
 
 
+def test_history_is_read_in_pages_oldest_first(
+    brokers: list[Broker],
+    run: Run,
+    stored_url: str,
+    market: Market,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    broker = start(brokers, run, stored_url, market)
+    broker.set_price("AAPL", 100.0)
+    placed = [place(broker, BUY if n % 2 else SELL, 1) for n in range(5)]
+    monkeypatch.setattr("trading_api.modules.broker.service.PAGE", 2)
+    assert [o.id for o in broker.orders(ACCOUNT)] == placed
+    fills = broker.executions(ACCOUNT, "AAPL")
+    assert [e.order_id for e in fills] == placed
+
+
 def test_brackets_of_a_position_are_stored_with_it(
     brokers: list[Broker], run: Run, stored_url: str, market: Market
 ) -> None:
