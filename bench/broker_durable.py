@@ -97,9 +97,11 @@ async def place(url: str, orders: int, tag: str) -> float:
         return per_client * CLIENTS / (time.perf_counter() - start)
 
 
-def first_answers(src: Path, database: Path, answers: int = 200) -> float:
-    """Seconds from starting the server to its ``answers``-th placed order."""
+def first_answers(src: Path, database: Path, answers: int = 200) -> tuple[float, float]:
+    """Seconds from starting the server to its first and its ``answers``-th
+    placed order."""
     server = Server(src, database)
+    first = 0.0
     try:
         with httpx.Client(base_url=server.url, timeout=30) as http:
             done = 0
@@ -114,7 +116,9 @@ def first_answers(src: Path, database: Path, answers: int = 200) -> float:
                     continue
                 if response.status_code == 201:
                     done += 1
-            return time.perf_counter() - server.started
+                    if done == 1:
+                        first = time.perf_counter() - server.started
+            return first, time.perf_counter() - server.started
     finally:
         server.stop()
 
@@ -190,6 +194,9 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=600)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--stored", type=int, default=100_000)
+    parser.add_argument(
+        "--restart-only", action="store_true", help="skip the placement rounds"
+    )
     args = parser.parse_args()
     here = ROOT / "src"
     with tempfile.TemporaryDirectory(prefix="broker-bench-") as folder:
@@ -203,22 +210,25 @@ def main() -> None:
             check=True,
         )
         try:
-            durable_db = migrated(tmp / "durable.db")
-            durable = Server(here, durable_db)
-            memory = Server(baseline / "src", None)
-            durable.wait()
-            memory.wait()
             rates: dict[str, list[float]] = {"durable": [], "memory": []}
-            for n in range(args.rounds):
-                for name, server in (("durable", durable), ("memory", memory)):
-                    rate = asyncio.run(place(server.url, args.orders, f"R{n}"))
-                    rates[name].append(rate)
-            durable.stop()
-            memory.stop()
+            if not args.restart_only:
+                durable = Server(here, migrated(tmp / "durable.db"))
+                memory = Server(baseline / "src", None)
+                durable.wait()
+                memory.wait()
+                for n in range(args.rounds):
+                    for name, server in (("durable", durable), ("memory", memory)):
+                        rate = asyncio.run(place(server.url, args.orders, f"R{n}"))
+                        rates[name].append(rate)
+                durable.stop()
+                memory.stop()
             seeded = migrated(tmp / "seeded.db")
             seed(seeded, args.stored)
             empty = migrated(tmp / "empty.db")
-            restarts: dict[str, list[float]] = {"stored": [], "empty": []}
+            restarts: dict[str, list[tuple[float, float]]] = {
+                "stored": [],
+                "empty": [],
+            }
             for _ in range(args.rounds):
                 restarts["stored"].append(first_answers(here, seeded))
                 restarts["empty"].append(first_answers(here, empty))
@@ -235,15 +245,22 @@ def main() -> None:
                 ],
                 check=False,
             )
-    placing = {k: statistics.median(v) for k, v in rates.items()}
-    restart = {k: statistics.median(v) for k, v in restarts.items()}
+    placing = {k: statistics.median(v) for k, v in rates.items() if v}
+    report: dict[str, object] = {}
+    if placing:
+        report["orders_per_second"] = {k: round(v, 1) for k, v in placing.items()}
+        report["durable_over_memory"] = round(placing["durable"] / placing["memory"], 2)
     print(
         json.dumps(
             {
-                "orders_per_second": {k: round(v, 1) for k, v in placing.items()},
-                "durable_over_memory": round(placing["durable"] / placing["memory"], 2),
+                **report,
+                "restart_to_first_answer_s": {
+                    k: round(statistics.median(f for f, _ in v), 2)
+                    for k, v in restarts.items()
+                },
                 "restart_to_200_answers_s": {
-                    k: round(v, 2) for k, v in restart.items()
+                    k: round(statistics.median(t for _, t in v), 2)
+                    for k, v in restarts.items()
                 },
                 "stored_orders": args.stored,
                 "rounds": {k: [round(x, 1) for x in v] for k, v in rates.items()},
