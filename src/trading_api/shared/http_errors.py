@@ -14,8 +14,7 @@ Installed on every module app and on the root app:
 * **405** lists in ``Allow`` every method the path serves, and a concrete path
   wins over a templated one (:mod:`trading_api.shared.http_methods`).
 * Query and path parameters typed integer, number or boolean must be spelled
-  as that JSON value: :func:`trading_api.shared.http_params.check_parameter_text`,
-  a dependency of every module app.
+  as that JSON value (:mod:`trading_api.shared.http_params`).
 """
 
 from __future__ import annotations
@@ -35,6 +34,7 @@ from starlette.exceptions import HTTPException
 
 from trading_api.shared.http_limits import document_body_limit
 from trading_api.shared.http_methods import ConcretePathGuard, method_not_allowed
+from trading_api.shared.http_params import ParameterTextGuard
 
 __all__ = ["install_error_handlers", "json_safe"]
 
@@ -54,6 +54,7 @@ def install_error_handlers(app: FastAPI, *, guard_paths: bool = True) -> None:
     app.add_exception_handler(HTTPException, _http_error)
     document_body_limit(app)
     if guard_paths:
+        app.router.routes.insert(0, ParameterTextGuard(app))
         app.router.routes.insert(0, ConcretePathGuard(app))
 
 

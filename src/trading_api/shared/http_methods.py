@@ -30,7 +30,7 @@ def path_methods(app: Any, scope: Scope) -> frozenset[str]:
         for route in app.router.routes:
             match, _ = route.matches(probe)
             if match is Match.FULL:
-                if not isinstance(route, ConcretePathGuard):
+                if not getattr(route, "is_guard", False):
                     allowed.add(method)
                 break
     return frozenset(allowed)
@@ -61,6 +61,9 @@ class ConcretePathGuard(BaseRoute):
     such a clash pays one check per request. Reading the routes, not generating
     the document, keeps a fresh app's first request as fast as the next.
     """
+
+    is_guard = True
+    """Answers refusals only: never a method the path serves."""
 
     def __init__(self, app: FastAPI) -> None:
         self.app = app
@@ -98,7 +101,9 @@ class ConcretePathGuard(BaseRoute):
         for method in set(METHODS) - documented - {"HEAD", "OPTIONS"}:
             probe = {"type": "http", "path": path, "root_path": "", "method": method}
             for route in self.app.router.routes:
-                if route is not self and route.matches(probe)[0] is Match.FULL:
+                if getattr(route, "is_guard", False):
+                    continue
+                if route.matches(probe)[0] is Match.FULL:
                     return True
         return False
 

@@ -3,28 +3,29 @@
 A query string is text, so ``?count_back=5`` is the integer 5. But pydantic's
 lax parsing reads much more than the schema allows: ``" 5"``, ``"1_000"``,
 ``"05"`` and ``"+5"`` as integers, ``"nan"`` as a number, ``"yes"`` and ``"1"``
-as booleans. Here a parameter whose schema is an integer, a number or a boolean
-must be spelled as that JSON value (``5``, ``-2.5e3``, ``true``); anything else is
-the usual 422 naming the parameter, before pydantic reads it. String parameters
-are untouched.
+as booleans. Here a parameter whose schema is an integer (an integer enum
+included), a number or a boolean must be spelled as that JSON value (``5``,
+``-2.5e3``, ``true``); anything else is the usual 422 naming the parameter,
+before pydantic reads it. String parameters are untouched.
 
-:func:`check_parameter_text` is a dependency of every module app; a route
-without such parameters pays one dictionary look-up.
+:class:`ParameterTextGuard` is a module app's route that takes such requests
+before any other; it reads the app's OpenAPI document once, and an app without
+typed parameters pays one check per request.
 """
 
 from __future__ import annotations
 
 import re
-import types
-import typing
-from collections.abc import Iterable
-from enum import Enum
-from typing import Any, get_args, get_origin
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import parse_qsl
 
-from fastapi.exceptions import RequestValidationError
-from starlette.requests import HTTPConnection
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from starlette.routing import BaseRoute, Match, compile_path
+from starlette.types import Receive, Scope, Send
 
-__all__ = ["check_parameter_text"]
+__all__ = ["ParameterTextGuard"]
 
 _INTEGER = r"-?(?:0|[1-9][0-9]*)(?:\.0+)?"
 _NUMBER = r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?"
@@ -46,52 +47,88 @@ _SPELLINGS: dict[str, tuple[re.Pattern[str], str, str]] = {
     ),
 }
 
-
-async def check_parameter_text(request: HTTPConnection) -> None:
-    """A dependency for every route of an app: refuse query and path parameters
-    that do not spell their schema's JSON type (see the module docstring).
-
-    Raises:
-        RequestValidationError: naming each misspelled parameter (a 422).
-    """
-    if request.scope["type"] != "http":
-        return
-    route = request.scope.get("route")
-    dependant = getattr(route, "dependant", None)
-    if dependant is None:
-        return
-    kinds = _kinds(route, dependant)
-    if not kinds:
-        return
-    query, path = kinds
-    errors: list[dict[str, Any]] = []
-    if query and request.scope.get("query_string"):
-        errors += _misspelled("query", request.query_params.multi_items(), query)
-    if path:
-        errors += _misspelled("path", request.path_params.items(), path)
-    if errors:
-        raise RequestValidationError(errors)
+Kinds = dict[str, str]
+"""Parameter name -> JSON type (``integer``, ``number``, ``boolean``)."""
 
 
-_KINDS: dict[int, tuple[object, tuple[dict[str, str], dict[str, str]] | None]] = {}
+class _Operation:
+    """The typed parameters of one path template, by method."""
+
+    def __init__(self, path: str) -> None:
+        self.regex = compile_path(path)[0]
+        self.templated = "{" in path
+        self.methods: dict[str, tuple[Kinds, Kinds]] = {}
 
 
-def _kinds(
-    route: object, dependant: Any
-) -> tuple[dict[str, str], dict[str, str]] | None:
-    """The typed query and path parameters of ``route``, worked out once."""
-    cached = _KINDS.get(id(route))
-    if cached is not None and cached[0] is route:
-        return cached[1]
-    query = _typed(dependant.query_params)
-    path = _typed(dependant.path_params)
-    found = (query, path) if query or path else None
-    _KINDS[id(route)] = (route, found)
-    return found
+class ParameterTextGuard(BaseRoute):
+    """The first route of a module app: answers 422 to a request whose typed
+    query or path parameter is not spelled as its JSON value."""
+
+    is_guard = True
+    """Answers refusals only: never a method the path serves."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+        self._operations: list[_Operation] | None = None
+        self._concrete: frozenset[str] = frozenset()
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        operations = self._operations
+        if operations is None:
+            operations = self._operations = self._typed_operations()
+        if not operations or scope["type"] != "http":
+            return Match.NONE, {}
+        path = _route_path(scope)
+        for operation in operations:
+            found = operation.regex.match(path)
+            if found is None or (operation.templated and path in self._concrete):
+                continue
+            kinds = operation.methods.get(scope["method"])
+            if kinds is None:
+                continue
+            query, in_path = kinds
+            errors = _misspelled("path", found.groupdict().items(), in_path)
+            if query and scope.get("query_string"):
+                text = scope["query_string"].decode("latin-1")
+                pairs = parse_qsl(text, keep_blank_values=True)
+                errors += _misspelled("query", pairs, query)
+            if errors:
+                return Match.FULL, {"parameter_errors": errors}
+        return Match.NONE, {}
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        from trading_api.shared.http_errors import json_safe
+
+        errors = scope["parameter_errors"]
+        response = JSONResponse({"detail": json_safe(errors)}, status_code=422)
+        await response(scope, receive, send)
+
+    def _typed_operations(self) -> list[_Operation]:
+        document = self.app.openapi()
+        schemas = document.get("components", {}).get("schemas", {})
+        paths: dict[str, Any] = document.get("paths", {})
+        self._concrete = frozenset(path for path in paths if "{" not in path)
+        found = []
+        for path, item in paths.items():
+            operation = _Operation(path)
+            for method, spec in item.items():
+                if not isinstance(spec, dict):
+                    continue
+                kinds: dict[str, Kinds] = {"query": {}, "path": {}}
+                for parameter in spec.get("parameters", []):
+                    kind = _json_type(parameter.get("schema", {}), schemas)
+                    where = kinds.get(parameter.get("in", ""))
+                    if kind in _SPELLINGS and where is not None:
+                        where[parameter["name"]] = kind
+                if kinds["query"] or kinds["path"]:
+                    operation.methods[method.upper()] = (kinds["query"], kinds["path"])
+            if operation.methods:
+                found.append(operation)
+        return found
 
 
 def _misspelled(
-    where: str, pairs: Iterable[tuple[str, Any]], typed: dict[str, str]
+    where: str, pairs: Iterable[tuple[str, Any]], typed: Kinds
 ) -> list[dict[str, Any]]:
     errors = []
     for name, value in pairs:
@@ -100,38 +137,29 @@ def _misspelled(
             continue
         pattern, error_type, message = _SPELLINGS[kind]
         if not pattern.fullmatch(value):
-            loc = (where, name)
+            loc = [where, name]
             errors.append(
                 {"type": error_type, "loc": loc, "msg": message, "input": value}
             )
     return errors
 
 
-def _typed(params: Iterable[Any]) -> dict[str, str]:
-    """The JSON type of each parameter that has one besides string, by name."""
-    found = {}
-    for param in params:
-        kind = _json_type(param.field_info.annotation)
-        if kind is not None:
-            found[param.alias] = kind
-    return found
-
-
-def _json_type(annotation: Any) -> str | None:
-    origin = get_origin(annotation)
-    if origin is typing.Annotated:
-        return _json_type(get_args(annotation)[0])
-    if origin in (typing.Union, types.UnionType):
-        kinds = {_json_type(arg) for arg in get_args(annotation)} - {"null"}
+def _json_type(schema: Mapping[str, Any], schemas: Mapping[str, Any]) -> str | None:
+    """``integer``, ``number`` or ``boolean`` for a schema of that type (behind a
+    ``$ref`` or beside ``null`` in an ``anyOf``), else None."""
+    ref = schema.get("$ref")
+    if isinstance(ref, str):
+        return _json_type(schemas.get(ref.rsplit("/", 1)[-1], {}), schemas)
+    options = schema.get("anyOf") or schema.get("oneOf")
+    if options:
+        kinds = {_json_type(option, schemas) for option in options}
+        kinds -= {"null"}
         return kinds.pop() if len(kinds) == 1 else None
-    if annotation is type(None):
-        return "null"
-    if annotation is bool:
-        return "boolean"
-    if isinstance(annotation, type) and issubclass(annotation, Enum):
-        return "integer" if issubclass(annotation, int) else None
-    if annotation is int:
-        return "integer"
-    if annotation is float:
-        return "number"
-    return None
+    kind = schema.get("type")
+    return kind if kind in (*_SPELLINGS, "null") else None
+
+
+def _route_path(scope: Scope) -> str:
+    path: str = scope["path"]
+    root_path: str = scope.get("root_path", "")
+    return path[len(root_path) :] if root_path and path.startswith(root_path) else path

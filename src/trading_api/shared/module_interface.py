@@ -15,7 +15,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
@@ -23,7 +23,6 @@ from trading_api.conventions import API_PREFIX as API_PREFIX
 from trading_api.conventions import package_for
 from trading_api.shared.docs import add_docs_redirect, add_offline_docs
 from trading_api.shared.http_errors import install_error_handlers
-from trading_api.shared.http_params import check_parameter_text
 from trading_api.shared.jobs import Job, JobSupervisor, ModuleHealth
 from trading_api.shared.openapi import INFO_CONTACT, INFO_LICENSE
 
@@ -205,8 +204,6 @@ class Module(ABC):
             contact=INFO_CONTACT,
             license_info=INFO_LICENSE,
             lifespan=lifespan,
-            # Query and path parameters spelled as their schema's JSON type.
-            dependencies=[Depends(check_parameter_text)],
         )
         for router in self.api_routers:
             app.include_router(router, tags=[self.name])
