@@ -9,19 +9,24 @@ included), a number or a boolean must be spelled as that JSON value (``5``,
 before pydantic reads it. String parameters are untouched.
 
 :class:`ParameterTextGuard` is a module app's route that takes such requests
-before any other; it reads the app's OpenAPI document once, and an app without
-typed parameters pays one check per request.
+before any other; it reads the app's documented routes on its first request
+(not the OpenAPI document, which is slow to generate), and an app without typed
+parameters pays one check per request.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
-from typing import Any
+import types
+import typing
+from collections.abc import Iterable
+from enum import Enum
+from typing import Any, get_args, get_origin
 from urllib.parse import parse_qsl
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.routing import BaseRoute, Match, compile_path
 from starlette.types import Receive, Scope, Send
 
@@ -104,27 +109,28 @@ class ParameterTextGuard(BaseRoute):
         await response(scope, receive, send)
 
     def _typed_operations(self) -> list[_Operation]:
-        document = self.app.openapi()
-        schemas = document.get("components", {}).get("schemas", {})
-        paths: dict[str, Any] = document.get("paths", {})
-        self._concrete = frozenset(path for path in paths if "{" not in path)
-        found = []
-        for path, item in paths.items():
-            operation = _Operation(path)
-            for method, spec in item.items():
-                if not isinstance(spec, dict):
-                    continue
-                kinds: dict[str, Kinds] = {"query": {}, "path": {}}
-                for parameter in spec.get("parameters", []):
-                    kind = _json_type(parameter.get("schema", {}), schemas)
-                    where = kinds.get(parameter.get("in", ""))
-                    if kind in _SPELLINGS and where is not None:
-                        where[parameter["name"]] = kind
-                if kinds["query"] or kinds["path"]:
-                    operation.methods[method.upper()] = (kinds["query"], kinds["path"])
-            if operation.methods:
-                found.append(operation)
-        return found
+        # The documented routes the OpenAPI document is made of, read directly:
+        # generating the document would make a fresh app's first request slow.
+        by_path: dict[str, _Operation] = {}
+        concrete = set()
+        for route in iter_route_contexts(self.app.routes):
+            api = isinstance(route.original_route, APIRoute)
+            if not (api and route.include_in_schema and route.path_format):
+                continue
+            path = route.path_format
+            if "{" not in path:
+                concrete.add(path)
+            dependant = route.dependant
+            if dependant is None:
+                continue
+            query = _typed(dependant.query_params)
+            in_path = _typed(dependant.path_params)
+            if query or in_path:
+                operation = by_path.setdefault(path, _Operation(path))
+                for method in route.methods or ():
+                    operation.methods[method.upper()] = (query, in_path)
+        self._concrete = frozenset(concrete)
+        return list(by_path.values())
 
 
 def _misspelled(
@@ -144,19 +150,36 @@ def _misspelled(
     return errors
 
 
-def _json_type(schema: Mapping[str, Any], schemas: Mapping[str, Any]) -> str | None:
-    """``integer``, ``number`` or ``boolean`` for a schema of that type (behind a
-    ``$ref`` or beside ``null`` in an ``anyOf``), else None."""
-    ref = schema.get("$ref")
-    if isinstance(ref, str):
-        return _json_type(schemas.get(ref.rsplit("/", 1)[-1], {}), schemas)
-    options = schema.get("anyOf") or schema.get("oneOf")
-    if options:
-        kinds = {_json_type(option, schemas) for option in options}
-        kinds -= {"null"}
+def _typed(params: Iterable[Any]) -> Kinds:
+    """The JSON type of each parameter that is not a string, by wire name."""
+    found = {}
+    for param in params:
+        kind = _json_type(param.field_info.annotation)
+        if kind in _SPELLINGS:
+            found[param.alias] = kind
+    return found
+
+
+def _json_type(annotation: Any) -> str | None:
+    """``integer``, ``number``, ``boolean`` (or ``null``) for an annotation that
+    the schema publishes as that type, else None."""
+    origin = get_origin(annotation)
+    if origin is typing.Annotated:
+        return _json_type(get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        kinds = {_json_type(arg) for arg in get_args(annotation)} - {"null"}
         return kinds.pop() if len(kinds) == 1 else None
-    kind = schema.get("type")
-    return kind if kind in (*_SPELLINGS, "null") else None
+    if annotation is type(None):
+        return "null"
+    if annotation is bool:
+        return "boolean"
+    if isinstance(annotation, type) and issubclass(annotation, Enum):
+        return "integer" if issubclass(annotation, int) else None
+    if annotation is int:
+        return "integer"
+    if annotation is float:
+        return "number"
+    return None
 
 
 def _route_path(scope: Scope) -> str:
