@@ -155,6 +155,8 @@ class _SessionTransaction:
 
 
 def _on_session(work: Callable[[Db], T]) -> Callable[[Session], T]:
+    """A call's function as ``run_sync`` takes it: the store's statements run
+    on a session as they run on a connection (``execute``)."""
     return work
 
 

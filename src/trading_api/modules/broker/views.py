@@ -486,7 +486,7 @@ class EngineState:
         command (a request on it answers that it is finished, not unknown)."""
         self._history[(account_id, order.id)] = order
 
-    def forget_finished(self, account_ids: "Iterator[str] | list[str]") -> None:
+    def forget_finished(self, account_ids: list[str]) -> None:
         """Drop the finished orders of these accounts from memory: they are
         stored, and read from the database when asked for."""
         for account_id in account_ids:
