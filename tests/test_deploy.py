@@ -110,9 +110,18 @@ class Deployment:
         )
         self.run = RunDir.for_config(self.config)
         self.supervisor = Supervisor(self.run)
+        # The deployment's own database, the same for every command: each test
+        # gets another DATABASE_URL, and a new one would be another deployment.
+        self.database = f"sqlite:///{folder / 'trading.db'}"
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return self.trading(ROOT, *args, "--config", str(self.config))
+        return self.trading(
+            ROOT,
+            *args,
+            "--config",
+            str(self.config),
+            env={"DATABASE_URL": self.database},
+        )
 
     def pid_of(self, program: str) -> int:
         return self.supervisor.process(program).pid
@@ -137,7 +146,10 @@ def test_up_prints_each_server_and_every_module_answers_through_nginx(
 ) -> None:
     deploy, started = deployment
     assert started.returncode == 0, started.stderr
-    rows = [line.split("\t") for line in started.stdout.splitlines()]
+    lines = started.stdout.splitlines()
+    # The deployment's fresh database is migrated first, once, for the broker.
+    assert lines[0].startswith("database: broker: base -> ")
+    rows = [line.split("\t") for line in lines[1:]]
     assert rows[0] == [
         "server",
         "instances",

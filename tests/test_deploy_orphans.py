@@ -52,9 +52,18 @@ class Deployment:
             f"servers:\n  main: {{port: {self.server}, modules: [core]}}\n"
         )
         self.run = RunDir.for_config(self.config)
+        # The deployment's own database, the same for every command: each test
+        # gets another DATABASE_URL, and a new one would be another deployment.
+        self.database = f"sqlite:///{folder / 'trading.db'}"
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return self.trading(ROOT, *args, "--config", str(self.config))
+        return self.trading(
+            ROOT,
+            *args,
+            "--config",
+            str(self.config),
+            env={"DATABASE_URL": self.database},
+        )
 
     def pids(self) -> dict[str, set[int]]:
         found: dict[str, set[int]] = {}
