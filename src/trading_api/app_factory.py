@@ -114,6 +114,7 @@ class ModularFastAPI(FastAPI):
             module_app.state.modules = infos
             self.module_apps[module.name] = module_app
             if ws_app is not None:
+                ws_app.origin_policy = self.origin_policy  # one list for REST and WS
                 self.ws_apps[module.name] = ws_app
             self.mount(module.mount_path, module_app, name=module.name)
 

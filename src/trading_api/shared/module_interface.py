@@ -11,16 +11,23 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from enum import Enum
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request, Security
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
 from trading_api.conventions import API_PREFIX as API_PREFIX
 from trading_api.conventions import package_for
+from trading_api.shared.auth._fastapi import (
+    UNAUTHORIZED_RESPONSE,
+    is_public,
+    require_principal,
+)
+from trading_api.shared.auth._verify import authenticator_for
 from trading_api.shared.docs import add_docs_redirect, add_offline_docs
 from trading_api.shared.http_errors import install_error_handlers
 from trading_api.shared.jobs import Job, JobSupervisor, ModuleHealth
@@ -65,6 +72,9 @@ class Module(ABC):
     version: ClassVar[str] = "1.0.0"
     tables: ClassVar[MetaData | None] = None
     """The module's SQL tables (``trading_api.shared.storage``); None: no state."""
+    public_ws_routes: ClassVar[frozenset[str]] = frozenset()
+    """WebSocket routes a connection without a bearer token may subscribe to;
+    every other route needs one (closed by default, like REST)."""
 
     @property
     def package(self) -> str:
@@ -100,7 +110,11 @@ class Module(ABC):
     @property
     @abstractmethod
     def api_routers(self) -> Sequence[APIRouter]:
-        """REST routers, with paths relative to the module's mount point."""
+        """REST routers, with paths relative to the module's mount point.
+
+        Every route requires a bearer token (:mod:`trading_api.shared.auth`)
+        unless its endpoint is marked :func:`~trading_api.shared.auth.public`.
+        """
 
     @property
     def ws_routers(self) -> Sequence[WsRouter[Any, Any]]:
@@ -205,8 +219,10 @@ class Module(ABC):
             license_info=INFO_LICENSE,
             lifespan=lifespan,
         )
+        app.state.authenticator = authenticator_for(settings.auth)
+        app_tags: list[str | Enum] = [self.name]
         for router in self.api_routers:
-            app.include_router(router, tags=[self.name])
+            _include_closed(app, router, tags=list(app_tags))
         for error, status in self.error_statuses.items():
             app.add_exception_handler(error, _answer_with(status))
         # After the module's routes: routing is linear and the docs are rare.
@@ -231,6 +247,7 @@ class Module(ABC):
         routers = list(self.ws_routers)
         if not routers:
             return None
+        from trading_api.shared.http_cors import OriginPolicy
         from trading_api.shared.ws import WsApp
 
         return WsApp(
@@ -240,6 +257,8 @@ class Module(ABC):
             version=self.version,
             description=self.description,
             limits=settings.ws_limits,
+            origin_policy=OriginPolicy.from_list(settings.cors_origins),
+            public_routes=self.public_ws_routes,
         )
 
 
@@ -260,9 +279,31 @@ def _add_health_route(app: FastAPI, module: Module) -> None:
         response_model=ModuleHealth,
         summary="Module health",
         tags=[module.name],
+        openapi_extra=PUBLIC_OPERATION,
         responses={503: {"model": ModuleHealth, "description": "A job keeps failing"}},
         name="health",
     )
+
+
+PUBLIC_OPERATION: dict[str, Any] = {"security": []}
+"""``openapi_extra`` of a route served without a token: it says so in OpenAPI."""
+
+
+def _include_closed(app: FastAPI, router: APIRouter, *, tags: list[str | Enum]) -> None:
+    """Include ``router``'s routes in ``app``, each behind a bearer token unless
+    its endpoint is declared public; route order is kept."""
+    closed = [Security(require_principal)]
+    for route in router.routes:
+        single = APIRouter(routes=[route])
+        if not isinstance(route, APIRoute):
+            app.include_router(single, tags=tags)
+        elif is_public(route.endpoint):
+            route.openapi_extra = {**(route.openapi_extra or {}), **PUBLIC_OPERATION}
+            app.include_router(single, tags=tags)
+        else:
+            app.include_router(
+                single, tags=tags, dependencies=closed, responses=UNAUTHORIZED_RESPONSE
+            )
 
 
 def _answer_with(

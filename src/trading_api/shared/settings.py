@@ -19,6 +19,8 @@ Every variable is optional; unset or empty means the default.
                                   unhealthy (3)
 ``DATABASE_URL``                  where modules store their tables (SQLite or
                                   PostgreSQL; default: ``.run/trading.db``)
+``AUTH_*``                        how bearer tokens are verified (see
+                                  :mod:`trading_api.shared.auth._settings`)
 ================================  ==================================================
 """
 
@@ -26,6 +28,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from trading_api.shared.auth._settings import AuthSettings
 from trading_api.shared.errors import EXIT_USAGE, TradingError
 from trading_api.shared.jobs import JobPolicy
 from trading_api.shared.ws.limits import WsLimits
@@ -73,6 +76,7 @@ class Settings:
         job_policy: When failing background jobs make a module unhealthy.
         database_url: Where modules store their tables, from ``DATABASE_URL``; None
             for the embedded SQLite file ``.run/trading.db``.
+        auth: How bearer tokens are verified, from the ``AUTH_*`` variables.
     """
 
     enabled_modules: list[str] | None = None
@@ -81,6 +85,7 @@ class Settings:
     ws_limits: WsLimits = field(default_factory=WsLimits)
     job_policy: JobPolicy = field(default_factory=JobPolicy)
     database_url: str | None = None
+    auth: AuthSettings = field(default_factory=AuthSettings)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
@@ -124,6 +129,7 @@ class Settings:
             ws_limits=ws_limits,
             job_policy=policy,
             database_url=environ.get("DATABASE_URL", "").strip() or None,
+            auth=AuthSettings.from_env(environ),
         )
 
 

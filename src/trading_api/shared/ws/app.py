@@ -3,7 +3,9 @@
 :meth:`WsApp.install` adds to the module's FastAPI app (paths are relative to the
 module's mount point, ``/api/v1/<module>``):
 
-* ``/ws``: the WebSocket endpoint (see :mod:`trading_api.shared.ws.messages`);
+* ``/ws``: the WebSocket endpoint (see :mod:`trading_api.shared.ws.messages`),
+  for connections whose ``Origin`` (if any) is on the CORS list and whose bearer
+  token verifies (see :meth:`WsApp.serve`);
 * ``GET /ws/stats``: ``{connections, topics, subscriptions, dropped,
   queued_bytes}``. It is part of
   the module's OpenAPI document on purpose: operators and generated clients use it;
@@ -13,24 +15,64 @@ module's mount point, ``/api/v1/<module>``):
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import HTMLResponse, JSONResponse
 
+from trading_api.shared.auth._fastapi import (
+    authenticator_of,
+    bearer_token,
+    require_principal,
+)
+from trading_api.shared.auth._principal import AuthError, Principal
+from trading_api.shared.http_cors import OriginPolicy
 from trading_api.shared.http_servers import as_served
 from trading_api.shared.module_interface import API_PREFIX
 from trading_api.shared.ws.asyncapi import build_asyncapi
 from trading_api.shared.ws.asyncapi_html import render_asyncapi_html
 from trading_api.shared.ws.dispatch import Dispatcher
 from trading_api.shared.ws.hub import Hub, WsStats
-from trading_api.shared.ws.limits import WsLimits
+from trading_api.shared.ws.limits import CLOSE_UNAUTHORIZED, WsLimits
 from trading_api.shared.ws.messages import ErrorCode, error_frame
 from trading_api.shared.ws.router import WsRouter
 
 logger = logging.getLogger(__name__)
+
+BEARER_SUBPROTOCOL = "bearer"
+"""Browsers cannot set headers on a WebSocket: they send the token as the
+second subprotocol, ``new WebSocket(url, ["bearer", token])``; the server
+answers with ``bearer``."""
+
+
+async def _principal(websocket: WebSocket, offered: list[str]) -> Principal:
+    # The REST dependency's override (FastAPI's dependency_overrides) holds
+    # here too, so a test signs in once for both.
+    override = websocket.app.dependency_overrides.get(require_principal)
+    if override is not None:
+        principal: Principal = override()
+        return principal
+    token = _token(websocket, offered)
+    return await authenticator_of(websocket.app).verify(token)
+
+
+def _token(websocket: WebSocket, offered: list[str]) -> str:
+    authorization = websocket.headers.get("authorization")
+    if authorization is not None:
+        return bearer_token(authorization)
+    if BEARER_SUBPROTOCOL in offered:
+        index = offered.index(BEARER_SUBPROTOCOL)
+        if index + 1 < len(offered):
+            return offered[index + 1]
+    raise AuthError(
+        "authentication required: send 'Authorization: Bearer <token>' or the "
+        "subprotocols 'bearer, <token>'",
+        missing=True,
+    )
 
 
 class WsApp:
@@ -45,8 +87,15 @@ class WsApp:
         version: str,
         description: str = "",
         limits: WsLimits = WsLimits(),
+        origin_policy: OriginPolicy | None = None,
+        public_routes: frozenset[str] = frozenset(),
     ) -> None:
         """Set up the hub for ``routers``.
+
+        Args:
+            origin_policy: The browser origins allowed to connect (the CORS
+                list); the local dev servers when None.
+            public_routes: Routes a connection without a token may subscribe to.
 
         Raises:
             ValueError: two routers share a route name.
@@ -66,8 +115,14 @@ class WsApp:
         self.version = version
         self.description = description
         self.limits = limits
+        if origin_policy is None:
+            from trading_api.shared.settings import DEFAULT_CORS_ORIGINS
+
+            origin_policy = OriginPolicy.from_list(DEFAULT_CORS_ORIGINS)
+        self.origin_policy = origin_policy
+        self.public_routes = public_routes
         self._hub = Hub(limits)
-        self._dispatcher = Dispatcher(self._hub, self.routers, limits)
+        self._dispatcher = Dispatcher(self._hub, self.routers, limits, public_routes)
         self._asyncapi: dict[str, Any] | None = None
 
     def install(self, app: FastAPI) -> None:
@@ -91,6 +146,7 @@ class WsApp:
             methods=["GET"],
             response_model=WsStats,
             tags=[self.module_name],
+            openapi_extra={"security": []},  # counts only: served to monitors
         )
         app.add_api_route(
             "/ws/asyncapi.json", ws_asyncapi_json, include_in_schema=False
@@ -98,9 +154,39 @@ class WsApp:
         app.add_api_route("/ws/asyncapi", ws_asyncapi_page, include_in_schema=False)
 
     async def serve(self, websocket: WebSocket) -> None:
-        """Serve one client until it disconnects; then release its topics."""
-        await websocket.accept()
-        conn = self._hub.connect(websocket)
+        """Serve one client until it disconnects; then release its topics.
+
+        A browser page from an origin off the CORS list is refused at the
+        handshake (HTTP 403). The bearer token comes in the ``Authorization``
+        header or, from a browser, as the subprotocols ``bearer, <token>``; a
+        missing or bad one closes the connection with 4401 right after it
+        opens (the reason says what is wrong), and so does the token expiring
+        while the connection is open. A module with public routes also serves
+        connections without a token, on those routes only.
+        """
+        origin = websocket.headers.get("origin")
+        if origin is not None and not self.origin_policy.allows(origin):
+            logger.info("refusing a WebSocket from origin %r", origin)
+            await websocket.close(code=1008)  # before accept: an HTTP 403
+            return
+        offered: list[str] = websocket.scope.get("subprotocols") or []
+        subprotocol = BEARER_SUBPROTOCOL if BEARER_SUBPROTOCOL in offered else None
+        principal: Principal | None = None
+        try:
+            principal = await _principal(websocket, offered)
+        except AuthError as error:
+            if not (error.missing and self.public_routes):
+                await websocket.accept(subprotocol=subprotocol)
+                await websocket.close(CLOSE_UNAUTHORIZED, error.reason[:120])
+                return
+        await websocket.accept(subprotocol=subprotocol)
+        conn = self._hub.connect(websocket, principal)
+        expiry = None
+        if principal is not None and principal.expires_at != float("inf"):
+            delay = max(0.0, principal.expires_at - time.time())
+            expiry = asyncio.get_running_loop().call_later(
+                delay, conn.close, CLOSE_UNAUTHORIZED, "token expired"
+            )
         try:
             while True:
                 message = await websocket.receive()
@@ -121,6 +207,8 @@ class WsApp:
                         )
                     )
         finally:
+            if expiry is not None:
+                expiry.cancel()
             await self._hub.disconnect(conn)
 
     def asyncapi(self) -> dict[str, Any]:
@@ -133,6 +221,7 @@ class WsApp:
                 title=self.title,
                 version=self.version,
                 description=self.description,
+                public_routes=self.public_routes,
             )
         return self._asyncapi
 

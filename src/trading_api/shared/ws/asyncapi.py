@@ -30,6 +30,22 @@ DEFAULT_HOST = "127.0.0.1:8000"
 WS_ADDRESS = "/ws"
 CONTROL = "_control"
 _SCHEMA_REF = "#/components/schemas/"
+SECURITY_SCHEME = "bearerAuth"
+BEARER_SCHEME: dict[str, Any] = {
+    "type": "http",
+    "scheme": "bearer",
+    "bearerFormat": "JWT",
+    "description": (
+        "A JWT presented when connecting: the `Authorization: Bearer <token>` "
+        "header, or from a browser the subprotocols `bearer, <token>` "
+        "(`new WebSocket(url, ['bearer', token])`; the server selects `bearer`). "
+        "A missing, invalid or expired token closes the connection with 4401, "
+        "and so does the token expiring while it is open. A page whose Origin is "
+        "not on the CORS list is refused at the handshake (HTTP 403). A "
+        "subscription naming another user's account, or one that does not "
+        "exist, is answered `status: error`."
+    ),
+}
 
 # (model, "validation" | "serialization") -> its "$ref" in #/components/schemas.
 _Refs = dict[tuple[Any, str], str]
@@ -43,6 +59,7 @@ def build_asyncapi(
     title: str,
     version: str,
     description: str = "",
+    public_routes: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     """Build the AsyncAPI 3.0 document of one module's WebSocket app.
 
@@ -53,6 +70,8 @@ def build_asyncapi(
         title: ``info.title``.
         version: ``info.version``.
         description: ``info.description``.
+        public_routes: routes served without a token; the others' operations
+            name the bearer scheme.
     """
     routes = sorted(routers, key=lambda router: router.route)
     schemas, refs = _schemas(routes)
@@ -62,6 +81,11 @@ def build_asyncapi(
     for router in routes:
         _add_route(router, refs, channels, operations, messages)
     _add_control(refs, channels, operations, messages)
+    bearer = [{"$ref": f"#/components/securitySchemes/{SECURITY_SCHEME}"}]
+    for router in routes:
+        if router.route not in public_routes:
+            for key in ("subscribe", "unsubscribe", "update"):
+                operations[f"{router.route}.{key}"]["security"] = bearer
     return {
         "asyncapi": ASYNCAPI_VERSION,
         "info": {"title": title, "version": version, "description": description},
@@ -76,7 +100,11 @@ def build_asyncapi(
         },
         "channels": channels,
         "operations": operations,
-        "components": {"messages": messages, "schemas": schemas},
+        "components": {
+            "messages": messages,
+            "schemas": schemas,
+            "securitySchemes": {SECURITY_SCHEME: BEARER_SCHEME},
+        },
     }
 
 
@@ -98,7 +126,11 @@ def merge_asyncapi(
         "servers": {},
         "channels": {},
         "operations": {},
-        "components": {"messages": {}, "schemas": {}},
+        "components": {
+            "messages": {},
+            "schemas": {},
+            "securitySchemes": {SECURITY_SCHEME: BEARER_SCHEME},
+        },
     }
     owners: dict[str, str] = {}
     for mount_path, document in sorted(documents.items()):

@@ -21,6 +21,7 @@ from collections.abc import Callable, Hashable
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from trading_api.shared.auth._principal import Principal
 from trading_api.shared.ws.limits import (
     CLOSE_INTERNAL_ERROR,
     CLOSE_SLOW_CONSUMER,
@@ -59,6 +60,8 @@ class Connection:
     """A client's send queue, writer task and subscribed topics.
 
     Attributes:
+        principal: who the connection's token speaks for; None for a connection
+            without one (it may use the module's public routes only).
         topics: topics this connection holds (subscribed or being created).
         dropped: updates replaced in or discarded from the queue.
         close_code: the code the server closed the connection with, if it did.
@@ -69,7 +72,9 @@ class Connection:
         websocket: WebSocket,
         limits: WsLimits,
         on_closed: Callable[[Connection], None] = lambda _: None,
+        principal: Principal | None = None,
     ) -> None:
+        self.principal = principal
         self.topics: set[str] = set()
         self.dropped = 0
         self.close_code: int | None = None

@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from trading_api.shared.auth._fastapi import NOT_ALLOWED
 from trading_api.shared.ws.connection import Connection
 from trading_api.shared.ws.hub import Hub
 from trading_api.shared.ws.limits import WsLimits
@@ -41,9 +42,14 @@ class Dispatcher:
     """Parses client frames and routes them to the hub."""
 
     def __init__(
-        self, hub: Hub, routers: Sequence[WsRouter[Any, Any]], limits: WsLimits
+        self,
+        hub: Hub,
+        routers: Sequence[WsRouter[Any, Any]],
+        limits: WsLimits,
+        public_routes: frozenset[str] = frozenset(),
     ) -> None:
         self._hub = hub
+        self._public_routes = public_routes
         self._routers = {router.route: router for router in routers}
         self._max_bytes = limits.max_frame_bytes
         self._max_depth = limits.max_nesting_depth
@@ -124,9 +130,30 @@ class Dispatcher:
             conn.send(error_frame(ErrorCode.INVALID_PAYLOAD, message, detail))
             return
         if action == "subscribe":
+            refusal = self._refusal(conn, router.route, request)
+            if refusal is not None:
+                self._hub.refuse(conn, router, request, refusal)
+                return
             self._hub.subscribe(conn, router, request)
         else:
             self._hub.unsubscribe(conn, router, request)
+
+    def _refusal(self, conn: Connection, route: str, request: Any) -> str | None:
+        """Why ``conn`` may not subscribe to ``request``, or None.
+
+        A route is for authenticated connections unless the module declares it
+        public; a request naming an ``account_id`` needs a caller who owns that
+        account (an unknown account gets the same answer as another user's).
+        """
+        principal = conn.principal
+        if principal is None:
+            if route in self._public_routes:
+                return None
+            return "authentication required: connect with a bearer token"
+        account = getattr(request, "account_id", None)
+        if isinstance(account, str) and not principal.owns(account):
+            return NOT_ALLOWED
+        return None
 
     def _too_large(self, data: str | bytes) -> bool:
         # len(str) counts characters; UTF-8 needs 1 to 4 bytes for each, so only

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from starlette.websockets import WebSocket
 from typing_extensions import TypedDict
 
+from trading_api.shared.auth._principal import Principal
 from trading_api.shared.ws.connection import Connection, frame_size
 from trading_api.shared.ws.limits import WsLimits
 from trading_api.shared.ws.messages import response_frame, update_frame, update_prefix
@@ -100,11 +101,29 @@ class Hub:
             queued_bytes=sum(conn.queued_bytes for conn in self._connections),
         )
 
-    def connect(self, websocket: WebSocket) -> Connection:
+    def connect(
+        self, websocket: WebSocket, principal: Principal | None = None
+    ) -> Connection:
         """Register an accepted WebSocket and start its writer."""
-        conn = Connection(websocket, self._limits, on_closed=self._connection_closed)
+        conn = Connection(
+            websocket,
+            self._limits,
+            on_closed=self._connection_closed,
+            principal=principal,
+        )
         self._connections.add(conn)
         return conn
+
+    def refuse(
+        self,
+        conn: Connection,
+        router: WsRouter[Any, Any],
+        request: BaseModel,
+        message: str,
+    ) -> None:
+        """Answer a subscription the caller may not have with ``message``."""
+        topic = topic_for(router.route, request)
+        _reply(conn, router.route, "subscribe", topic, ok=False, message=message)
 
     async def disconnect(self, conn: Connection) -> None:
         """Release every topic ``conn`` holds and stop its writer.

@@ -12,6 +12,14 @@ Close codes a client may see (besides the standard ones uvicorn sends on shutdow
   this connection (a bug, reported in the server log). The connection's
   subscriptions are released at once. Reconnect and resubscribe.
 
+* ``4401`` (:data:`CLOSE_UNAUTHORIZED`): no bearer token, or one that is
+  malformed, forged, expired or meant for another issuer or audience, at connect
+  time; or the token expired while the connection was open. The reason says
+  which. Get a fresh token and reconnect.
+
+A connection whose ``Origin`` is not on the CORS list is refused at the
+handshake with HTTP 403: it never opens.
+
 Everything else a client can do wrong (invalid JSON or Unicode, nesting too deep,
 unknown type, invalid payload, oversize frame, too many topics) gets a message and
 leaves the connection open.
@@ -24,6 +32,9 @@ CLOSE_SLOW_CONSUMER = 4008
 
 CLOSE_INTERNAL_ERROR = 1011
 """Close code sent when the server fails to send on a connection."""
+
+CLOSE_UNAUTHORIZED = 4401
+"""Close code sent when a connection's token is missing, invalid or expired."""
 
 MIB = 1024 * 1024
 
