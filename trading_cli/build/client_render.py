@@ -163,6 +163,9 @@ def _class_context(
         "Build it from the server's root URL, e.g. "
         f'``{flavour.class_name}(base_url="http://127.0.0.1:8000")``. A non-2xx '
         "answer raises :class:`ApiError` with its status and detail.",
+        "",
+        "Routes that are not public need a bearer token: ``token=...``, and "
+        "``refresh=`` to get a new one when the server refuses it.",
     ]
     return {
         "name": flavour.class_name,

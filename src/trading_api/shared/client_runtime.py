@@ -19,11 +19,19 @@ A client is built from the server's root URL and adds the module's mount path::
 Values go on the wire as the server reads them: models by alias with only the
 fields that were set, enums as their values. A non-2xx answer raises
 :class:`ApiError`; a network failure raises httpx's or websockets' own error.
+
+Protected routes need a bearer token: pass ``token=``, and ``refresh=`` (a
+function returning a new token) to renew it when the server answers 401 or
+closes a subscription with 4401; the request or the subscription is then tried
+once more with the new token::
+
+    BrokerClient(base_url=url, token=login(), refresh=login)
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import inspect
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Mapping
 from functools import lru_cache
 from types import NoneType
 from typing import Any, ClassVar, Self, TypeVar, cast
@@ -43,8 +51,10 @@ from trading_api.shared.client_subscription import (
 __all__ = [
     "DEFAULT_TIMEOUT",
     "ApiError",
+    "AsyncBearerAuth",
     "AsyncModuleClient",
     "AsyncSubscription",
+    "BearerAuth",
     "ModuleClient",
     "Subscription",
     "SubscriptionError",
@@ -61,6 +71,85 @@ QueryPair = tuple[str, str | int | float | bool | None]
 
 WsRoutes = Mapping[str, tuple[type[BaseModel], type[BaseModel]]]
 """Each WebSocket route of a module: its request model and its data model."""
+
+
+Refresh = Callable[[], str]
+"""Returns a new bearer token (sync clients)."""
+AsyncRefresh = Callable[[], str | Awaitable[str]]
+"""Returns, or returns an awaitable of, a new bearer token (async clients)."""
+
+
+class BearerAuth(httpx.Auth):
+    """Sends ``Authorization: Bearer <token>``; renews the token once on a 401.
+
+    Args:
+        token: The token to send; None fetches one with ``refresh`` first.
+        refresh: Returns a new token; called when the server answers 401.
+    """
+
+    def __init__(self, token: str | None, refresh: Refresh | None = None) -> None:
+        self.token = token
+        self.refresh = refresh
+
+    def current(self) -> str | None:
+        """The token to send now."""
+        if self.token is None and self.refresh is not None:
+            self.token = self.refresh()
+        return self.token
+
+    def renew(self) -> bool:
+        """Get a new token; False when there is no refresh hook."""
+        if self.refresh is None:
+            return False
+        self.token = self.refresh()
+        return True
+
+    def sync_auth_flow(
+        self, request: httpx.Request
+    ) -> Generator[httpx.Request, httpx.Response, None]:
+        """Send with the token; on 401, renew it and send once more."""
+        _authorize(request, self.current())
+        response = yield request
+        if response.status_code == 401 and self.renew():
+            _authorize(request, self.token)
+            yield request
+
+
+class AsyncBearerAuth(httpx.Auth):
+    """:class:`BearerAuth` for async clients: ``refresh`` may be a coroutine."""
+
+    def __init__(self, token: str | None, refresh: AsyncRefresh | None = None) -> None:
+        self.token = token
+        self.refresh = refresh
+
+    async def current(self) -> str | None:
+        """The token to send now."""
+        if self.token is None and self.refresh is not None:
+            await self.renew()
+        return self.token
+
+    async def renew(self) -> bool:
+        """Get a new token; False when there is no refresh hook."""
+        if self.refresh is None:
+            return False
+        token = self.refresh()
+        self.token = await token if inspect.isawaitable(token) else token
+        return True
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        """Send with the token; on 401, renew it and send once more."""
+        _authorize(request, await self.current())
+        response = yield request
+        if response.status_code == 401 and await self.renew():
+            _authorize(request, self.token)
+            yield request
+
+
+def _authorize(request: httpx.Request, token: str | None) -> None:
+    if token is not None:
+        request.headers["Authorization"] = f"Bearer {token}"
 
 
 class ApiError(Exception):
@@ -218,8 +307,15 @@ class ModuleClient:
         timeout: float = DEFAULT_TIMEOUT,
         headers: Mapping[str, str] | None = None,
         transport: httpx.BaseTransport | None = None,
+        token: str | None = None,
+        refresh: Refresh | None = None,
     ) -> None:
         """Connect to the server at ``base_url``, its root (no ``/api/v1/...``).
+
+        Args:
+            token: The bearer token sent with every request and subscription.
+            refresh: Returns a new token when the server refuses the current
+                one (401, or a subscription closed with 4401).
 
         Raises:
             ValueError: ``base_url`` is not an http(s) URL.
@@ -227,11 +323,13 @@ class ModuleClient:
         self.base_url = _root_url(base_url)
         self.timeout = timeout
         self.ws_headers = dict(headers or {})
+        self.auth = BearerAuth(token, refresh)
         self._http = httpx.Client(
             base_url=self.base_url + self.mount_path,
             timeout=timeout,
             headers=headers,
             transport=transport,
+            auth=self.auth,
         )
 
     def __enter__(self) -> Self:
@@ -266,6 +364,7 @@ class ModuleClient:
             _stream(route, request, routes),
             timeout=self.timeout,
             headers=self.ws_headers,
+            auth=self.auth,
         )
 
 
@@ -285,8 +384,16 @@ class AsyncModuleClient:
         timeout: float = DEFAULT_TIMEOUT,
         headers: Mapping[str, str] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        token: str | None = None,
+        refresh: AsyncRefresh | None = None,
     ) -> None:
         """Connect to the server at ``base_url``, its root (no ``/api/v1/...``).
+
+        Args:
+            token: The bearer token sent with every request and subscription.
+            refresh: Returns (or returns an awaitable of) a new token when the
+                server refuses the current one (401, or a subscription closed
+                with 4401).
 
         Raises:
             ValueError: ``base_url`` is not an http(s) URL.
@@ -294,11 +401,13 @@ class AsyncModuleClient:
         self.base_url = _root_url(base_url)
         self.timeout = timeout
         self.ws_headers = dict(headers or {})
+        self.auth = AsyncBearerAuth(token, refresh)
         self._http = httpx.AsyncClient(
             base_url=self.base_url + self.mount_path,
             timeout=timeout,
             headers=headers,
             transport=transport,
+            auth=self.auth,
         )
 
     async def __aenter__(self) -> Self:
@@ -333,4 +442,5 @@ class AsyncModuleClient:
             _stream(route, request, routes),
             timeout=self.timeout,
             headers=self.ws_headers,
+            auth=self.auth,
         )

@@ -5,13 +5,18 @@ The protocol (see :mod:`trading_api.shared.ws.messages`): the client sends
 ``<route>.subscribe.response`` ``{status, message, topic}`` and then pushes
 ``<route>.update`` ``{topic, seq, payload}``. One connection per subscription keeps
 streams independent: closing it makes the server release the topic.
+
+A client with a token connects with ``Authorization: Bearer <token>``. When the
+server closes the connection with 4401 (token missing, invalid or expired) and
+the client has a refresh hook, the subscription renews the token, reconnects and
+subscribes again; without a hook it raises :class:`SubscriptionError`.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, Self, TypeVar
 
 from pydantic import BaseModel
 
@@ -20,6 +25,47 @@ if TYPE_CHECKING:
     from websockets.sync.client import ClientConnection as SyncConnection
 
 TData_co = TypeVar("TData_co", bound=BaseModel, covariant=True)
+
+CLOSE_UNAUTHORIZED = 4401
+"""The server's close code for a missing, invalid or expired token."""
+
+
+class TokenSource(Protocol):
+    """Where a sync subscription gets its bearer token (the client's auth)."""
+
+    def current(self) -> str | None:
+        """The token to connect with, if any."""
+        ...
+
+    def renew(self) -> bool:
+        """Get a new token; False when the client has no refresh hook."""
+        ...
+
+
+class AsyncTokenSource(Protocol):
+    """Where an async subscription gets its bearer token (the client's auth)."""
+
+    async def current(self) -> str | None:
+        """The token to connect with, if any."""
+        ...
+
+    async def renew(self) -> bool:
+        """Get a new token; False when the client has no refresh hook."""
+        ...
+
+
+def _unauthorized(exc: BaseException) -> str | None:
+    """The server's reason when ``exc`` is a 4401 close, else None."""
+    received = getattr(exc, "rcvd", None)
+    if received is not None and received.code == CLOSE_UNAUTHORIZED:
+        return str(received.reason or "unauthorized")
+    return None
+
+
+def _with_token(headers: Mapping[str, str], token: str | None) -> dict[str, str]:
+    if token is None:
+        return dict(headers)
+    return {**headers, "Authorization": f"Bearer {token}"}
 
 
 class SubscriptionError(Exception):
@@ -82,11 +128,13 @@ class Subscription(Generic[TData_co]):
         *,
         timeout: float,
         headers: Mapping[str, str],
+        auth: TokenSource | None = None,
     ) -> None:
         self._url = url
         self._stream = stream
         self._timeout = timeout
         self._headers = headers
+        self._auth = auth
         self._websocket: SyncConnection | None = None
 
     @property
@@ -101,15 +149,30 @@ class Subscription(Generic[TData_co]):
             SubscriptionError: the server refused the subscription.
             TimeoutError: no confirmation within the client's timeout.
         """
-        from websockets.sync.client import connect
-
         if self._websocket is not None:
             return
+        try:
+            self._connect()
+        except BaseException as exc:
+            reason = _unauthorized(exc)
+            if reason is None:
+                raise
+            if self._auth is None or not self._auth.renew():
+                raise SubscriptionError(self._stream.route, reason) from exc
+            self._connect()
+
+    def _connect(self) -> None:
+        from websockets.sync.client import connect
+
+        token = None if self._auth is None else self._auth.current()
         # Entered like a context manager: the form every websockets version
         # supports without a deprecation warning.
         self._websocket = connect(
-            self._url, open_timeout=self._timeout, additional_headers=self._headers
+            self._url,
+            open_timeout=self._timeout,
+            additional_headers=_with_token(self._headers, token),
         ).__enter__()
+        self._stream.topic = ""
         try:
             self._websocket.send(self._stream.subscribe_frame)
             while not self._stream.topic:
@@ -138,11 +201,22 @@ class Subscription(Generic[TData_co]):
         owned = self._websocket is None  # not entered: the loop owns the connection
         try:
             self.open()
-            assert self._websocket is not None
-            for frame in self._websocket:
-                data = self._stream.accept(frame)
-                if data is not None:
-                    yield data
+            while True:
+                assert self._websocket is not None
+                try:
+                    for frame in self._websocket:
+                        data = self._stream.accept(frame)
+                        if data is not None:
+                            yield data
+                    return
+                except Exception as exc:
+                    # The token expired on an open stream: renew, resubscribe.
+                    if _unauthorized(exc) is None or self._auth is None:
+                        raise
+                    self.close()
+                    if not self._auth.renew():
+                        raise
+                    self.open()
         finally:
             if owned:
                 self.close()
@@ -164,11 +238,13 @@ class AsyncSubscription(Generic[TData_co]):
         *,
         timeout: float,
         headers: Mapping[str, str],
+        auth: AsyncTokenSource | None = None,
     ) -> None:
         self._url = url
         self._stream = stream
         self._timeout = timeout
         self._headers = headers
+        self._auth = auth
         self._websocket: AsyncConnection | None = None
 
     @property
@@ -183,15 +259,30 @@ class AsyncSubscription(Generic[TData_co]):
             SubscriptionError: the server refused the subscription.
             TimeoutError: no confirmation within the client's timeout.
         """
+        if self._websocket is not None:
+            return
+        try:
+            await self._connect()
+        except BaseException as exc:
+            reason = _unauthorized(exc)
+            if reason is None:
+                raise
+            if self._auth is None or not await self._auth.renew():
+                raise SubscriptionError(self._stream.route, reason) from exc
+            await self._connect()
+
+    async def _connect(self) -> None:
         import asyncio
 
         from websockets.asyncio.client import connect
 
-        if self._websocket is not None:
-            return
+        token = None if self._auth is None else await self._auth.current()
         self._websocket = await connect(
-            self._url, open_timeout=self._timeout, additional_headers=self._headers
+            self._url,
+            open_timeout=self._timeout,
+            additional_headers=_with_token(self._headers, token),
         )
+        self._stream.topic = ""
         try:
             await self._websocket.send(self._stream.subscribe_frame)
             async with asyncio.timeout(self._timeout):
@@ -223,11 +314,22 @@ class AsyncSubscription(Generic[TData_co]):
         owned = self._websocket is None
         try:
             await self.open()
-            assert self._websocket is not None
-            async for frame in self._websocket:
-                data = self._stream.accept(frame)
-                if data is not None:
-                    yield data
+            while True:
+                assert self._websocket is not None
+                try:
+                    async for frame in self._websocket:
+                        data = self._stream.accept(frame)
+                        if data is not None:
+                            yield data
+                    return
+                except Exception as exc:
+                    # The token expired on an open stream: renew, resubscribe.
+                    if _unauthorized(exc) is None or self._auth is None:
+                        raise
+                    await self.aclose()
+                    if not await self._auth.renew():
+                        raise
+                    await self.open()
         finally:
             if owned:
                 await self.aclose()

@@ -2,6 +2,8 @@
 
 Every route acts on one account, named by the ``accountId`` query parameter
 (default ``DEMO-1``); an account is created with its starting balance on first use.
+The caller must own it (the token's accounts claim): otherwise 403, the same
+for an account that does not exist.
 A query parameter rather than a header keeps requests easy to share, bookmark and
 try from the docs page. Domain errors become HTTP errors in
 :func:`install_error_handler` only: unknown id 404, wrong state 409, broken rule 400.
@@ -9,7 +11,7 @@ try from the docs page. Domain errors become HTTP errors in
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Query, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Response
 
 from trading_api.market import MarketError
 from trading_api.models.broker import (
@@ -32,6 +34,11 @@ from trading_api.models.broker import (
     Side,
 )
 from trading_api.models.common import error_responses
+from trading_api.shared.auth import (
+    FORBIDDEN_RESPONSE,
+    CurrentPrincipal,
+    require_account,
+)
 
 from .errors import (
     BrokerError,
@@ -68,9 +75,18 @@ OrderId = Annotated[str, Path(max_length=32)]
 SymbolParam = Annotated[str, Path(max_length=32, pattern=r"^[A-Za-z0-9:._-]+$")]
 
 
+async def owned_account(
+    principal: CurrentPrincipal, account_id: AccountParam = DEFAULT_ACCOUNT
+) -> None:
+    """403 unless the caller owns the account (unknown accounts alike)."""
+    require_account(principal, account_id)
+
+
 def create_router(service: BrokerService) -> APIRouter:
-    """The broker REST routes, bound to ``service``."""
-    router = APIRouter()
+    """The broker REST routes, bound to ``service``; each checks ownership."""
+    router = APIRouter(
+        dependencies=[Depends(owned_account)], responses=FORBIDDEN_RESPONSE
+    )
     _add_order_routes(router, service)
     _add_position_routes(router, service)
     _add_account_routes(router, service)

@@ -1,4 +1,8 @@
-"""Core REST routes: ``/health``, ``/versions``, ``/modules``."""
+"""Core REST routes: ``/health``, ``/versions``, ``/modules``.
+
+All public: load balancers, monitors and front-ends read them before anyone
+signs in, and they name nothing that belongs to a user.
+"""
 
 from collections.abc import Sequence
 
@@ -6,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from trading_api.models.core import HealthStatus, MountedModule, VersionInfo
+from trading_api.shared.auth import public
 from trading_api.shared.module_interface import ModuleInfo
 
 from .service import CoreService
@@ -32,6 +37,7 @@ def create_router(service: CoreService) -> APIRouter:
             }
         },
     )
+    @public
     async def health(request: Request) -> JSONResponse:
         """200 while every module is healthy, 503 naming the failing jobs."""
         status = service.health(_enabled_modules(request))
@@ -39,6 +45,7 @@ def create_router(service: CoreService) -> APIRouter:
         return JSONResponse(status.model_dump(mode="json"), status_code=code)
 
     @router.get("/versions", response_model=VersionInfo, summary="Versions in use")
+    @public
     async def versions(request: Request) -> VersionInfo:
         """The API's URL version, the server package's, Python's and each module's."""
         return service.versions(_enabled_modules(request))
@@ -46,6 +53,7 @@ def create_router(service: CoreService) -> APIRouter:
     @router.get(
         "/modules", response_model=list[MountedModule], summary="Enabled modules"
     )
+    @public
     async def modules(request: Request) -> list[MountedModule]:
         """The modules this process serves: name, mount path, version, WebSocket."""
         return service.modules(_enabled_modules(request))

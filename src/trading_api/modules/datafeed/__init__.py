@@ -27,6 +27,8 @@ class DatafeedModule(Module):
 
     name = "datafeed"
     description = "Simulated market data: symbols, bar history, quotes, live bars."
+    # Market data belongs to no user: charts stream it before anyone signs in.
+    public_ws_routes = frozenset({"bars", "quotes"})
 
     def __init__(self, market: Market | None = None) -> None:
         """Create the service and its routes; nothing runs until startup.

@@ -3,6 +3,9 @@
 Times in requests are UNIX seconds as in TradingView's UDF; ``Bar.time`` in answers
 is UNIX milliseconds as in TradingView's ``Bar``. Domain errors become HTTP errors
 through :data:`ERROR_STATUSES` only: unknown symbol 404, broken rule 400.
+
+Every route is public: market data belongs to no user, and a chart page shows it
+before anyone signs in (TradingView's library calls these from the browser).
 """
 
 from typing import Annotated
@@ -19,6 +22,7 @@ from trading_api.models.datafeed import (
     SearchSymbolResultItem,
     SymbolInfo,
 )
+from trading_api.shared.auth import public
 
 from .service import DatafeedError, DatafeedService, MarketError, UnknownSymbolError
 
@@ -33,16 +37,19 @@ def create_router(service: DatafeedService) -> APIRouter:
     router = APIRouter()
 
     @router.get("/config", response_model=DatafeedConfiguration, status_code=200)
+    @public
     async def get_config() -> DatafeedConfiguration:
         """What the datafeed supports: resolutions, exchanges, symbol types."""
         return service.configuration()
 
     @router.get("/time", response_model=int, status_code=200)
+    @public
     async def get_time() -> int:
         """The server's time in UNIX seconds (TradingView's ``getServerTime``)."""
         return service.server_time()
 
     @router.get("/search", response_model=list[SearchSymbolResultItem], status_code=200)
+    @public
     async def search_symbols(
         user_input: Annotated[str, Query(max_length=64)] = "",
         exchange: Filter = "",
@@ -58,6 +65,7 @@ def create_router(service: DatafeedService) -> APIRouter:
         status_code=200,
         responses=error_responses(404),
     )
+    @public
     async def resolve_symbol(
         symbol: Annotated[str, Path(max_length=64, examples=["NASDAQ:AAPL"])],
     ) -> SymbolInfo:
@@ -72,6 +80,7 @@ def create_router(service: DatafeedService) -> APIRouter:
         status_code=200,
         responses=error_responses(404),
     )
+    @public
     def get_bars(
         symbol: Symbol,
         resolution: Resolution,
@@ -100,6 +109,7 @@ def create_router(service: DatafeedService) -> APIRouter:
         return service.bars(symbol, resolution, from_time, to_time, count_back)
 
     @router.post("/quotes", response_model=list[QuoteData], status_code=200)
+    @public
     async def get_quotes(request: QuotesRequest) -> list[QuoteData]:
         """Current quotes; an unknown symbol gets an entry with ``s: "error"``."""
         return service.quotes(request.symbols)

@@ -55,6 +55,9 @@ class BrokerClient(ModuleClient):
     Build it from the server's root URL, e.g.
     ``BrokerClient(base_url="http://127.0.0.1:8000")``. A non-2xx answer raises
     :class:`ApiError` with its status and detail.
+
+    Routes that are not public need a bearer token: ``token=...``, and
+    ``refresh=`` to get a new one when the server refuses it.
     """
 
     mount_path = "/api/v1/broker"
@@ -321,6 +324,9 @@ class AsyncBrokerClient(AsyncModuleClient):
     Build it from the server's root URL, e.g.
     ``AsyncBrokerClient(base_url="http://127.0.0.1:8000")``. A non-2xx answer
     raises :class:`ApiError` with its status and detail.
+
+    Routes that are not public need a bearer token: ``token=...``, and
+    ``refresh=`` to get a new one when the server refuses it.
     """
 
     mount_path = "/api/v1/broker"

@@ -12,6 +12,7 @@ from schemathesis.checks import not_a_server_error
 from trading_api.app_factory import AppFactory
 from trading_api.market import ManualClock, Market
 from trading_api.modules.broker.service import BrokerService
+from trading_api.shared.auth.testing import sign_in
 
 BASE = "/api/v1/broker"
 OPEN = 1_718_028_000  # Monday 2024-06-10 10:00 New York: US stocks trade
@@ -24,7 +25,7 @@ FILLED, CANCELED, WORKING = 2, 1, 6
 def app(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Any:
     """The broker app on a fresh database."""
     monkeypatch.setenv("DATABASE_URL", database_url)
-    return AppFactory().create_app(["broker"])
+    return sign_in(AppFactory().create_app(["broker"]))
 
 
 @pytest.fixture
@@ -261,7 +262,7 @@ def test_broker_only_app_has_no_datafeed_paths(client: TestClient) -> None:
 
 # The app serves its schema without starting (no database is opened to load it);
 # each call starts it on the test's database (the ``fuzzed_database`` fixture).
-fuzzed_app = AppFactory().create_app(["broker"])
+fuzzed_app = sign_in(AppFactory().create_app(["broker"]))
 fuzzed = schemathesis.openapi.from_dict(fuzzed_app.module_apps["broker"].openapi())
 fuzzed.app = fuzzed_app
 fuzzed.location = f"{BASE}/openapi.json"

@@ -16,6 +16,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from trading_api.app_factory import AppFactory
 from trading_api.market import ManualClock, Market
 from trading_api.modules.broker.service import BrokerService
+from trading_api.shared.auth.testing import sign_in
 from trading_api.shared.testing import serve
 
 BASE = "/api/v1/broker"
@@ -34,7 +35,7 @@ def server(
     event loop (publishing from another thread is not allowed).
     """
     monkeypatch.setenv("DATABASE_URL", database_url)
-    app = AppFactory().create_app(["broker"])
+    app = sign_in(AppFactory().create_app(["broker"]))
     [module] = [m for m in app.modules if m.name == "broker"]
     module.simulation_interval = 0
     service: BrokerService = module.service

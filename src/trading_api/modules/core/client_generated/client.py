@@ -13,6 +13,9 @@ class CoreClient(ModuleClient):
     Build it from the server's root URL, e.g.
     ``CoreClient(base_url="http://127.0.0.1:8000")``. A non-2xx answer raises
     :class:`ApiError` with its status and detail.
+
+    Routes that are not public need a bearer token: ``token=...``, and
+    ``refresh=`` to get a new one when the server refuses it.
     """
 
     mount_path = "/api/v1/core"
@@ -53,6 +56,9 @@ class AsyncCoreClient(AsyncModuleClient):
     Build it from the server's root URL, e.g.
     ``AsyncCoreClient(base_url="http://127.0.0.1:8000")``. A non-2xx answer raises
     :class:`ApiError` with its status and detail.
+
+    Routes that are not public need a bearer token: ``token=...``, and
+    ``refresh=`` to get a new one when the server refuses it.
     """
 
     mount_path = "/api/v1/core"

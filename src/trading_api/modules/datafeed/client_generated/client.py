@@ -45,6 +45,9 @@ class DatafeedClient(ModuleClient):
     Build it from the server's root URL, e.g.
     ``DatafeedClient(base_url="http://127.0.0.1:8000")``. A non-2xx answer raises
     :class:`ApiError` with its status and detail.
+
+    Routes that are not public need a bearer token: ``token=...``, and
+    ``refresh=`` to get a new one when the server refuses it.
     """
 
     mount_path = "/api/v1/datafeed"
@@ -186,6 +189,9 @@ class AsyncDatafeedClient(AsyncModuleClient):
     Build it from the server's root URL, e.g.
     ``AsyncDatafeedClient(base_url="http://127.0.0.1:8000")``. A non-2xx answer
     raises :class:`ApiError` with its status and detail.
+
+    Routes that are not public need a bearer token: ``token=...``, and
+    ``refresh=`` to get a new one when the server refuses it.
     """
 
     mount_path = "/api/v1/datafeed"
