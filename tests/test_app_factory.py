@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from openapi_spec_validator import validate
 
 from trading_api.app_factory import AppFactory
+from trading_api.shared.auth.testing import sign_in
 from trading_api.shared.errors import SpecConflictError, UnknownModuleError
 from trading_api.shared.testing import serve
 
@@ -63,7 +64,7 @@ def test_hyphenated_module_is_served_under_its_name(
     modules_dir: Path, write_module: WriteModule
 ) -> None:
     write_module("market_data")
-    app = AppFactory(modules_dir).create_app()
+    app = sign_in(AppFactory(modules_dir).create_app())
     with serve(app) as base_url:
         response = httpx.get(f"{base_url}/api/v1/market-data/ping")
         merged = httpx.get(f"{base_url}/api/v1/openapi.json").json()

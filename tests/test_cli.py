@@ -127,7 +127,7 @@ def test_unknown_module_is_a_usage_error_without_a_source_location(cli: Cli) -> 
     result = cli(PROJECT_ROOT, "specs", "build", "--check", "nope")
     assert result.code == 2
     assert result.err.startswith(
-        "error: unknown module 'nope'; known modules: core, broker, "
+        "error: unknown module 'nope'; known modules: core, auth, broker, "
     )
     assert result.err.count("\n") == 1
     assert ".py" not in result.err

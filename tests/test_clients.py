@@ -33,6 +33,7 @@ from trading_api.modules.datafeed.client_generated import (
     DatafeedClient,
     SubscriptionError,
 )
+from trading_api.shared.auth.testing import dev_token
 from trading_api.shared.testing import serve
 
 pytestmark = pytest.mark.anyio
@@ -86,7 +87,7 @@ def test_core_client_reports_health_versions_and_enabled_modules(
 
     assert health.status == "ok"
     assert versions.api_version == "v1"
-    assert set(versions.modules) == {"core", "datafeed", "broker"}
+    assert set(versions.modules) == {"auth", "core", "datafeed", "broker"}
     assert {(m.name, m.mount_path) for m in modules} >= {
         ("core", "/api/v1/core"),
         ("datafeed", "/api/v1/datafeed"),
@@ -206,7 +207,8 @@ async def test_market_order_fill_arrives_through_the_orders_subscription(
 ) -> None:
     acct = account()
     order = PreOrder(symbol="AAPL", type=OrderType.MARKET, side=Side.BUY, qty=3)
-    async with AsyncBrokerClient(base_url=server.url) as broker:
+    token = dev_token("client", (acct.account_id,))
+    async with AsyncBrokerClient(base_url=server.url, token=token) as broker:
         async with broker.subscribe("orders", acct) as orders:
             placed = await broker.place_order(order, account_id=acct.account_id)
             async for update in orders:
@@ -230,7 +232,8 @@ async def test_market_order_fill_arrives_through_the_orders_subscription(
 async def test_cancelling_a_filled_order_raises_a_conflict(server: Server) -> None:
     acct = account().account_id
     order = PreOrder(symbol="AAPL", type=OrderType.MARKET, side=Side.SELL, qty=1)
-    async with AsyncBrokerClient(base_url=server.url) as broker:
+    token = dev_token("client", (acct,))
+    async with AsyncBrokerClient(base_url=server.url, token=token) as broker:
         placed = await broker.place_order(order, account_id=acct)
         with pytest.raises(ApiError) as err:
             await broker.cancel_order(placed.order_id, account_id=acct)

@@ -318,10 +318,11 @@ import json
 from trading_api.app_factory import AppFactory
 from trading_api.modules.gadgets.client_generated import GadgetsClient
 from trading_api.modules.gadgets.models import Gadget
+from trading_api.shared.auth.testing import dev_token
 from trading_api.shared.testing import serve
 
 with serve(AppFactory().create_app(["gadgets"])) as url:
-    with GadgetsClient(base_url=url) as client:
+    with GadgetsClient(base_url=url, token=dev_token()) as client:
         one, two = Gadget(gadget_id=1), Gadget(gadget_id=2)
         print(json.dumps({
             "file": client.read_file("a/b c.txt"),

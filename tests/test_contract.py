@@ -16,6 +16,7 @@ from jsonschema import Draft202012Validator
 from schemathesis.config import SchemathesisConfig
 
 from trading_api.app_factory import AppFactory
+from trading_api.shared.auth.testing import dev_token
 from trading_api.shared.settings import Settings
 
 SEED = 20_240_601
@@ -38,9 +39,17 @@ on the losing side of the price), the symbol's quantity step, the account's
 state (closing more than is held). For these alone a schema-valid request may
 get that 400; everywhere else schema-valid data must be accepted."""
 
+ACCOUNT = "DEMO-1"
+TOKEN = dev_token("contract", (ACCOUNT,))
+"""A real development token: the gate runs with authentication on, as the account
+it owns (any other account is a 403, which says nothing about the broker)."""
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
 CONFIG = SchemathesisConfig.from_dict(
     {
         "seed": SEED,
+        "headers": AUTH,
+        "parameters": {"query.accountId": ACCOUNT},
         "checks": {"enabled": True},
         "generation": {"mode": "all", "max-examples": MAX_EXAMPLES},
         "phases": {
@@ -104,7 +113,7 @@ def test_integer_enums_publish_their_member_names(enum: str, names: list[str]) -
 
 
 def test_asyncapi_payloads_publish_enum_names_too() -> None:
-    with TestClient(app) as client:
+    with TestClient(app, headers=AUTH) as client:
         document = client.get("/api/v1/ws/asyncapi.json").json()
     assert document["components"]["schemas"]["Side"]["x-enum-varnames"] == [
         "BUY",
@@ -131,7 +140,7 @@ def test_order_schema_and_server_agree_on_required_prices(
     body: dict[str, object], valid: bool
 ) -> None:
     schema_says = not list(validator("PreOrder").iter_errors(body))
-    with TestClient(app) as client:
+    with TestClient(app, headers=AUTH) as client:
         answer = client.post("/api/v1/broker/orders/preview", json=body)
     assert schema_says is valid
     assert (answer.status_code == 200) is valid, answer.text
@@ -141,14 +150,14 @@ def test_order_schema_and_server_agree_on_required_prices(
 def test_leverage_schema_and_server_agree(leverage: float, valid: bool) -> None:
     body = {"symbol": "AAPL", "orderType": 2, "side": 1, "leverage": leverage}
     schema_says = not list(validator("LeverageSetParams").iter_errors(body))
-    with TestClient(app) as client:
+    with TestClient(app, headers=AUTH) as client:
         answer = client.put("/api/v1/broker/leverage/set", json=body)
     assert schema_says is valid
     assert answer.status_code == (200 if valid else 422), answer.text
 
 
 def test_empty_bars_window_is_no_data_not_an_error() -> None:
-    with TestClient(app) as client:
+    with TestClient(app, headers=AUTH) as client:
         answer = client.get(
             "/api/v1/datafeed/bars",
             params={"symbol": "AAPL", "resolution": "1D", "from_time": 10**9}

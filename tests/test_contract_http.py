@@ -16,6 +16,7 @@ import websockets
 from fastapi.testclient import TestClient
 
 from trading_api.app_factory import AppFactory, ModularFastAPI
+from trading_api.shared.auth.testing import sign_in
 from trading_api.shared.http_cors import OriginError
 from trading_api.shared.settings import (
     DEFAULT_CORS_ORIGINS,
@@ -33,7 +34,7 @@ MARKET_BUY = {"symbol": "AAPL", "type": 2, "side": 1, "qty": 1}
 
 def build(*origins: str) -> ModularFastAPI:
     settings = Settings(cors_origins=origins or DEFAULT_CORS_ORIGINS)
-    return AppFactory(settings=settings).create_app()
+    return sign_in(AppFactory(settings=settings).create_app())
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from trading_api.app_factory import ModularFastAPI
 from trading_api.modules.core import CoreModule
+from trading_api.shared.auth.testing import sign_in
 from trading_api.shared.jobs import Job, JobPolicy, PeriodicJob
 from trading_api.shared.module_interface import Module
 from trading_api.shared.settings import Settings
@@ -74,7 +75,7 @@ class LedgerModule(Module):
 
 def test_domain_errors_get_the_status_of_their_most_specific_class() -> None:
     app, _ = LedgerModule().create_app()
-    with TestClient(app) as client:
+    with TestClient(sign_in(app)) as client:
         missing = client.get("/orders/missing")
         closed = client.get("/orders/42")
     assert (missing.status_code, missing.json()) == (

@@ -102,6 +102,7 @@ COMMANDS: dict[str, LazyCommand] = {
     "specs": LazyCommand("specs:app", "Build, check and compare the API documents."),
     "clients": LazyCommand("clients:app", "Build and check the typed Python clients."),
     "db": LazyCommand("db:app", "Each module's tables and migrations (Alembic)."),
+    "auth": LazyCommand("auth:app", "Mint development tokens (the built-in issuer)."),
 }
 
 

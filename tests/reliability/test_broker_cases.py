@@ -18,6 +18,7 @@ import pytest
 from trading_api.app_factory import AppFactory
 from trading_api.modules.broker.service import BrokerService
 from trading_api.modules.broker.settings import BrokerSettings
+from trading_api.shared.auth.testing import sign_in
 from trading_api.shared.testing import serve
 
 BASE = "/api/v1/broker"
@@ -67,7 +68,7 @@ class Broker:
 
 
 def serve_broker(settings: BrokerSettings | None = None) -> Iterator[Broker]:
-    app = AppFactory().create_app(["broker"])
+    app = sign_in(AppFactory().create_app(["broker"]))
     [module] = [m for m in app.modules if m.name == "broker"]
     module.simulation_interval = 0.05
     service: BrokerService = module.service
@@ -195,7 +196,7 @@ def test_unknown_symbol_and_dust_quantity_are_refused_by_name(broker: Broker) ->
 
 
 def test_a_failing_matching_step_is_reported_and_the_next_one_runs() -> None:
-    app = AppFactory().create_app(["broker"])
+    app = sign_in(AppFactory().create_app(["broker"]))
     [module] = [m for m in app.modules if m.name == "broker"]
     module.simulation_interval = 0.02
     service: BrokerService = module.service

@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from trading_api.market import price_range
+from trading_api.shared.auth.testing import bearer, dev_token
 from trading_cli.deploy.supervisor import descendants, is_alive
 from trading_cli.deploy.topology import RunDir
 
@@ -45,6 +46,11 @@ def processes_of(run: RunDir) -> list[int]:
 
 
 pytestmark = pytest.mark.requires("nginx")  # the shared optional-tool guard
+
+
+def auth() -> dict[str, str]:
+    """A real development token: the deployed servers verify it like any other."""
+    return bearer(dev_token("deployed", ("DEPLOYED", "NEST1", "NEST3")))
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +106,7 @@ def orders(http: httpx.Client, account: str) -> list[dict[str, Any]]:
 
 
 def test_a_fill_lies_on_the_path_the_datafeed_quotes(gateway: str) -> None:
-    with httpx.Client(base_url=gateway, timeout=10) as http:
+    with httpx.Client(base_url=gateway, timeout=10, headers=auth()) as http:
         start = time.time()
         quote = http.post("/api/v1/datafeed/quotes", json={"symbols": [BTC]}).json()
         placed = place(http, "DEPLOYED")
@@ -126,7 +132,7 @@ def test_a_nested_fill_answers_201_and_leaves_a_flat_account(
     gateway: str, shape: dict[str, float]
 ) -> None:
     account = f"NEST{int(shape['type'])}"
-    with httpx.Client(base_url=gateway, timeout=10) as http:
+    with httpx.Client(base_url=gateway, timeout=10, headers=auth()) as http:
         quote = http.post("/api/v1/datafeed/quotes", json={"symbols": [BTC]}).json()
         price = quote[0]["v"]["lp"]
         order: dict[str, Any] = {"type": int(shape["type"])}

@@ -18,6 +18,7 @@ from trading_api.market import ManualClock, Market
 from trading_api.modules.broker import BrokerModule
 from trading_api.modules.core import CoreModule
 from trading_api.modules.datafeed import DatafeedModule
+from trading_api.shared.auth.testing import sign_in
 from trading_api.shared.testing import serve
 
 MONDAY_10_NY = 1_718_028_000  # 2024-06-10 10:00 New York: every market trades
@@ -34,7 +35,7 @@ def url(clock: ManualClock) -> Iterator[str]:
     market = Market(clock=clock)
     broker = BrokerModule(market)
     broker.simulation_interval = 0
-    app = ModularFastAPI([CoreModule(), DatafeedModule(market), broker])
+    app = sign_in(ModularFastAPI([CoreModule(), DatafeedModule(market), broker]))
     with serve(app) as base:
         yield base
 

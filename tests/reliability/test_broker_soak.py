@@ -33,6 +33,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from trading_api.app_factory import AppFactory
 from trading_api.modules.broker.service import BrokerService
+from trading_api.shared.auth.testing import sign_in
 from trading_api.shared.testing import serve
 
 SEED = 20_261_130
@@ -49,7 +50,7 @@ WAIT = 10.0
 
 @pytest.fixture
 def server() -> Iterator[str]:
-    app = AppFactory().create_app(["broker"])
+    app = sign_in(AppFactory().create_app(["broker"]))
     [module] = [m for m in app.modules if m.name == "broker"]
     module.simulation_interval = 0.02
     service: BrokerService = module.service

@@ -11,6 +11,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from trading_api.app_factory import AppFactory
+from trading_api.shared.auth.testing import sign_in
 from trading_api.shared.storage import StorageError, module_metadata
 from trading_api.shared.storage.migrations import ModuleMigrations, upgrade
 
@@ -98,7 +99,7 @@ def test_the_lifespan_opens_the_module_database(
     url = f"sqlite:///{tmp_path / 'trading.db'}"
     upgrade(url, ModuleMigrations.in_package("notes", notes, None))
     monkeypatch.setenv("DATABASE_URL", url)
-    app = AppFactory(notes.parent).create_app()
+    app = sign_in(AppFactory(notes.parent).create_app())
     with TestClient(app) as client:
         count = client.get("/api/v1/notes/count")
     assert count.json() == 0

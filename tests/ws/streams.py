@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from trading_api.shared.auth import public
 from trading_api.shared.module_interface import Module
 from trading_api.shared.ws import (
     ConflateByKey,
@@ -144,6 +145,7 @@ def _control_router(service: TickService) -> APIRouter:
     router = APIRouter()
 
     @router.post("/burst")
+    @public
     async def burst(
         count: int, size: int = 0, items: int = 1, route: str | None = None
     ) -> dict[str, int]:
@@ -151,6 +153,7 @@ def _control_router(service: TickService) -> APIRouter:
         return {"published": count}
 
     @router.post("/unsendable")
+    @public
     async def unsendable(route: str) -> dict[str, bool]:
         service.publish_unsendable(route)
         return {"published": True}
@@ -161,6 +164,9 @@ def _control_router(service: TickService) -> APIRouter:
 class TickModule(Module):
     name = "ticker"
     description = "Test module with a WebSocket route per delivery class."
+    # The protocol tests are not about access: every route is served without a
+    # token (the access tests use the real modules).
+    public_ws_routes = frozenset({"ticks", "items", "journal"})
 
     def __init__(self) -> None:
         self._service = TickService()

@@ -82,6 +82,11 @@ def dev_command(
     )
     listener = listen(host, port)
     url = _url(listener)
+    from trading_cli.commands.auth import dev_token_line
+
+    token_line = dev_token_line(project)
+    if token_line is not None:
+        _emit(f"trading dev: {token_line}", False)
     try:
         if reload:
             _run_loop(project, listener, url, names, swap, verbose)
