@@ -168,14 +168,18 @@ SERVE = """
 import json, httpx
 from websockets.sync.client import connect
 from trading_api.app_factory import AppFactory
+from trading_api.shared.auth.testing import bearer, dev_token
 from trading_api.shared.testing import serve
 
+auth = bearer(dev_token())  # the new module's routes are closed by default
 with serve(AppFactory().create_app(["market-data"])) as url:
-    with connect(url.replace("http", "ws", 1) + "/api/v1/market-data/ws") as ws:
+    ws_url = url.replace("http", "ws", 1) + "/api/v1/market-data/ws"
+    with connect(ws_url, additional_headers=auth) as ws:
         ws.send(json.dumps({"type": "items.subscribe", "payload": {}}))
         print(json.loads(ws.recv(timeout=10))["payload"]["status"])
-        item = httpx.post(url + "/api/v1/market-data/items", json={"name": "x"})
-        print(item.status_code, httpx.get(url + "/api/v1/market-data/items").json())
+        items = url + "/api/v1/market-data/items"
+        item = httpx.post(items, json={"name": "x"}, headers=auth)
+        print(item.status_code, httpx.get(items, headers=auth).json())
         print(json.loads(ws.recv(timeout=10))["payload"]["payload"]["action"])
 """
 
