@@ -44,6 +44,7 @@ DEMO = {
         class DemoModule(Module):
             name = "demo"
             description = "A module the dev loop tests edit."
+            public_ws_routes = frozenset({"echo", "ticker"})
 
             def __init__(self) -> None:
                 self._service = DemoService()
@@ -98,11 +99,13 @@ DEMO = {
         from fastapi import APIRouter
 
         from trading_api.models.greeting import Greeting
+        from trading_api.shared.auth import public
 
         router = APIRouter()
 
 
         @router.get("/greeting")
+        @public  # the dev loop's tests are not about access
         async def greeting() -> Greeting:
             return Greeting(text="hello")
         """,
@@ -111,12 +114,14 @@ DEMO = {
 OTHER = """
 from fastapi import APIRouter
 
+from trading_api.shared.auth import public
 from trading_api.shared.module_interface import Module
 
 router = APIRouter()
 
 
 @router.get("/ping")
+@public
 async def ping() -> dict[str, str]:
     return {"module": "other"}
 
@@ -224,6 +229,12 @@ class Dev:
         with self._changed:
             lines = self.lines[since:]
             return sum(bool(re.search(pattern, line)) for line in lines)
+
+    @property
+    def auth(self) -> dict[str, str]:
+        """The ``Authorization`` header of the development token dev printed."""
+        line = self.wait_for(r"development token")
+        return {"Authorization": f"Bearer {line.rsplit(' ', 1)[-1]}"}
 
     @property
     def url(self) -> str:

@@ -105,7 +105,7 @@ def test_migrations_written_while_serving_are_applied_before_the_new_code(
     dev = Dev(project, "--modules", "notes", env=database)
     try:
         items = f"{dev.url}/api/v1/notes/items"
-        kept = httpx.post(items, json={"name": "kept"}).json()
+        kept = httpx.post(items, json={"name": "kept"}, headers=dev.auth).json()
 
         # The model gains a column, then its migration is written: the code
         # that reads the column serves once the column exists.
@@ -115,8 +115,11 @@ def test_migrations_written_while_serving_are_applied_before_the_new_code(
         migrated = lines_in_order(
             dev, r"^database: notes: 0001 -> 0002$", r"^reloaded in", since=mark
         )
-        poll(lambda: httpx.get(items).status_code == 200, "the tagged items")
-        listed = httpx.get(items).json()
+        poll(
+            lambda: httpx.get(items, headers=dev.auth).status_code == 200,
+            "the tagged items",
+        )
+        listed = httpx.get(items, headers=dev.auth).json()
 
         # A failing migration: the edit saved with it waits, the old code serves.
         mark = dev.mark()

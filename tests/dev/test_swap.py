@@ -57,6 +57,7 @@ COUNTER = {
 
         class CounterModule(Module):
             name = "counter"
+            public_ws_routes = frozenset({"count"})
 
             def __init__(self) -> None:
                 self._service = CounterService()
@@ -228,7 +229,9 @@ async def swap_broker_while_subscribed(
             asyncio.create_task(read_counts()),
         ]
         for swap in range(1, SWAPS + 1):
-            async with WsTestClient.connect(f"{url}/api/v1/broker") as broker:
+            async with WsTestClient.connect(
+                f"{url}/api/v1/broker", additional_headers=dev.auth
+            ) as broker:
                 response = await broker.subscribe("orders", {"accountId": "DEMO-1"})
                 assert response["status"] == "ok", response
                 await asyncio.to_thread(pace_like_a_person)
@@ -281,13 +284,14 @@ def test_broker_orders_outlive_a_swap(market: Market) -> None:
     orders = f"{market.url}/api/v1/broker/orders"
     # A limit buy far below the market: it rests whatever the hour.
     order = {"symbol": "BTCUSD", "type": 1, "side": 1, "qty": 1, "limitPrice": 1.0}
-    placed = httpx.post(orders, json=order)
-    before = httpx.get(orders).json()
+    auth = market.dev.auth  # the token trading dev printed: DEMO-1's owner
+    placed = httpx.post(orders, json=order, headers=auth)
+    before = httpx.get(orders, headers=auth).json()
     since = market.dev.mark()
     pace_like_a_person()
     save_broker_version(market, f"3.0.{since}")
     market.dev.wait_for(r"^reloaded in", since=since)
-    after = httpx.get(orders).json()
+    after = httpx.get(orders, headers=auth).json()
 
     assert placed.status_code == 201, placed.text
     assert placed.json()["orderId"] in [each["id"] for each in after]

@@ -32,9 +32,14 @@ def sign_in(app: Any, principal: Principal = TESTER) -> Any:
     ``app`` is a :class:`~trading_api.app_factory.ModularFastAPI` (every module
     app is signed in) or one module's FastAPI app. Returns ``app``.
     """
+
+    # A coroutine: FastAPI would run a plain function in its thread pool.
+    async def signed_in() -> Principal:
+        return principal
+
     apps = [app, *getattr(app, "module_apps", {}).values()]
     for each in apps:
-        each.dependency_overrides[require_principal] = lambda: principal
+        each.dependency_overrides[require_principal] = signed_in
     return app
 
 

@@ -16,10 +16,11 @@ module's mount point, ``/api/v1/<module>``):
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -54,8 +55,10 @@ async def _principal(websocket: WebSocket, offered: list[str]) -> Principal:
     # here too, so a test signs in once for both.
     override = websocket.app.dependency_overrides.get(require_principal)
     if override is not None:
-        principal: Principal = override()
-        return principal
+        principal = override()
+        if inspect.isawaitable(principal):
+            principal = await principal
+        return cast(Principal, principal)
     token = _token(websocket, offered)
     return await authenticator_of(websocket.app).verify(token)
 
