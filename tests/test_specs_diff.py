@@ -16,6 +16,8 @@ VERSIONS_ROUTE = (
     '    @router.get("/versions", response_model=VersionInfo, '
     'summary="Versions in use")\n'
     "    async def versions(request: Request) -> VersionInfo:\n"
+    "        \"\"\"The API's URL version, the server package's, Python's and each "
+    'module\'s."""\n'
     "        return service.versions(_enabled_modules(request))\n"
 )
 
