@@ -1,6 +1,7 @@
 """``trading up``, ``status``, ``logs``, ``down`` for real: supervisord, nginx and
 uvicorn on free loopback ports."""
 
+import functools
 import http.client
 import json
 import os
@@ -65,10 +66,18 @@ def _hold_block(count: int) -> list[socket.socket]:
     return block
 
 
+@functools.cache
+def _auth() -> dict[str, str]:
+    """A real development token: the deployed servers verify it like any other."""
+    from trading_api.shared.auth.testing import bearer, dev_token
+
+    return bearer(dev_token("deploy", ("DEMO-1",)))
+
+
 def _get(port: int, path: str) -> tuple[int, bytes]:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
     try:
-        connection.request("GET", path)
+        connection.request("GET", path, headers=_auth())
         response = connection.getresponse()
         return response.status, response.read()
     finally:

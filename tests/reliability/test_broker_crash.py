@@ -10,6 +10,7 @@ in flight at the kill may or may not have happened), and every position equals
 the sum of its executions. Bounded: three kills.
 """
 
+import functools
 import os
 import random
 import signal
@@ -27,6 +28,7 @@ import httpx
 import pytest
 
 from trading_api.modules.broker.tables import Base
+from trading_api.shared.auth.testing import bearer, dev_token
 from trading_api.shared.storage.migrations import ModuleMigrations, upgrade
 
 pytestmark = pytest.mark.integration
@@ -35,6 +37,15 @@ BASE = "/api/v1/broker"
 SYMBOL = "BINANCE:BTCUSD"  # trades around the clock
 STARTUP = 60.0
 CLIENTS = 4
+
+
+@functools.cache
+def auth() -> dict[str, str]:
+    """A real development token: the served broker verifies it like any other."""
+    accounts = ("DEMO-1", *(f"CRASH-{n}" for n in range(CLIENTS)))
+    return bearer(dev_token("crash", accounts))
+
+
 KILLS = 3
 FILLED, CANCELED, WORKING = 2, 1, 6
 
@@ -73,7 +84,12 @@ def broker_server(database: Path) -> Iterator[Server]:
         while True:
             assert process.poll() is None, "the server stopped while starting"
             try:
-                if httpx.get(f"{url}{BASE}/orders", timeout=5).status_code == 200:
+                if (
+                    httpx.get(
+                        f"{url}{BASE}/orders", headers=auth(), timeout=5
+                    ).status_code
+                    == 200
+                ):
                     break
             except httpx.TransportError:
                 pass
@@ -103,7 +119,9 @@ class Client:
     def run(self, url: str, stop: threading.Event) -> None:
         rng = random.Random(self.seed)
         params = {"accountId": self.account}
-        with httpx.Client(base_url=url + BASE, params=params, timeout=10) as http:
+        with httpx.Client(
+            base_url=url + BASE, params=params, headers=auth(), timeout=10
+        ) as http:
             while not stop.is_set():
                 working = [
                     o for o in self.limits if o not in self.cancelled | self.uncertain
@@ -158,7 +176,9 @@ class Client:
     def check(self, url: str) -> None:
         """Every acknowledged answer against what the server reports now."""
         params = {"accountId": self.account}
-        with httpx.Client(base_url=url + BASE, params=params, timeout=30) as http:
+        with httpx.Client(
+            base_url=url + BASE, params=params, headers=auth(), timeout=30
+        ) as http:
             orders = {o["id"]: o for o in http.get("/orders").json()}
             positions = http.get("/positions").json()
             executions = http.get(f"/executions/{SYMBOL}").json()

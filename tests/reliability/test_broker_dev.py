@@ -16,11 +16,16 @@ from typing import Any
 import httpx
 import pytest
 
+from trading_api.shared.auth import DevIssuer
+from trading_api.shared.auth.testing import bearer
+
 pytestmark = pytest.mark.integration
 
 TIMEOUT = 60.0
 BASE = "/api/v1/broker"
 SYMBOL = "BINANCE:BTCUSD"  # trades around the clock
+AUTH: dict[str, str] = {}
+"""The Authorization header of the running dev server's test user."""
 
 
 class Dev:
@@ -84,6 +89,9 @@ def dev(
     project_copy: Callable[..., Path], tmp_path: Path
 ) -> Iterator[tuple[Dev, Path]]:
     root = project_copy(tmp_path / "project", modules=["core", "broker"])
+    # A real token of the copy's development issuer, which its servers trust.
+    issuer = DevIssuer(root / ".run" / "auth")
+    AUTH.update(bearer(issuer.sign("dev", ["DEV", "DEMO-1"])))
     running = Dev(root, tmp_path / "dev.db")
     try:
         yield running, root
@@ -93,7 +101,9 @@ def dev(
 
 def state(url: str) -> dict[str, Any]:
     params = {"accountId": "DEV"}
-    with httpx.Client(base_url=url + BASE, params=params, timeout=30) as http:
+    with httpx.Client(
+        base_url=url + BASE, params=params, headers=AUTH, timeout=30
+    ) as http:
         return {
             "orders": http.get("/orders").json(),
             "positions": [
@@ -106,7 +116,10 @@ def state(url: str) -> dict[str, Any]:
 
 def answered(url: str) -> bool:
     try:
-        return httpx.get(f"{url}{BASE}/orders", timeout=10).status_code == 200
+        return (
+            httpx.get(f"{url}{BASE}/orders", headers=AUTH, timeout=10).status_code
+            == 200
+        )
     except httpx.TransportError:
         return False
 
@@ -116,7 +129,9 @@ def test_a_swap_and_a_full_reload_keep_every_order(dev: tuple[Dev, Path]) -> Non
     running.wait_for(r"database: broker: base -> 0001")
     url = running.url()
     params = {"accountId": "DEV"}
-    with httpx.Client(base_url=url + BASE, params=params, timeout=30) as http:
+    with httpx.Client(
+        base_url=url + BASE, params=params, headers=AUTH, timeout=30
+    ) as http:
         market = {"symbol": SYMBOL, "type": 2, "side": 1, "qty": 0.01}
         limit = {"symbol": SYMBOL, "type": 1, "side": 1, "qty": 0.01}
         assert http.post("/orders", json=market).status_code == 201
