@@ -16,6 +16,7 @@ from jsonschema import Draft202012Validator
 from pydantic import BaseModel
 
 from trading_api.app_factory import AppFactory, ModularFastAPI
+from trading_api.shared.auth.testing import sign_in
 from trading_api.shared.settings import Settings
 
 ORDER = {"symbol": "AAPL", "type": 2, "side": 1, "qty": 1}
@@ -84,7 +85,9 @@ number, an enum value or a boolean (what lax coercion would read)."""
 
 @pytest.fixture(scope="module")
 def app() -> ModularFastAPI:
-    return AppFactory(settings=Settings()).create_app()
+    # Signed in: the broker's 401 comes before the body is read, and this file
+    # is about the body.
+    return sign_in(AppFactory(settings=Settings()).create_app())
 
 
 @pytest.fixture(scope="module")
