@@ -1,6 +1,7 @@
 """``trading specs diff``: breaking changes since a git ref, and the allow file."""
 
 import copy
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,13 +13,8 @@ from trading_cli.build.spec_diff import SpecChange, compare_asyncapi, compare_op
 CORE_API = Path("src/trading_api/modules/core/api.py")
 CopyProject = Callable[..., Path]
 Cli = Callable[..., Any]
-VERSIONS_ROUTE = (
-    '    @router.get("/versions", response_model=VersionInfo, '
-    'summary="Versions in use")\n'
-    "    async def versions(request: Request) -> VersionInfo:\n"
-    "        \"\"\"The API's URL version, the server package's, Python's and each "
-    'module\'s."""\n'
-    "        return service.versions(_enabled_modules(request))\n"
+VERSIONS_ROUTE = re.compile(
+    r'^    @router\.get\(\s*"/versions".*?\n\n', re.DOTALL | re.MULTILINE
 )
 
 
@@ -30,9 +26,9 @@ def project(project_copy: CopyProject, tmp_path: Path) -> Path:
 
 def remove_versions_route(project: Path) -> None:
     api = project / CORE_API
-    source = api.read_text()
-    assert VERSIONS_ROUTE in source
-    api.write_text(source.replace(VERSIONS_ROUTE, ""))
+    source, removed = VERSIONS_ROUTE.subn("", api.read_text(), count=1)
+    assert removed == 1
+    api.write_text(source)
 
 
 def test_unchanged_api_reports_no_change(project: Path, cli: Cli) -> None:
