@@ -101,8 +101,17 @@ def order(side: int) -> dict[str, object]:
     return {"symbol": SYMBOL, "type": 2, "side": side, "qty": QTY}
 
 
+def auth(account: str) -> dict[str, str]:
+    """A real development token for ``account``, which the servers verify."""
+    from trading_api.shared.auth.testing import bearer, dev_token
+
+    return bearer(dev_token("bench", (account,)))
+
+
 async def client(base: str, account: str, count: int, latencies: list[float]) -> None:
-    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+    async with httpx.AsyncClient(
+        base_url=base, headers=auth(account), timeout=30
+    ) as http:
         for i in range(count):
             start = time.perf_counter()
             response = await http.post(
@@ -152,7 +161,8 @@ async def _fan_out(deployment: Deployment, samples: int) -> float:
     first, last = deployment.broker, deployment.broker + deployment.instances - 1
     account = f"FAN{deployment.instances}"
     times = []
-    async with connect(f"ws://127.0.0.1:{first}{BROKER}/ws") as ws:
+    url = f"ws://127.0.0.1:{first}{BROKER}/ws"
+    async with connect(url, additional_headers=auth(account)) as ws:
         request = {"type": "executions.subscribe", "payload": {"accountId": account}}
         await ws.send(json.dumps(request))
         async with asyncio.timeout(30):
@@ -160,7 +170,9 @@ async def _fan_out(deployment: Deployment, samples: int) -> float:
                 json.loads(await ws.recv())["type"] != "executions.subscribe.response"
             ):
                 pass
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{last}") as http:
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{last}", headers=auth(account)
+        ) as http:
             for i in range(samples):
                 start = time.perf_counter()
                 response = await http.post(

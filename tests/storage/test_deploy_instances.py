@@ -7,6 +7,7 @@ instance (or nginx) a client talks to.
 """
 
 import asyncio
+import functools
 import http.client
 import json
 import os
@@ -128,13 +129,24 @@ def processes_of(run: RunDir) -> list[int]:
     return [pid, *descendants(pid)] if is_alive(pid) else []
 
 
+@functools.cache
+def auth() -> dict[str, str]:
+    """A real development token for the test's accounts: every instance verifies
+    it like any other."""
+    from trading_api.shared.auth.testing import bearer, dev_token
+
+    return bearer(dev_token("instances", ("SEEN", "CANCEL", "FAN", "TICKS")))
+
+
 def request(
     port: int, method: str, path: str, account: str, body: Any = None
 ) -> tuple[int, Any]:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
         payload = None if body is None else json.dumps(body)
-        headers = {"Content-Type": "application/json"} if body is not None else {}
+        headers = dict(auth())
+        if body is not None:
+            headers["Content-Type"] = "application/json"
         connection.request(
             method, f"{BROKER}{path}?accountId={account}", payload, headers
         )
@@ -224,7 +236,8 @@ def test_a_subscriber_of_one_instance_gets_the_fill_of_an_order_placed_on_the_ot
     async def scenario() -> tuple[str, dict[str, Any]]:
         from websockets.asyncio.client import connect
 
-        async with connect(f"ws://127.0.0.1:{first}{BROKER}/ws") as ws:
+        url = f"ws://127.0.0.1:{first}{BROKER}/ws"
+        async with connect(url, additional_headers=auth()) as ws:
             await ws.send(
                 json.dumps(
                     {"type": "executions.subscribe", "payload": {"accountId": "FAN"}}
