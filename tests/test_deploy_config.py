@@ -148,7 +148,7 @@ def test_up_with_invalid_config_exits_2_and_starts_nothing(
     assert result.code == 2
     assert result.err.strip().splitlines() == [
         "error: deploy.yaml: servers.a.modules: unknown module 'nope'; known "
-        "modules: core, broker, datafeed"
+        "modules: core, auth, broker, datafeed"
     ]
     assert not (tmp_path / ".run").exists()
 
