@@ -141,10 +141,10 @@ def test_affected_picks_the_module_changed_in_the_last_commit(
 @pytest.mark.parametrize(
     ("changed", "modules"),
     [
-        ("shared/module_interface.py", "core, broker, datafeed"),
+        ("shared/module_interface.py", "core, auth, broker, datafeed"),
         ("models/bars.py", "datafeed"),
         ("models/broker.py", "broker"),
-        ("app_factory.py", "core, broker, datafeed"),
+        ("app_factory.py", "core, auth, broker, datafeed"),
     ],
 )
 def test_affected_follows_the_imports_of_shared_code(
