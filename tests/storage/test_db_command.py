@@ -212,6 +212,12 @@ class DevServer:
                 return found.group(1)
         raise AssertionError("trading dev stopped:\n" + "".join(self.lines))
 
+    @property
+    def auth(self) -> dict[str, str]:
+        """The ``Authorization`` header of the development token dev printed."""
+        (line,) = [line for line in self.lines if "development token" in line]
+        return {"Authorization": f"Bearer {line.split()[-1]}"}
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
@@ -240,10 +246,12 @@ def test_dev_migrates_on_start_and_items_survive_a_restart(
 ) -> None:
     first = dev(database_url)
     items = f"{first.url}/api/v1/notes/items"
-    created = httpx.post(items, json={"name": "kept"}, timeout=WAIT)
+    created = httpx.post(items, json={"name": "kept"}, headers=first.auth, timeout=WAIT)
     first.stop()
     second = dev(database_url)
-    listed = httpx.get(f"{second.url}/api/v1/notes/items", timeout=WAIT)
+    listed = httpx.get(
+        f"{second.url}/api/v1/notes/items", headers=second.auth, timeout=WAIT
+    )
 
     assert "trading dev: database: notes: base -> 0001\n" in first.lines
     assert created.status_code == 201
