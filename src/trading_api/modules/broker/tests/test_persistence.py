@@ -211,13 +211,17 @@ def test_brackets_of_a_position_are_stored_with_it(
 # -- several instances (PostgreSQL) ------------------------------------------------
 
 
+# One SQLite file is served by one process: these run on PostgreSQL only.
+on_postgres = pytest.mark.parametrize("stored_url", ["postgresql"], indirect=True)
+
+
 @pytest.fixture
 def postgres_url(stored_url: str) -> str:
-    if not stored_url.startswith("postgresql"):
-        pytest.skip("one SQLite file is served by one process")
+    assert stored_url.startswith("postgresql")
     return stored_url
 
 
+@on_postgres
 def test_a_step_is_skipped_while_another_instance_matches(
     brokers: list[Broker], run: Run, postgres_url: str, market: Market
 ) -> None:
@@ -249,6 +253,7 @@ def test_a_step_is_skipped_while_another_instance_matches(
     ]
 
 
+@on_postgres
 def test_every_instance_delivers_the_events_of_another(
     brokers: list[Broker], run: Run, postgres_url: str, market: Market
 ) -> None:
