@@ -37,6 +37,9 @@ ROOT = Path(__file__).resolve().parents[1]
 BASE = "/api/v1/broker"
 SYMBOL = "BINANCE:BTCUSD"  # trades around the clock
 CLIENTS = 8
+HEADERS: dict[str, str] = {}
+"""A development token owning every account the bench uses (set in main; the
+in-memory baseline predates authentication and ignores it)."""
 
 
 class Server:
@@ -65,7 +68,10 @@ class Server:
         deadline = time.monotonic() + 60
         while True:
             try:
-                if httpx.get(f"{self.url}{BASE}/orders").status_code == 200:
+                if (
+                    httpx.get(f"{self.url}{BASE}/orders", headers=HEADERS).status_code
+                    == 200
+                ):
                     return
             except httpx.TransportError:
                 pass
@@ -91,7 +97,9 @@ async def place(url: str, orders: int, tag: str) -> float:
             assert response.status_code == 201, response.text
 
     limits = httpx.Limits(max_connections=CLIENTS)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as http:
+    async with httpx.AsyncClient(
+        base_url=url, limits=limits, timeout=30, headers=HEADERS
+    ) as http:
         start = time.perf_counter()
         await asyncio.gather(*(client(n, http) for n in range(CLIENTS)))
         return per_client * CLIENTS / (time.perf_counter() - start)
@@ -103,7 +111,7 @@ def first_answers(src: Path, database: Path, answers: int = 200) -> tuple[float,
     server = Server(src, database)
     first = 0.0
     try:
-        with httpx.Client(base_url=server.url, timeout=30) as http:
+        with httpx.Client(base_url=server.url, timeout=30, headers=HEADERS) as http:
             done = 0
             while done < answers:
                 body = {"symbol": SYMBOL, "type": 2, "side": 1, "qty": 0.001}
@@ -199,6 +207,11 @@ def main() -> None:
     )
     args = parser.parse_args()
     here = ROOT / "src"
+    from trading_api.shared.auth.testing import bearer, dev_token
+
+    accounts = ["DEMO-1", "BOOT"]
+    accounts += [f"R{n}-{c}" for n in range(args.rounds) for c in range(CLIENTS)]
+    HEADERS.update(bearer(dev_token("bench", tuple(accounts))))
     with tempfile.TemporaryDirectory(prefix="broker-bench-") as folder:
         tmp = Path(folder)
         baseline = tmp / "baseline"

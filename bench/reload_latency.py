@@ -125,11 +125,13 @@ API = """
 from fastapi import APIRouter
 
 from trading_api.models.latency_probe import OFFSET, Value
+from trading_api.shared.auth import public
 
 router = APIRouter()
 
 
 @router.get("/value")
+@public
 async def value() -> Value:
     return Value(value={value} + OFFSET)
 """
@@ -255,10 +257,13 @@ ROUTE = """
 
 from fastapi import APIRouter as _BenchRouter
 
+from trading_api.shared.auth import public as _bench_public
+
 _bench_router = _BenchRouter()
 
 
 @_bench_router.get("/bench-value")
+@_bench_public
 async def _bench_value() -> dict[str, int]:
     return {{"value": {value}}}
 
