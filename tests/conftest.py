@@ -320,6 +320,51 @@ def run_git(project: Path, *args: str) -> str:
     return result.stdout
 
 
+TemplateBefore = Callable[[str, str, Sequence[str]], dict[str, str]]
+
+
+@pytest.fixture(scope="session")
+def template_before() -> TemplateBefore:
+    """``(marker, file, names) -> {name: text}``: the module template's ``names``
+    as they were just before the first commit that added ``marker`` to ``file``
+    (paths relative to ``templates/module/template``), read from git history.
+
+    Without that history (a shallow clone) the test skips, or fails in CI.
+    """
+    root = Path(__file__).resolve().parents[1]
+    template = Path("templates/module/template")
+
+    def read(marker: str, file: str, names: Sequence[str]) -> dict[str, str]:
+        found = subprocess.run(
+            [
+                *("git", "log", "--reverse", "--format=%H", "-S", marker, "--"),
+                (template / file).as_posix(),
+            ],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        commits = found.stdout.split()
+        if found.returncode or not commits:
+            message = "needs the git history of templates/module (a full clone)"
+            if os.environ.get("CI"):
+                pytest.fail(message)
+            pytest.skip(message)
+        return {
+            name: subprocess.run(
+                ["git", "show", f"{commits[0]}^:{(template / name).as_posix()}"],
+                cwd=root,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+            for name in names
+        }
+
+    return read
+
+
 @pytest.fixture(scope="session")
 def git() -> Callable[..., str]:
     """Run ``git ARGS`` in a project copy as a developer named Dev; return stdout."""

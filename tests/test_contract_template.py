@@ -3,14 +3,10 @@ brings them into modules scaffolded before: a real copier render of the
 template as it was, real git commits, then the update."""
 
 import json
-import os
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = Path("templates/module/template")
 MERGED_SPEC = Path("src/trading_api/specs_generated/openapi.json")
 CONTRACT_FILES = ("api.py.jinja", "models.py.jinja", "tests/test_api.py.jinja")
@@ -19,34 +15,7 @@ CONTRACT_FILES = ("api.py.jinja", "models.py.jinja", "tests/test_api.py.jinja")
 CopyProject = Callable[..., Path]
 Git = Callable[..., str]
 Trading = Callable[..., subprocess.CompletedProcess[str]]
-
-
-def template_before_the_contract() -> dict[str, str]:
-    """The contract files as the template had them before, from git history."""
-    models = (TEMPLATE / "models.py.jinja").as_posix()
-    found = subprocess.run(
-        ["git", "log", "--reverse", "--format=%H", "-S", "NamedStrEnum", "--", models],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    commits = found.stdout.split()
-    if found.returncode or not commits:
-        message = "needs the git history of templates/module (a full clone)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return {
-        name: subprocess.run(
-            ["git", "show", f"{commits[0]}^:{(TEMPLATE / name).as_posix()}"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        for name in CONTRACT_FILES
-    }
+TemplateBefore = Callable[..., dict[str, str]]  # tests/conftest.py's
 
 
 def schemas(project: Path) -> dict[str, dict[str, object]]:
@@ -69,9 +38,13 @@ def write_template(project: Path, files: dict[str, str]) -> None:
 
 
 def test_update_module_brings_the_exact_contract_into_an_older_module(
-    project_copy: CopyProject, git: Git, trading: Trading, tmp_path: Path
+    project_copy: CopyProject,
+    git: Git,
+    trading: Trading,
+    template_before: TemplateBefore,
+    tmp_path: Path,
 ) -> None:
-    old = template_before_the_contract()
+    old = template_before("NamedStrEnum", "models.py.jinja", CONTRACT_FILES)
     project = project_copy(tmp_path / "project", git=True)
     new = {name: (project / TEMPLATE / name).read_text() for name in CONTRACT_FILES}
     write_template(project, old)

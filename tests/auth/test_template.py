@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = Path("templates/module/template")
 ACCESS_FILES = ("tests/conftest.py.jinja", "tests/test_api.py.jinja", "api.py.jinja")
 """The template files that learned about access."""
@@ -21,34 +20,7 @@ MODULE = Path("src/trading_api/modules/market_data")
 CopyProject = Callable[..., Path]
 Git = Callable[..., str]
 Trading = Callable[..., subprocess.CompletedProcess[str]]
-
-
-def template_before_access() -> dict[str, str]:
-    """The access files as the template had them before, from git history."""
-    conftest = (TEMPLATE / "tests/conftest.py.jinja").as_posix()
-    found = subprocess.run(
-        ["git", "log", "--reverse", "--format=%H", "-S", "sign_in", "--", conftest],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    commits = found.stdout.split()
-    if found.returncode or not commits:
-        message = "needs the git history of templates/module (a full clone)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return {
-        name: subprocess.run(
-            ["git", "show", f"{commits[0]}^:{(TEMPLATE / name).as_posix()}"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        for name in ACCESS_FILES
-    }
+TemplateBefore = Callable[..., dict[str, str]]  # tests/conftest.py's
 
 
 def write_template(project: Path, files: dict[str, str]) -> None:
@@ -58,9 +30,13 @@ def write_template(project: Path, files: dict[str, str]) -> None:
 
 @pytest.mark.timeout(300)  # a render, an update and the module's API tests
 def test_update_module_brings_signed_in_tests_into_an_older_module(
-    project_copy: CopyProject, git: Git, trading: Trading, tmp_path: Path
+    project_copy: CopyProject,
+    git: Git,
+    trading: Trading,
+    template_before: TemplateBefore,
+    tmp_path: Path,
 ) -> None:
-    old = template_before_access()
+    old = template_before("sign_in", "tests/conftest.py.jinja", ACCESS_FILES)
     project = project_copy(tmp_path / "project", git=True)
     new = {name: (project / TEMPLATE / name).read_text() for name in ACCESS_FILES}
     write_template(project, old)
