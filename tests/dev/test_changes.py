@@ -182,6 +182,35 @@ def test_loop_guard_never_stops_edits_made_between_reloads() -> None:
         assert guard.judge({api: n + 0.8}, now=n + 0.9) is Verdict.RELOAD
 
 
+def test_loop_guard_lets_different_files_saved_right_after_reloads_through() -> None:
+    # A script driving `trading dev` saves the next file as soon as the last
+    # reload is told: each save lands in the grace after a reload.
+    guard = LoopGuard(max_reloads=3, window=10.0)
+    saves = [{Path(f"step{n}.py")} for n in range(6)]
+    saves[3] |= {Path("step2.py")}  # one file saved twice in a row is no loop
+    verdicts = []
+    for n, files in enumerate(saves):
+        guard.reload_started(n, at=n + 0.0)
+        guard.reload_finished(n, at=n + 0.1)
+        verdicts.append(guard.judge(dict.fromkeys(files, n + 0.15), now=n + 0.2))
+
+    assert verdicts == [Verdict.RELOAD] * 6
+
+
+def test_loop_guard_names_the_file_rewritten_in_every_reload() -> None:
+    guard = LoopGuard(max_reloads=2, window=10.0)
+    stamp, verdicts = Path("stamp.txt"), []
+    for n in range(3):
+        guard.reload_started(n, at=n + 0.0)
+        guard.reload_finished(n, at=n + 0.1)
+        changed = {stamp: n + 0.05, Path(f"other{n}.py"): n + 0.05}
+        verdicts.append(guard.judge(changed, now=n + 0.2))
+
+    assert verdicts == [Verdict.RELOAD, Verdict.RELOAD, Verdict.PAUSE]
+    assert guard.culprit == stamp
+    assert guard.judge({stamp: 3.05}, now=3.2) is Verdict.IGNORE
+
+
 def test_paused_loop_guard_resumes_when_another_file_changes() -> None:
     guard = LoopGuard(max_reloads=1, window=10.0)
     stamp = Path("stamp.txt")

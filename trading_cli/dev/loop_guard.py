@@ -4,12 +4,13 @@ Generated files are never watched, so ``trading dev`` cannot loop on its own
 output. The guard covers the rest: an app that writes into the source tree while
 it starts, or a tool that rewrites a file after each reload. A change is *caused
 by a reload* when it happened while a new server was starting (or just after it
-came up); a user's save almost never lands there several times in a row. More than
-``max_reloads`` such reloads within ``window`` seconds, with no other edit between
-them, pause reloading until a file other than the looping ones changes.
+came up). A user, or a script driving ``trading dev``, may well save right after a
+reload, but a loop rewrites *the same file* each time: more than ``max_reloads``
+such reloads in a row within ``window`` seconds, all of them changing one file,
+with no other edit between them, pause reloading until a file other than the
+looping ones changes.
 """
 
-from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -61,16 +62,26 @@ class LoopGuard:
             self._streak.clear()
             return Verdict.RELOAD
         self._streak.append((now, frozenset(changed)))
+        # Keep the newest reloads that share a file: different files saved
+        # quickly one after another are edits, not a loop.
+        while len(self._streak) > 1 and not self._common():
+            self._streak.pop(0)
         if len(self._streak) <= self.max_reloads:
             return Verdict.RELOAD
-        self.looping = frozenset().union(*(files for _, files in self._streak))
+        self.looping = self._common()
         return Verdict.PAUSE
 
     @property
     def culprit(self) -> Path | None:
-        """The file that changed in most reloads of the detected loop."""
-        counts = Counter(path for _, files in self._streak for path in files)
-        return min(counts, key=lambda p: (-counts[p], str(p))) if counts else None
+        """The file that changed in every reload of the detected loop."""
+        common = self._common()
+        return min(common, key=str) if common else None
+
+    def _common(self) -> frozenset[Path]:
+        """The files that changed in every reload of the streak."""
+        if not self._streak:
+            return frozenset()
+        return frozenset.intersection(*(files for _, files in self._streak))
 
     @property
     def streak(self) -> int:
