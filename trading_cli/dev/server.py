@@ -342,9 +342,13 @@ def serve_order(
         )
         theirs.close()
         if app.app is not None and app.failure is None:
+            from trading_cli.dev.adapters import AdapterCache, install
             from trading_cli.dev.swap import Swapper
 
-            swapper = Swapper(project, app.app, app.sessions)
+            adapters = AdapterCache()
+            swapper = Swapper(
+                project, app.app, app.sessions, adapters if install(adapters) else None
+            )
             app.stats = partial(server_stats, swapper)
             control.setblocking(False)
             tasks.append(asyncio.create_task(obey(swapper, order.id, control, reports)))

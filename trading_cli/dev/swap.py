@@ -31,12 +31,14 @@ import importlib
 import sys
 import typing
 import weakref
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
+from trading_cli.dev.adapters import AdapterCache
 from trading_cli.dev.failure import Failure, describe_failure
 from trading_cli.dev.sessions import Sessions
 from trading_cli.dev.stale import stale_modules
@@ -65,11 +67,16 @@ class Swapper:
     """Replaces modules of a running :class:`ModularFastAPI`, one at a time."""
 
     def __init__(
-        self, project: Project, app: "ModularFastAPI", sessions: Sessions
+        self,
+        project: Project,
+        app: "ModularFastAPI",
+        sessions: Sessions,
+        adapters: AdapterCache | None = None,
     ) -> None:
         self.project = project
         self.app = app
         self.sessions = sessions
+        self.adapters = adapters
         self.swaps = 0
         self._retired: list[weakref.ref[object]] = []
 
@@ -98,7 +105,9 @@ class Swapper:
         # loop goes on serving the other modules meanwhile.
         staged = _Staged()
         try:
-            load = partial(staged.load, self.project, registry, entry, timeline)
+            load = partial(
+                staged.load, self.project, registry, entry, timeline, self.adapters
+            )
             await asyncio.to_thread(load)
             assert staged.module is not None and staged.built is not None
             stop_old = await self.app.swap_module(staged.module, staged.built)
@@ -121,7 +130,7 @@ class Swapper:
         await stop_old()
         timeline.mark("stop old")
         # In a worker thread: the event loop serves meanwhile.
-        await asyncio.to_thread(_clear_library_caches)
+        await asyncio.to_thread(clear_library_caches)
         timeline.mark("caches")
         self.swaps += 1
         for retired in (old_module, type(old_module), old, *purged.values()):
@@ -152,23 +161,29 @@ class _Staged:
         registry: "ModuleRegistry",
         entry: "ModuleEntry",
         timeline: Timeline,
+        adapters: AdapterCache | None,
     ) -> None:
         """Regenerate the module's WS routers, take its old code out of
-        ``sys.modules``, import it again, create the module and build its app."""
+        ``sys.modules``, import it again, create the module and build its app
+        (its fields' adapters from ``adapters`` where they are equal)."""
         from trading_api.shared.hot_swap import warm_up
         from trading_cli.dev.server import write_ws_routers
 
         with timeline.phase("ws routers"):
             self.written = write_ws_routers(project, entry.package_dir)
-        with timeline.phase("import"):
-            self.purged = _purge(entry.import_name)
-            self.kept = set(_below(entry.import_name))
-            module_class = registry.module_class(entry.name)
-            _bind(self.kept)
-        with timeline.phase("build"):
-            self.module = module_class()
-            self.built = self.module.create_app()
-            warm_up(self.built[0])
+        recording = (
+            nullcontext() if adapters is None else adapters.recording(entry.name)
+        )
+        with recording:
+            with timeline.phase("import"):
+                self.purged = _purge(entry.import_name)
+                self.kept = set(_below(entry.import_name))
+                module_class = registry.module_class(entry.name)
+                _bind(self.kept)
+            with timeline.phase("build"):
+                self.module = module_class()
+                self.built = self.module.create_app()
+                warm_up(self.built[0])
 
 
 CACHING_LIBRARIES = ("fastapi.", "starlette.", "pydantic.", "pydantic_core.")
@@ -176,7 +191,7 @@ CACHING_LIBRARIES = ("fastapi.", "starlette.", "pydantic.", "pydantic_core.")
 functions or classes (FastAPI classifies each endpoint once and remembers it)."""
 
 
-def _clear_library_caches() -> None:
+def clear_library_caches() -> None:
     """Drop what the libraries remember about the old module's code.
 
     Their caches would keep the old functions, hence the old modules' globals,
