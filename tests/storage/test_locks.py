@@ -1,4 +1,5 @@
-"""``ModuleDatabase.try_lock``: one holder per lock across every process.
+"""``ModuleDatabase.try_lock`` and ``lock``: one holder per lock across every
+process.
 
 PostgreSQL runs the real advisory locks; SQLite grants every lock, since one
 process owns an SQLite database.
@@ -102,6 +103,54 @@ def test_locks_of_other_names_and_other_modules_are_free(
     assert run(scenario()) == (True, True)
 
 
+def test_lock_waits_for_the_holder_and_is_held_until_commit(
+    postgres_url: str, run: Run
+) -> None:
+    import asyncio
+
+    async def scenario() -> list[str]:
+        steps: list[str] = []
+        async with opened(postgres_url) as first, opened(postgres_url) as second:
+            holder_has_it = asyncio.Event()
+            release = asyncio.Event()
+
+            async def hold() -> None:
+                async with first.transaction() as session:
+                    await first.lock(session, "accounts")
+                    steps.append("first holds")
+                    holder_has_it.set()
+                    await release.wait()
+                    steps.append("first commits")
+
+            async def wait_for_it() -> None:
+                await holder_has_it.wait()
+                async with second.transaction() as session:
+                    await second.lock(session, "accounts")
+                    steps.append("second holds")
+                    # Held: a try in a third transaction is refused.
+                    steps.append(
+                        "tried: " + str(await try_in_new_transaction(first, "accounts"))
+                    )
+
+            holder = asyncio.create_task(hold())
+            waiter = asyncio.create_task(wait_for_it())
+            await holder_has_it.wait()
+            # The waiter is blocked in the database until the holder commits.
+            done, _ = await asyncio.wait([waiter], timeout=0.3)
+            steps.append(f"waiter done early: {bool(done)}")
+            release.set()
+            await asyncio.gather(holder, waiter)
+        return steps
+
+    assert run(scenario()) == [
+        "first holds",
+        "waiter done early: False",
+        "first commits",
+        "second holds",
+        "tried: False",
+    ]
+
+
 def test_a_lock_held_here_is_refused_in_another_process(
     postgres_url: str, run: Run
 ) -> None:
@@ -136,6 +185,7 @@ def test_on_sqlite_every_lock_is_granted(tmp_path: Path, run: Run) -> None:
     async def scenario() -> list[bool]:
         url = f"sqlite:///{tmp_path}/test.db"
         async with opened(url) as database, database.transaction() as session:
+            await database.lock(session, "matching")  # returns at once
             return [
                 await database.try_lock(session, "matching"),
                 await database.try_lock(session, "matching"),

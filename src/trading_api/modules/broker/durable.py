@@ -32,6 +32,7 @@ import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -50,6 +51,9 @@ LOG = logging.getLogger(__name__)
 T = TypeVar("T")
 MATCHING_LOCK = "matching"
 """The cluster-wide try-lock of the matching step."""
+ACCOUNTS_LOCK = "accounts"
+"""The cluster-wide lock that orders account creations (PostgreSQL): the
+account limit is counted under it."""
 EVENTS = "events"
 """The bus channel of the broker's stream events."""
 MODELS: dict[str, type[BaseModel]] = {
@@ -70,6 +74,11 @@ class _Prepared:
     loaded: list[Account] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     before: Any = None
+    absent: bool = False
+    """The command's account is not stored: it is created under the
+    accounts lock, then the account is read again."""
+    created: str | None = None
+    """The account this transaction created (forgotten if it rolls back)."""
 
 
 class Transactions:
@@ -173,14 +182,24 @@ class Transactions:
         engine = self.engine
         store = self.store
         unit = Unit()
+        prepared = _Prepared()
         async with self._lock:
             try:
                 async with self.backend.transaction() as tx:
                     if account_id is None and not await self._matching(tx):
                         return None  # type: ignore[return-value]
+                    # SQLite: one writer at a time, a new account is made at once.
+                    prepare = partial(self._prepare, account_id=account_id)
                     prepared = await tx.call(
-                        lambda db: self._prepare(db, account_id, before)
+                        partial(prepare, before=before, create=tx.session is None)
                     )
+                    if prepared.absent and tx.session is not None:
+                        # A new account: creations of every instance take turns,
+                        # so the same account is made once and the limit holds.
+                        await self.database.lock(tx.session, ACCOUNTS_LOCK)
+                        prepared = await tx.call(
+                            partial(prepare, before=before, create=True)
+                        )
                     self._install(prepared)
                     with engine.capture() as unit:
                         result = work(prepared.before)
@@ -196,6 +215,9 @@ class Transactions:
                 for account in changes.accounts.values():
                     account.version += 1
             except Exception as exc:
+                if prepared.created is not None:
+                    # Rolled back: the account's row is gone again.
+                    engine.drop(prepared.created)
                 touched = list(unit.changes.accounts)
                 if not touched:
                     raise  # refused before anything changed
@@ -246,15 +268,34 @@ class Transactions:
         before: Before | None,
         *,
         lock: bool = True,
+        create: bool = False,
     ) -> _Prepared:
         """Lock and read: the account's row (or, for a step, every account's),
-        the accounts another process changed, then ``before``."""
+        the accounts another process changed, then ``before``.
+
+        With ``lock``, an account that is not stored is created (``create``,
+        its row locked like any other) or reported ``absent`` (the caller
+        takes the accounts lock and calls again with ``create``).
+
+        Raises:
+            LimitError: creating the account would pass ``BROKER_MAX_ACCOUNTS``.
+        """
         store = self.store
         prepared = _Prepared()
         if account_id is None:
             stale = self._stale_accounts(db)
         else:
             version = store.version(db, account_id, lock=lock)
+            if version is None and lock:
+                if not create:
+                    return _Prepared(absent=True)
+                store.create_account(
+                    db,
+                    self.engine.account(account_id),
+                    max_accounts=self.engine.settings.max_accounts,
+                )
+                version = store.version(db, account_id, lock=True)
+                prepared.created = account_id
             known = self.engine.known(account_id)
             stale = []
             if version is None and known is not None:

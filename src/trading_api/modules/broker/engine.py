@@ -93,7 +93,7 @@ class TradingEngine(Booking):
         Raises:
             RuleViolationError: brackets on the wrong side, or ``isClose`` with
                 nothing to close.
-            LimitError: too many accounts or open orders.
+            LimitError: too many open orders.
         """
         pre = self.normalize(pre)
         account = self._account_or_blank(account_id)
@@ -283,7 +283,6 @@ class TradingEngine(Booking):
 
         Raises:
             RuleViolationError: out of range or not a multiple of the step.
-            LimitError: a new account past the account limit.
         """
         problem = leverage_problem(leverage)
         if problem:

@@ -11,12 +11,14 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class BrokerSettings:
-    """Limits of one broker instance.
+    """Limits of the broker.
 
     Attributes:
-        max_accounts: Accounts the server holds (``BROKER_MAX_ACCOUNTS``). An
-            account comes into being with its first state-changing request;
-            reading an unknown account creates nothing.
+        max_accounts: Accounts stored in the database, counted there, so
+            every instance together holds at most this many
+            (``BROKER_MAX_ACCOUNTS``). An account comes into being with its
+            first state-changing request; reading an unknown account creates
+            nothing.
         max_open_orders: Working and inactive orders per account, bracket legs
             included (``BROKER_MAX_OPEN_ORDERS``).
         idempotency_keys: ``Idempotency-Key`` answers remembered per account,

@@ -29,6 +29,7 @@ from trading_api.models.broker import (
     TimeInForce,
 )
 from trading_api.modules.broker.accounting import Account, Holding
+from trading_api.modules.broker.errors import LimitError
 from trading_api.modules.broker.idempotency import Answer
 from trading_api.modules.broker.tables import (
     AccountRow,
@@ -84,7 +85,9 @@ class BrokerStore:
             index_elements=[LEVERAGE.c.account_id, LEVERAGE.c.symbol],
             set_={"leverage": leverage.excluded.leverage},
         )
-        self._insert_account = ACCOUNTS.insert().values(version=1)
+        self._create_account = (
+            insert(ACCOUNTS).values(version=0).on_conflict_do_nothing()
+        )
         self._update_account = (
             update(ACCOUNTS)
             .where(ACCOUNTS.c.id == bindparam("account_id"))
@@ -156,6 +159,34 @@ class BrokerStore:
         query = self._lock_version if lock else self._read_version
         return session.execute(query, {"account_id": account_id}).scalar_one_or_none()
 
+    def create_account(
+        self, session: Db, account: Account, *, max_accounts: int
+    ) -> None:
+        """Store a new account's row (``version`` 0) unless it is stored.
+
+        The caller holds what orders account creations (the ``accounts`` lock
+        on PostgreSQL, the write lock on SQLite), so the count below is exact
+        across every instance.
+
+        Raises:
+            LimitError: ``max_accounts`` accounts are stored already.
+        """
+        count = self.count_accounts(session)
+        if count >= max_accounts:
+            raise LimitError(
+                f"the broker holds its maximum of {max_accounts} accounts; "
+                f"account {account.id!r} cannot be opened (raise "
+                "BROKER_MAX_ACCOUNTS)"
+            )
+        session.execute(
+            self._create_account,
+            {
+                "id": account.id,
+                "balance": account.balance,
+                "realized_pl": account.realized_pl,
+            },
+        )
+
     def version_total(self, session: Db) -> tuple[int, int]:
         """How many accounts are stored and the sum of their versions: when both
         equal this process's, no account changed elsewhere."""
@@ -177,13 +208,15 @@ class BrokerStore:
         ``version`` + 1 in the database; the caller counts it in memory once
         the transaction committed)."""
         for account in changes.accounts.values():
-            values = {"balance": account.balance, "realized_pl": account.realized_pl}
-            if account.version == 0:
-                session.execute(self._insert_account, {"id": account.id, **values})
-            else:
-                session.execute(
-                    self._update_account, {"account_id": account.id, **values}
-                )
+            # Its row exists: a new account's is made by create_account.
+            session.execute(
+                self._update_account,
+                {
+                    "account_id": account.id,
+                    "balance": account.balance,
+                    "realized_pl": account.realized_pl,
+                },
+            )
         if changes.orders:
             rows = [order_row(a, o) for a, o in changes.orders.values()]
             session.execute(self._upsert_orders, rows)

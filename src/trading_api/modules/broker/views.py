@@ -198,7 +198,7 @@ class EngineState:
 
     def account(self, account_id: str) -> Account:
         """The account, or a blank one that is not stored (reads create nothing)."""
-        return self._account_or_blank(account_id, check_limit=False)
+        return self._account_or_blank(account_id)
 
     def order(self, account_id: str, order_id: str) -> Order:
         """One order of the account: an open one, or a finished one the service
@@ -324,18 +324,13 @@ class EngineState:
 
     # -- checks (raise, change nothing) -----------------------------------------
 
-    def _account_or_blank(
-        self, account_id: str, *, check_limit: bool = True
-    ) -> Account:
+    def _account_or_blank(self, account_id: str) -> Account:
+        """The account, or a blank one with the starting balance. A command's
+        account is stored before it runs (the service creates a new one's row
+        first, counting ``BROKER_MAX_ACCOUNTS`` in the database)."""
         account = self._accounts.get(account_id)
         if account is not None:
             return account
-        if check_limit and len(self._accounts) >= self.settings.max_accounts:
-            raise LimitError(
-                f"the server holds its maximum of {self.settings.max_accounts} "
-                f"accounts; account {account_id!r} cannot be opened "
-                "(raise BROKER_MAX_ACCOUNTS)"
-            )
         return Account(account_id, self._starting_balance)
 
     def _check_room(self, account: Account, adding: int) -> None:
@@ -474,8 +469,9 @@ class EngineState:
     def install(self, account: Account) -> None:
         """Serve ``account`` as loaded from the database (replacing this
         process's copy, which another instance or a failed commit made stale)."""
+        if self._accounts.get(account.id) is not None:
+            self.forget_equity(account.id)
         self._accounts[account.id] = account
-        self.forget_equity(account.id)
 
     def drop(self, account_id: str) -> None:
         """Forget an account that the database does not have."""

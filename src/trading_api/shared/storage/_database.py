@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from trading_api.shared.storage import _bus
 from trading_api.shared.storage._bus import DEFAULT_MAX_QUEUED, Hub, Subscription
 from trading_api.shared.storage._errors import StorageError
-from trading_api.shared.storage._locks import LOCK_KEY_SQL, lock_key
+from trading_api.shared.storage._locks import LOCK_KEY_SQL, LOCK_WAIT_SQL, lock_key
 from trading_api.shared.storage._tables import (
     check_tables,
     table_prefix,
@@ -216,6 +216,25 @@ class ModuleDatabase:
             bind_arguments=self.raw_sql,
         )
         return bool(taken)
+
+    async def lock(self, session: AsyncSession, name: str) -> None:
+        """Take the module's lock ``name`` for the session's transaction,
+        waiting while another transaction of any process holds it.
+
+        Released when the transaction commits or rolls back. The same lock as
+        :meth:`try_lock` (``pg_advisory_xact_lock`` on the same key); on SQLite
+        it returns at once: the database's transactions run one at a time.
+        Keep the transactions that take it short: every other taker waits.
+        """
+        if self.on_sqlite:
+            return
+        from sqlalchemy import text
+
+        await session.execute(
+            text(LOCK_WAIT_SQL),
+            {"key": lock_key(self.module, name)},
+            bind_arguments=self.raw_sql,
+        )
 
     async def publish(self, session: AsyncSession, channel: str, payload: str) -> None:
         """Send ``payload`` on the module's ``channel`` when the session commits.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 LOCK_KEY_SQL = "SELECT pg_try_advisory_xact_lock(:key)"
+LOCK_WAIT_SQL = "SELECT pg_advisory_xact_lock(:key)"
 
 
 def lock_key(module: str, name: str) -> int:

@@ -6,11 +6,13 @@ tick and every instance's subscribers get the events.
 """
 
 import asyncio
-from collections.abc import Iterator
+import threading
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
 
 import pytest
 from pydantic import BaseModel
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from trading_api.market import ManualClock, Market
 from trading_api.models.broker import (
@@ -22,9 +24,15 @@ from trading_api.models.broker import (
     OrderType,
 )
 from trading_api.modules.broker.durable import MATCHING_LOCK
-from trading_api.modules.broker.errors import ConflictError, StorageUnavailableError
+from trading_api.modules.broker.errors import (
+    ConflictError,
+    LimitError,
+    StorageUnavailableError,
+)
+from trading_api.modules.broker.service import BrokerService
 from trading_api.modules.broker.settings import BrokerSettings
 from trading_api.modules.broker.store import BrokerStore
+from trading_api.modules.broker.tables import AccountRow, Base
 from trading_api.modules.broker.tests.support import (
     ACCOUNT,
     BUY,
@@ -37,7 +45,7 @@ from trading_api.modules.broker.tests.support import (
     pre_order,
     subscribe,
 )
-from trading_api.shared.storage import lock_key
+from trading_api.shared.storage import ModuleDatabase, lock_key
 
 
 @pytest.fixture
@@ -206,6 +214,127 @@ def test_brackets_of_a_position_are_stored_with_it(
         OrderStatus.FILLED,
         OrderStatus.FILLED,
     ]
+
+
+# -- new accounts made by several instances at once --------------------------------
+
+Job = Callable[[BrokerService], Awaitable[Any]]
+
+
+def at_once(
+    url: str, market: Market, settings: BrokerSettings, *instances: list[Job]
+) -> list[list[Any]]:
+    """Run each list of jobs on its own service (its own connections, thread and
+    event loop), all started together; return each job's result or error."""
+    barrier = threading.Barrier(len(instances))
+    results: list[list[Any]] = [[] for _ in instances]
+
+    async def serve(jobs: list[Job]) -> list[Any]:
+        database = ModuleDatabase("broker", Base.metadata, url)
+        await database.open()
+        service = BrokerService(database, market=market, settings=settings)
+        try:
+            await service.open()
+            barrier.wait(timeout=30)
+            return await asyncio.gather(
+                *(job(service) for job in jobs), return_exceptions=True
+            )
+        finally:
+            await service.close()
+            await database.close()
+
+    def thread(index: int, jobs: list[Job]) -> None:
+        results[index] = asyncio.run(serve(jobs))
+
+    threads = [
+        threading.Thread(target=thread, args=(index, jobs))
+        for index, jobs in enumerate(instances)
+    ]
+    for each in threads:
+        each.start()
+    for each in threads:
+        each.join(timeout=60)
+    assert not any(each.is_alive() for each in threads)
+    return results
+
+
+def stored_accounts(broker: Broker) -> list[tuple[str, float]]:
+    async def read() -> list[tuple[str, float]]:
+        async with broker.database.session() as session:
+            rows = await session.execute(
+                select(AccountRow.id, AccountRow.balance).order_by(AccountRow.id)
+            )
+            return [(row.id, row.balance) for row in rows]
+
+    result: list[tuple[str, float]] = broker.run(read())
+    return result
+
+
+def test_two_instances_opening_the_same_account_at_once_both_succeed(
+    brokers: list[Broker], run: Run, stored_url: str, market: Market
+) -> None:
+    resting = pre_order(type=OrderType.LIMIT, limit_price=1.0)
+
+    async def place_and_read(service: BrokerService) -> tuple[str, set[str]]:
+        order_id = await service.place_order("NEW", resting)
+        return order_id, {o.id for o in await service.orders("NEW")}
+
+    settings = BrokerSettings()
+    [[first], [second]] = at_once(
+        stored_url, market, settings, [place_and_read], [place_and_read]
+    )
+    assert not isinstance(first, BaseException), first
+    assert not isinstance(second, BaseException), second
+    both = {first[0], second[0]}
+    assert len(both) == 2
+    # The one that committed second saw the other's order.
+    assert both in (first[1], second[1])
+    broker = start(brokers, run, stored_url, market)
+    assert stored_accounts(broker) == [("NEW", 100_000.0)]
+    assert {o.id for o in broker.orders("NEW")} == both
+
+
+def test_the_account_limit_holds_across_instances_creating_at_once(
+    brokers: list[Broker], run: Run, stored_url: str, market: Market
+) -> None:
+    settings = BrokerSettings(max_accounts=3)
+
+    def opener(account: str) -> Job:
+        async def open_account(service: BrokerService) -> str:
+            return await service.place_order(
+                account, pre_order(type=OrderType.LIMIT, limit_price=1.0)
+            )
+
+        return open_account
+
+    answers = at_once(
+        stored_url,
+        market,
+        settings,
+        [opener(f"A{n}") for n in range(4)],
+        [opener(f"B{n}") for n in range(4)],
+    )
+    flat = answers[0] + answers[1]
+    refused = [a for a in flat if isinstance(a, BaseException)]
+    assert len(refused) == 5
+    assert all(isinstance(a, LimitError) for a in refused), refused
+    assert all("BROKER_MAX_ACCOUNTS" in str(a) for a in refused)
+    broker = start(brokers, run, stored_url, market, settings)
+    stored = [account for account, _ in stored_accounts(broker)]
+    assert len(stored) == 3
+    # Exactly the accounts whose order was taken are stored.
+    names = [f"A{n}" for n in range(4)] + [f"B{n}" for n in range(4)]
+    opened = {
+        account
+        for account, answer in zip(names, flat, strict=True)
+        if not isinstance(answer, BaseException)
+    }
+    assert set(stored) == opened
+    # A refused account stays unknown, and an existing one still trades.
+    with pytest.raises(LimitError):
+        broker.place_order("C", pre_order(type=OrderType.LIMIT, limit_price=1.0))
+    assert broker.orders(stored[0]) and broker.engine.known("C") is None
+    broker.place_order(stored[0], pre_order(type=OrderType.LIMIT, limit_price=1.0))
 
 
 # -- several instances (PostgreSQL) ------------------------------------------------
