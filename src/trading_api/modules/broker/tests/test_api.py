@@ -8,6 +8,7 @@ import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
+from schemathesis.config import SchemathesisConfig
 
 from trading_api.app_factory import AppFactory
 from trading_api.market import ManualClock, Market
@@ -262,8 +263,15 @@ def test_broker_only_app_has_no_datafeed_paths(client: TestClient) -> None:
 
 # The app serves its schema without starting (no database is opened to load it);
 # each call starts it on the test's database (the ``fuzzed_database`` fixture).
+# A module's own fuzzing is its quick check: generated cases only. The coverage
+# phase (boundary values of every parameter, built when the tests are collected,
+# in each pytest-xdist worker) runs in the contract gate, tests/test_contract.py,
+# over this module's document and the merged one.
+QUICK = SchemathesisConfig.from_dict({"phases": {"coverage": {"enabled": False}}})
 fuzzed_app = sign_in(AppFactory().create_app(["broker"]))
-fuzzed = schemathesis.openapi.from_dict(fuzzed_app.module_apps["broker"].openapi())
+fuzzed = schemathesis.openapi.from_dict(
+    fuzzed_app.module_apps["broker"].openapi(), config=QUICK
+)
 fuzzed.app = fuzzed_app
 fuzzed.location = f"{BASE}/openapi.json"
 

@@ -9,6 +9,7 @@ import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
+from schemathesis.config import SchemathesisConfig
 
 from trading_api.app_factory import AppFactory
 
@@ -196,8 +197,13 @@ def test_datafeed_only_app_has_no_broker_paths(client: TestClient) -> None:
     assert client.get("/api/v1/broker/orders").status_code == 404
 
 
+# A module's own fuzzing is its quick check: generated cases only. The coverage
+# phase (boundary values of every parameter, built when the tests are collected,
+# in each pytest-xdist worker) runs in the contract gate, tests/test_contract.py,
+# over this module's document and the merged one.
+QUICK = SchemathesisConfig.from_dict({"phases": {"coverage": {"enabled": False}}})
 fuzzed = schemathesis.openapi.from_asgi(
-    f"{BASE}/openapi.json", AppFactory().create_app(["datafeed"])
+    f"{BASE}/openapi.json", AppFactory().create_app(["datafeed"]), config=QUICK
 )
 
 
