@@ -32,21 +32,22 @@ import argparse
 import http.client
 import json
 import os
-import shutil
-import signal
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import textwrap
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the tests' project copy and process driver
+
+from tests.dev.harness import Process  # noqa: E402
+from tests.projects import copy_project  # noqa: E402
+
 PROBE = "latency_probe"
 PROBE_URL = "/api/v1/latency-probe/value"
 HEALTH_URL = "/api/v1/core/health"
@@ -146,15 +147,10 @@ class Value(BaseModel):
 """
 
 
-def copy_project(dest: Path) -> None:
-    """The project's sources, without caches, git or node_modules."""
-    ignore = shutil.ignore_patterns("__pycache__", ".git", "node_modules")
-    for name in ("pyproject.toml", ".copier-answers.yml"):
-        if (ROOT / name).exists():
-            shutil.copy2(ROOT / name, dest / name)
-    for name in ("src", "templates"):
-        if (ROOT / name).exists():
-            shutil.copytree(ROOT / name, dest / name, ignore=ignore)
+def copy_with_probe(dest: Path) -> None:
+    """The project's sources (without caches, git or node_modules), and the
+    probe module."""
+    copy_project(dest)
     probe = dest / "src" / "trading_api" / "modules" / PROBE
     probe.mkdir()
     for name, text in PROBE_FILES.items():
@@ -202,41 +198,16 @@ def serves(value: int) -> Check:
     return ok
 
 
-class Server:
-    """One server process under test, its output drained in a thread."""
+class Server(Process):
+    """One server process under test on ``port``, its output kept."""
 
     def __init__(self, command: list[str], cwd: Path, port: int) -> None:
-        self.command = command
-        env = {**os.environ, "PYTHONPATH": str(cwd / "src"), "NO_COLOR": "1"}
+        super().__init__(command, cwd, {"PYTHONPATH": str(cwd / "src")})
         self.port = port
-        self.started = time.perf_counter()
-        self.process = subprocess.Popen(
-            command,
-            cwd=cwd,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self.lines: list[str] = []
-        threading.Thread(target=self._drain, daemon=True).start()
-
-    def _drain(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.append(line.rstrip("\n"))
 
     def first_response(self) -> float:
         wait_for(self.port, HEALTH_URL, lambda status, _: status == 200)
         return time.perf_counter() - self.started
-
-    def stop(self) -> None:
-        self.process.send_signal(signal.SIGINT)
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
 
 
 def measure(
@@ -388,8 +359,8 @@ def main() -> None:
     )
     print(f"load average before: {load()}", flush=True)
     with tempfile.TemporaryDirectory(prefix="reload-bench-") as tmp:
-        tree = Path(tmp)
-        copy_project(tree)
+        tree = Path(tmp) / "project"
+        copy_with_probe(tree)
         values = iter(range(100, 10_000, 100))
 
         def next_values() -> range:

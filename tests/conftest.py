@@ -14,18 +14,8 @@ from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-MODULES = ROOT / "src" / "trading_api" / "modules"
-PROJECT_PARTS = (
-    "pyproject.toml",
-    ".copier-answers.yml",
-    ".gitignore",
-    "src",
-    "templates",
-)
-UNCOPIED = shutil.ignore_patterns(
-    "__pycache__", ".git", "node_modules", ".pytest_cache", ".mypy_cache", ".ruff_cache"
-)
+from .projects import PROJECT_PARTS, ROOT, copy_project
+
 GIT_IDENTITY = ("-c", "user.name=Dev", "-c", "user.email=dev@example.com")
 
 MODULE_TEMPLATE = """
@@ -391,21 +381,7 @@ def project_copy() -> Callable[..., Path]:
         git: bool = False,
         node_modules: bool = False,
     ) -> Path:
-        def ignore(folder: str, names: list[str]) -> set[str]:
-            skipped = set(UNCOPIED(folder, names))
-            if modules is not None and Path(folder) == MODULES:
-                skipped |= {n for n in names if (MODULES / n).is_dir()} - {*modules}
-            return skipped
-
-        dest.mkdir()
-        for name in parts:
-            source = ROOT / name
-            if source.is_dir():
-                shutil.copytree(source, dest / name, ignore=ignore)
-            elif source.exists():
-                shutil.copy2(source, dest / name)
-        if node_modules and (ROOT / "node_modules").is_dir():
-            (dest / "node_modules").symlink_to(ROOT / "node_modules")
+        copy_project(dest, parts=parts, modules=modules, node_modules=node_modules)
         if git:
             run_git(dest, "init", "-q", "-b", "main")
             run_git(dest, "add", "-A")

@@ -1,5 +1,10 @@
 """What the dev loop's tests share: a running `trading dev`, the files they
-write into a project copy, and waiting on what a user sees."""
+write into a project copy, and waiting on what a user sees.
+
+``tests/reliability/test_broker_dev.py`` and ``bench/reload_latency.py`` drive
+their servers through :class:`Process` and :class:`Dev` too (the bench imports
+this file with the checkout on ``sys.path``).
+"""
 
 import os
 import re
@@ -177,15 +182,20 @@ def save(path: Path, text: str) -> None:
     path.write_text(textwrap.dedent(text).lstrip())
 
 
-class Dev:
-    """A running `trading dev` and everything it printed."""
+class Process:
+    """A running command and everything it printed (stdout and stderr, in order).
+
+    The dev loop's tests and ``bench/reload_latency.py`` drive their servers
+    through this.
+    """
 
     def __init__(
-        self, root: Path, *args: str, env: dict[str, str] | None = None
+        self, command: list[str], cwd: Path, env: dict[str, str] | None = None
     ) -> None:
+        self.started = time.perf_counter()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "trading_cli.main", "dev", "--port", "0", *args],
-            cwd=root,
+            command,
+            cwd=cwd,
             env={**os.environ, "NO_COLOR": "1", **(env or {})},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -230,6 +240,27 @@ class Dev:
             lines = self.lines[since:]
             return sum(bool(re.search(pattern, line)) for line in lines)
 
+    def stop(self) -> int:
+        """Stop it as Ctrl-C does; its exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+        try:
+            return self.process.wait(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise
+
+
+class Dev(Process):
+    """A running ``trading dev ARGS`` on a free port, in project ``root``."""
+
+    def __init__(
+        self, root: Path, *args: str, env: dict[str, str] | None = None
+    ) -> None:
+        command = [sys.executable, "-m", "trading_cli.main", "dev", "--port", "0"]
+        super().__init__([*command, *args], root, env)
+
     @property
     def auth(self) -> dict[str, str]:
         """The ``Authorization`` header of the development token dev printed."""
@@ -242,15 +273,6 @@ class Dev:
         match = re.search(r"on (http://\S+) ", line)
         assert match is not None
         return match.group(1)
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-        try:
-            return self.process.wait(timeout=TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            raise
 
 
 def poll(check: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> None:
