@@ -68,6 +68,7 @@ class BrokerModule(Module):
                 BrokerConnectionRouter,
             )
         ]
+        self._service.serve_streams(self._ws_routers)
         self.simulation_interval = 0.5
         """Seconds between matching steps (the datafeed's fast quote rate); 0
         disables them (tests step by hand)."""

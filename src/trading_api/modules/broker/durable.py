@@ -251,13 +251,24 @@ class Transactions:
         if not self.shared:
             self.engine.deliver(unit.events)
 
-    async def relay(self) -> None:
+    async def relay(self, on_gap: Callable[[], int]) -> None:
         """Deliver the events every instance publishes to this one's
-        subscribers, until cancelled (PostgreSQL)."""
+        subscribers, until cancelled (PostgreSQL).
+
+        When the bus lost events (``GAP``: the listening connection dropped
+        and is back, or this relay fell behind), the subscribers may have
+        missed some for good: ``on_gap`` closes them, and they resubscribe and
+        read the state again.
+        """
         async with self.database.subscribe(EVENTS) as events:
             async for payload in events:
                 if payload is GAP:
-                    LOG.warning("broker events were lost; subscribers miss some")
+                    closed = on_gap()
+                    LOG.warning(
+                        "broker events were lost on the bus; closed %d WebSocket "
+                        "connections so they read the state again",
+                        closed,
+                    )
                     continue
                 self.engine.deliver([decode(str(payload))])
 

@@ -32,7 +32,9 @@ Money is float rounded to cents at each booking step (see ``accounting``).
 """
 
 import time
+from collections.abc import Sequence
 from functools import partial
+from typing import Any
 
 from trading_api.market import Market
 from trading_api.models.broker import (
@@ -74,6 +76,7 @@ from trading_api.modules.broker.streams import (
     Publish,
 )
 from trading_api.shared.storage import ModuleDatabase
+from trading_api.shared.ws import CLOSE_RESYNC, WsRouter
 
 STARTING_BALANCE = 100_000.0
 
@@ -103,6 +106,7 @@ class BrokerService:
             market=market, starting_balance=starting_balance, settings=self._settings
         )
         self._tx = Transactions(self._engine, database)
+        self._routers: Sequence[WsRouter[Any, Any]] = ()
 
     async def open(self) -> None:
         """Load the stored accounts, open orders, positions and leverage."""
@@ -119,8 +123,26 @@ class BrokerService:
 
     async def relay(self) -> None:
         """Deliver the events every instance publishes to this one's
-        subscribers (PostgreSQL), until cancelled."""
-        await self._tx.relay()
+        subscribers (PostgreSQL), until cancelled; after the bus lost events,
+        close the subscribers so they resync (:meth:`resync_subscribers`)."""
+        await self._tx.relay(self.resync_subscribers)
+
+    def serve_streams(self, routers: Sequence[WsRouter[Any, Any]]) -> None:
+        """The WebSocket routes this service feeds (closed by
+        :meth:`resync_subscribers`)."""
+        self._routers = routers
+
+    def resync_subscribers(self) -> int:
+        """Close every WebSocket connection subscribed to a broker stream with
+        ``CLOSE_RESYNC`` (4205): the client reconnects, resubscribes and reads
+        orders, positions and the account again. Returns how many closed."""
+        closed = 0
+        for router in self._routers:
+            closed += router.close_subscribers(
+                CLOSE_RESYNC,
+                "broker updates were lost: resubscribe and read the state again",
+            )
+        return closed
 
     @property
     def engine(self) -> TradingEngine:

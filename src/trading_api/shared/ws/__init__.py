@@ -17,6 +17,7 @@ from trading_api.shared.ws.delivery import (
 from trading_api.shared.ws.hub import WsStats
 from trading_api.shared.ws.limits import (
     CLOSE_INTERNAL_ERROR,
+    CLOSE_RESYNC,
     CLOSE_SLOW_CONSUMER,
     CLOSE_UNAUTHORIZED,
     WsLimits,
@@ -32,6 +33,7 @@ from trading_api.shared.ws.topics import parse_topic, request_from_topic, topic_
 
 __all__ = [
     "CLOSE_INTERNAL_ERROR",
+    "CLOSE_RESYNC",
     "CLOSE_SLOW_CONSUMER",
     "CLOSE_UNAUTHORIZED",
     "ConflateByKey",

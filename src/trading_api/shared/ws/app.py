@@ -125,6 +125,8 @@ class WsApp:
         self.origin_policy = origin_policy
         self.public_routes = public_routes
         self._hub = Hub(limits)
+        for router in self.routers:
+            router.bind(self._hub.close_route)
         self._dispatcher = Dispatcher(self._hub, self.routers, limits, public_routes)
         self._asyncapi: dict[str, Any] | None = None
 

@@ -114,6 +114,23 @@ class Hub:
         self._connections.add(conn)
         return conn
 
+    def close_route(self, route: str, code: int, reason: str) -> int:
+        """Close every connection holding a topic of ``route`` with ``code``.
+
+        Their topics are released as with any close. Returns how many
+        connections were closed.
+        """
+        closing = {
+            conn
+            for state in self._topics.values()
+            if state.router.route == route
+            for conn in state.members
+            if not conn.closed
+        }
+        for conn in closing:
+            conn.close(code, reason)
+        return len(closing)
+
     def refuse(
         self,
         conn: Connection,

@@ -17,6 +17,11 @@ Close codes a client may see (besides the standard ones uvicorn sends on shutdow
   time; or the token expired while the connection was open. The reason says
   which. Get a fresh token and reconnect.
 
+* ``4205`` (:data:`CLOSE_RESYNC`): the service lost updates it cannot replay
+  (the broker's event bus dropped messages), so what the client shows may be
+  stale. Reconnect at once, resubscribe, and read the state again over REST
+  (TradingView: ``ordersFullUpdate()``, ``positionsFullUpdate()``).
+
 A connection whose ``Origin`` is not on the CORS list is refused at the
 handshake with HTTP 403: it never opens.
 
@@ -35,6 +40,10 @@ CLOSE_INTERNAL_ERROR = 1011
 
 CLOSE_UNAUTHORIZED = 4401
 """Close code sent when a connection's token is missing, invalid or expired."""
+
+CLOSE_RESYNC = 4205
+"""Close code sent when a service lost updates its subscribers needed: reset the
+view (as HTTP 205 Reset Content says), reconnect, resubscribe and re-read."""
 
 MIB = 1024 * 1024
 

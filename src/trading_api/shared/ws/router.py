@@ -112,6 +112,24 @@ class WsRouter(Generic[TRequest, TData]):
         except TypeError as exc:
             raise TypeError(f"{cls.__name__}: {exc}") from None
         self.service = service
+        self._close_route: Callable[[str, int, str], int] | None = None
+
+    def bind(self, close_route: Callable[[str, int, str], int]) -> None:
+        """Called by the WebSocket app that serves this route (its hub's
+        ``close_route``), so :meth:`close_subscribers` reaches its connections."""
+        self._close_route = close_route
+
+    def close_subscribers(self, code: int, reason: str) -> int:
+        """Close every connection subscribed to a topic of this route.
+
+        For a service that lost updates it cannot replay: it closes its
+        subscribers with :data:`~trading_api.shared.ws.limits.CLOSE_RESYNC`,
+        and they reconnect, resubscribe and re-read the state. Returns how many
+        connections were closed (none before the route is served).
+        """
+        if self._close_route is None:
+            return 0
+        return self._close_route(self.route, code, reason)
 
     def __repr__(self) -> str:
         return (

@@ -7,11 +7,13 @@ streams, and only on that account's.
 import asyncio
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 from trading_api.app_factory import AppFactory
 from trading_api.market import ManualClock, Market
@@ -29,12 +31,21 @@ WORKING, FILLED, CANCELED = 6, 2, 1
 def server(
     database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[str, BrokerService]]:
-    """A served broker whose prices move only when a test sets them.
+    """A served broker whose prices move only when a test sets them."""
+    with served(database_url, monkeypatch) as found:
+        yield found
+
+
+@contextmanager
+def served(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[str, BrokerService]]:
+    """Serve the broker on ``url``'s database; yield its base URL and service.
 
     The live stepping is off, and a test-only route sets prices on the server's
     event loop (publishing from another thread is not allowed).
     """
-    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("DATABASE_URL", url)
     app = sign_in(AppFactory().create_app(["broker"]))
     [module] = [m for m in app.modules if m.name == "broker"]
     module.simulation_interval = 0
@@ -225,3 +236,73 @@ def test_broker_connection_reports_connected(server: tuple[str, BrokerService]) 
 
     status = asyncio.run(scenario())
     assert (status["accountId"], status["status"]) == ("A", 1)
+
+
+@pytest.mark.parametrize("stored_url", ["postgresql"], indirect=True)
+def test_subscribers_are_closed_to_resync_when_the_bus_lost_events(
+    stored_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL the events come back through LISTEN: when that connection
+    drops, events committed meanwhile are lost, so every subscriber is closed
+    with 4205 and, resubscribed, sees the stored state and new events."""
+
+    async def scenario(base_url: str) -> tuple[Any, ...]:
+        async with (
+            connect(ws_url(base_url)) as subscribed,
+            connect(ws_url(base_url)) as idle,
+        ):
+            await subscribe(subscribed, "orders", "A")
+            await subscribe(subscribed, "executions", "A")
+            rest(base_url, "POST", "/orders", json=RESTING)
+            first = await receive(subscribed, "orders")
+            dropped = await drop_listener(stored_url)
+            async with asyncio.timeout(TIMEOUT):
+                with pytest.raises(ConnectionClosed) as closed:
+                    while True:
+                        await subscribed.recv()
+            await idle.send(json.dumps({"type": "ping", "payload": {"n": 1}}))
+            async with asyncio.timeout(TIMEOUT):
+                pong = json.loads(await idle.recv())
+        received = closed.value.rcvd
+        async with connect(ws_url(base_url)) as again:
+            await subscribe(again, "orders", "A")
+            second = rest(base_url, "POST", "/orders", json=RESTING)["orderId"]
+            pushed = await receive(again, "orders")
+        stored = [o["id"] for o in rest(base_url, "GET", "/orders")]
+        return first, dropped, received, pong, second, pushed, stored
+
+    with served(stored_url, monkeypatch) as (base_url, _):
+        first, dropped, received, pong, second, pushed, stored = asyncio.run(
+            scenario(base_url)
+        )
+    assert (first["status"], dropped) == (WORKING, 1)
+    assert received is not None and received.code == 4205
+    assert "resubscribe" in received.reason
+    # A connection holding no subscription missed nothing: it stays open.
+    assert pong == {"type": "pong", "payload": {"n": 1}}
+    assert (pushed["id"], pushed["status"]) == (second, WORKING)
+    assert stored == [first["id"], second]
+
+
+RESTING = {"symbol": "AAPL", "type": 1, "side": 1, "qty": 1, "limitPrice": 50}
+
+
+async def drop_listener(url: str) -> int:
+    """Terminate the broker's listening connection (as a PostgreSQL restart
+    or a network cut would); return how many were terminated."""
+    import asyncpg
+
+    plain = url.replace("postgresql+asyncpg://", "postgresql://")
+    connection = await asyncpg.connect(plain)
+    try:
+        async with asyncio.timeout(TIMEOUT):
+            while True:
+                count: int = await connection.fetchval(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                    " WHERE application_name = 'trading:broker:listen'"
+                )
+                if count:
+                    return count
+                await asyncio.sleep(0.05)
+    finally:
+        await connection.close()
