@@ -63,9 +63,15 @@ def postgres_template() -> Iterator[tuple[TemporaryPostgres, str] | None]:
         yield cluster, str(make_url(url).database)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)]
+)
 def stored_url(request: pytest.FixtureRequest, database_url: str) -> str:
-    """A fresh, migrated database: an SQLite file, then a PostgreSQL database."""
+    """A fresh, migrated database: an SQLite file, then a PostgreSQL database.
+
+    The PostgreSQL variant needs a server process, so it is an integration
+    test: `trading test broker` runs the SQLite one, `--integration` and the
+    full run both."""
     if request.param == "sqlite":
         return database_url
     found = request.getfixturevalue("postgres_template")

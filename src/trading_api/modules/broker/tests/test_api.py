@@ -282,7 +282,7 @@ def fuzzed_database(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @fuzzed.parametrize()
-@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
 @pytest.mark.usefixtures("fuzzed_database")
 def test_no_input_produces_a_server_error(case: schemathesis.Case) -> None:
     case.call_and_validate(checks=[not_a_server_error])

@@ -341,7 +341,11 @@ def test_the_account_limit_holds_across_instances_creating_at_once(
 
 
 # One SQLite file is served by one process: these run on PostgreSQL only.
-on_postgres = pytest.mark.parametrize("stored_url", ["postgresql"], indirect=True)
+on_postgres = pytest.mark.parametrize(
+    "stored_url",
+    [pytest.param("postgresql", marks=pytest.mark.integration)],
+    indirect=True,
+)
 
 
 @pytest.fixture
