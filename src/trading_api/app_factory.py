@@ -9,7 +9,7 @@ file and starts no process.
 from __future__ import annotations
 
 import gc
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -169,36 +169,15 @@ class ModularFastAPI(FastAPI):
     def openapi(self) -> dict[str, Any]:
         """The merged OpenAPI document of every enabled module."""
         if self.openapi_schema is None:
-            merged = merge_openapi(
-                {
-                    self._mount_path(name): app.openapi()
-                    for name, app in self.module_apps.items()
-                },
-                title=TITLE,
-                version=__version__,
+            self.openapi_schema = merged_openapi(
+                {name: app.openapi() for name, app in self.module_apps.items()}
             )
-            merged["info"] = {
-                **merged["info"],
-                "description": DESCRIPTION,
-                "contact": INFO_CONTACT,
-                "license": INFO_LICENSE,
-            }
-            # Paths carry their full /api/v1/<module> prefix: served from the root.
-            merged["servers"] = [{"url": "/"}]
-            self.openapi_schema = merged
         return self.openapi_schema
 
     def asyncapi(self) -> dict[str, Any]:
         """The merged AsyncAPI document of every module with WebSocket routes."""
-        from trading_api.shared.ws.asyncapi import merge_asyncapi
-
-        return merge_asyncapi(
-            {
-                self._mount_path(name): ws.asyncapi()
-                for name, ws in self.ws_apps.items()
-            },
-            title=TITLE,
-            version=__version__,
+        return merged_asyncapi(
+            {name: ws.asyncapi() for name, ws in self.ws_apps.items()}
         )
 
     async def swap_module(
@@ -219,6 +198,50 @@ class ModularFastAPI(FastAPI):
     @staticmethod
     def _mount_path(name: str) -> str:
         return mount_path(name)
+
+
+def merged_openapi(documents: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+    """The merged OpenAPI document served at ``/api/v1/openapi.json``.
+
+    ``documents`` are the modules' own documents by module name, in registry
+    order (``core`` first): the app's live ones, or the committed
+    ``specs_generated`` files (``trading new-module`` merges those, to spare
+    importing every module).
+
+    Raises:
+        SpecConflictError: two modules define a component or an operation id
+            differently.
+    """
+    merged = merge_openapi(
+        {mount_path(name): document for name, document in documents.items()},
+        title=TITLE,
+        version=__version__,
+    )
+    merged["info"] = {
+        **merged["info"],
+        "description": DESCRIPTION,
+        "contact": INFO_CONTACT,
+        "license": INFO_LICENSE,
+    }
+    # Paths carry their full /api/v1/<module> prefix: served from the root.
+    merged["servers"] = [{"url": "/"}]
+    return merged
+
+
+def merged_asyncapi(documents: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+    """The merged AsyncAPI document served at ``/api/v1/ws/asyncapi.json``, from
+    the AsyncAPI documents of the modules with WebSocket routes, by module name.
+
+    Raises:
+        SpecConflictError: two modules define a schema differently.
+    """
+    from trading_api.shared.ws.asyncapi import merge_asyncapi
+
+    return merge_asyncapi(
+        {mount_path(name): document for name, document in documents.items()},
+        title=TITLE,
+        version=__version__,
+    )
 
 
 @asynccontextmanager

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from trading_cli.build.result import BuildResult
 from trading_cli.build.validators import (
@@ -26,9 +26,6 @@ from trading_cli.build.validators import (
 )
 from trading_cli.errors import CliError
 from trading_cli.project import Project
-
-if TYPE_CHECKING:
-    pass
 
 COMMAND = "trading specs build"
 GENERATED_KEY = "x-generated-by"
@@ -81,6 +78,7 @@ def build_specs(
     *,
     check: bool = False,
     validators: "SpecValidators | None" = None,
+    others_from_disk: bool = False,
 ) -> BuildResult:
     """Generate (or with ``check`` compare) WS routers and specs.
 
@@ -88,6 +86,14 @@ def build_specs(
     (None: all); the merged documents always cover every module. ``validators``
     started earlier by the caller (:func:`early_validators`) spare the build their
     start-up; the build closes them.
+
+    With ``others_from_disk`` (and ``modules`` given), only ``modules`` are
+    imported: the merged documents are built from their fresh documents and the
+    committed documents of every other module (see
+    :func:`committed_documents`), byte for byte what the full build writes when
+    those are up to date, which ``trading specs build --check`` keeps them. Where
+    another module has no committed documents, or stale WS routers, every module
+    is imported as without it.
 
     Raises:
         UnknownModuleError: a name in ``modules`` is not a module.
@@ -99,7 +105,7 @@ def build_specs(
         if not _probably_unchanged(project, validators):
             validators.start()
     try:
-        return _build(project, modules, check, validators)
+        return _build(project, modules, check, validators, others_from_disk)
     finally:
         validators.close()
 
@@ -136,11 +142,104 @@ def render_documents(
     return documents
 
 
+def render_some_documents(
+    project: Project, modules: Sequence[str], sink: DocumentSink | None = None
+) -> SpecDocuments | None:
+    """Import only ``modules`` and return their documents and the merged ones,
+    merged with the committed documents of every other module; None when another
+    module's committed documents cannot stand in for its code (see
+    :func:`committed_documents`).
+
+    ``sink`` receives the documents that are new: those of ``modules`` and the
+    merged ones (the others are the files already on disk).
+    """
+    registry = project.module_registry()
+    selected = set(registry.select(modules))
+    committed: dict[str, tuple[dict[str, Any], dict[str, Any] | None]] = {}
+    for name in registry.names:
+        if name not in selected:
+            found = committed_documents(project, name, registry.entry(name).package_dir)
+            if found is None:
+                return None
+            committed[name] = found
+    from trading_api.app_factory import merged_asyncapi, merged_openapi
+
+    send = sink or (lambda kind, name, document: None)
+    documents = SpecDocuments({}, {}, {}, {})
+    for name in registry.names:  # registry order, as the app's
+        if name in committed:
+            openapi, asyncapi = committed[name]
+        else:
+            module_app, ws_app = registry.create_module(name).create_app()
+            # As read back from its file, so that live and committed documents
+            # compare alike when merged (tuples become lists, ...).
+            openapi = _as_json(module_app.openapi())
+            send(OPENAPI, name, openapi)
+            asyncapi = None if ws_app is None else _as_json(ws_app.asyncapi())
+            if asyncapi is not None:
+                send(ASYNCAPI, name, asyncapi)
+        documents.openapi[name] = openapi
+        if asyncapi is not None:
+            documents.asyncapi[name] = asyncapi
+    documents.merged_asyncapi = merged_asyncapi(documents.asyncapi)
+    send(ASYNCAPI, None, documents.merged_asyncapi)
+    documents.merged_openapi = merged_openapi(documents.openapi)
+    send(OPENAPI, None, documents.merged_openapi)
+    return documents
+
+
+def committed_documents(
+    project: Project, name: str, package_dir: Path
+) -> tuple[dict[str, Any], dict[str, Any] | None] | None:
+    """Module ``name``'s committed OpenAPI and AsyncAPI (None: no WS routes)
+    documents, without their header; None when they cannot stand in for the
+    module's code: its OpenAPI file is missing or not a document we wrote, or
+    its ``ws_generated/`` is out of date with its ``ws.py`` (the module could not
+    even load).
+
+    Whether a committed document matches the code it was built from is what
+    ``trading specs build --check`` checks (in ``trading test`` and CI); the dev
+    loop rebuilds them on every save.
+    """
+    from trading_api.shared.ws.declarations import WsDeclarationError
+    from trading_api.shared.ws.generated import staleness
+
+    try:
+        if (package_dir / "ws.py").is_file() and staleness(package_dir) is not None:
+            return None
+    except WsDeclarationError:
+        return None
+    found: list[dict[str, Any] | None] = []
+    for kind in (OPENAPI, ASYNCAPI):
+        path = module_spec_path(project, name, kind)
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            found.append(None)
+            continue
+        except (OSError, ValueError):
+            return None
+        if not isinstance(document, dict) or GENERATED_KEY not in document:
+            return None
+        del document[GENERATED_KEY]
+        found.append(document)
+    openapi, asyncapi = found
+    if openapi is None:
+        return None
+    return openapi, asyncapi
+
+
+def _as_json(document: dict[str, Any]) -> dict[str, Any]:
+    parsed: dict[str, Any] = json.loads(json.dumps(document))
+    return parsed
+
+
 def _build(
     project: Project,
     modules: Sequence[str] | None,
     check: bool,
     validators: "SpecValidators",
+    others_from_disk: bool = False,
 ) -> BuildResult:
     registry = project.module_registry()
     selected = registry.select(modules)
@@ -152,7 +251,12 @@ def _build(
             "specs not compared: their modules cannot load with stale WS routers"
         )
         return result
-    documents = render_documents(project, validators.sink(project))
+    sink = validators.sink(project)
+    documents = None
+    if others_from_disk and modules is not None:
+        documents = render_some_documents(project, selected, sink)
+    if documents is None:
+        documents = render_documents(project, sink)
     files = _spec_files(project, selected, documents)
     _validate(project, validators, result)
     for path, text in files.items():
@@ -200,11 +304,14 @@ def _spec_files(
 
 
 @contextmanager
-def early_validators(project: Project) -> Iterator["SpecValidators"]:
-    """Start both validators now, for a build that will surely have new documents
+def early_validators(
+    project: Project, *, asyncapi: bool = True
+) -> Iterator["SpecValidators"]:
+    """Start the validators now, for a build that will surely have new documents
     (a new module): their start-up overlaps the caller's work. Pass them to
-    :func:`build_specs`; they are closed on exit either way."""
-    validators = SpecValidators.for_project(project)
+    :func:`build_specs`; they are closed on exit either way. ``asyncapi``: see
+    :meth:`SpecValidators.for_project`."""
+    validators = SpecValidators.for_project(project, asyncapi=asyncapi)
     validators.start()
     try:
         yield validators
@@ -214,18 +321,34 @@ def early_validators(project: Project) -> Iterator["SpecValidators"]:
 
 @dataclass
 class SpecValidators:
-    """Both validator processes, started before the build imports anything."""
+    """Both validator processes, started before the build imports anything.
 
-    asyncapi: AsyncApiParser
+    ``asyncapi`` is None when AsyncAPI documents are left to the next full
+    build (see :meth:`for_project`).
+    """
+
+    asyncapi: AsyncApiParser | None
     openapi: OpenApiValidator
 
     @classmethod
-    def for_project(cls, project: Project) -> "SpecValidators":
-        """The validators of ``project``, not started yet."""
-        return cls(AsyncApiParser(project.root), OpenApiValidator())
+    def for_project(
+        cls, project: Project, *, asyncapi: bool = True
+    ) -> "SpecValidators":
+        """The validators of ``project``, not started yet.
+
+        Without ``asyncapi``, AsyncAPI documents are written unvalidated: the
+        module commands leave them to the next ``trading specs build`` or
+        ``--check`` (``trading test`` and CI run it), because the official
+        parser costs seconds of CPU to start while the documents come from the
+        same generator as every validated one.
+        """
+        return cls(
+            AsyncApiParser(project.root) if asyncapi else None, OpenApiValidator()
+        )
 
     def start(self) -> None:
-        self.asyncapi.start()
+        if self.asyncapi is not None:
+            self.asyncapi.start()
         self.openapi.start()
 
     def sink(self, project: Project) -> DocumentSink:
@@ -238,12 +361,14 @@ class SpecValidators:
                 else module_spec_path(project, name, kind)
             )
             validator = self.openapi if kind == OPENAPI else self.asyncapi
-            validator.send(path, document)
+            if validator is not None:
+                validator.send(path, document)
 
         return send
 
     def close(self) -> None:
-        self.asyncapi.close()
+        if self.asyncapi is not None:
+            self.asyncapi.close()
         self.openapi.close()
 
 
@@ -254,10 +379,9 @@ def _probably_unchanged(project: Project, validators: SpecValidators) -> bool:
     Only decides whether the validators start early; a wrong guess costs time,
     not correctness.
     """
-    caches = {
-        OPENAPI: ValidationCache(validators.openapi.identity),
-        ASYNCAPI: ValidationCache(validators.asyncapi.identity),
-    }
+    caches = {OPENAPI: ValidationCache(validators.openapi.identity)}
+    if validators.asyncapi is not None:
+        caches[ASYNCAPI] = ValidationCache(validators.asyncapi.identity)
     if not all(cache.enabled for cache in caches.values()):
         return False
     for package in project.module_packages():
@@ -272,7 +396,7 @@ def _probably_unchanged(project: Project, validators: SpecValidators) -> bool:
         except (ValueError, AttributeError):
             return False  # not a spec we wrote; the build will say what to do
         kind = ASYNCAPI if path.stem.endswith(ASYNCAPI) else OPENAPI
-        if not caches[kind].knows(document):
+        if kind in caches and not caches[kind].knows(document):
             return False
     return True
 
@@ -281,10 +405,9 @@ def _validate(
     project: Project, validators: SpecValidators, result: BuildResult
 ) -> None:
     """Raise on the first invalid document, naming its file and its problems."""
-    batches: list[tuple[str, BatchValidator]] = [
-        ("OpenAPI", validators.openapi),
-        ("AsyncAPI", validators.asyncapi),
-    ]
+    batches: list[tuple[str, BatchValidator]] = [("OpenAPI", validators.openapi)]
+    if validators.asyncapi is not None:
+        batches.append(("AsyncAPI", validators.asyncapi))
     for kind, validator in batches:
         try:
             verdicts = validator.results()

@@ -112,10 +112,11 @@ def _scaffold(
         return result
     from trading_cli.build.specs import early_validators
 
-    # A new module always brings new documents to validate: start the validators
-    # now, so their start-up (Node's is the longest) overlaps the render.
+    # A new module always brings new OpenAPI documents to validate: start the
+    # validator now, so its start-up overlaps the render. The AsyncAPI parser is
+    # left to the next `trading specs build` (see SpecValidators.for_project).
     with (
-        early_validators(project) as validators,
+        early_validators(project, asyncapi=False) as validators,
         transaction(project.root, command) as journal,
     ):
         staged = journal.staging / target.name

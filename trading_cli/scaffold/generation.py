@@ -28,13 +28,21 @@ def generate(
     """Build the WS routers, specs and clients of ``modules``, and the merged specs.
 
     An empty ``modules`` rebuilds only the merged specs (after a removal).
-    ``validators`` already started spare the spec build their start-up.
+    ``validators`` already started spare the spec build their start-up; by
+    default only the OpenAPI documents are validated (see
+    :meth:`~trading_cli.build.specs.SpecValidators.for_project`). Only
+    ``modules`` are imported: the merged specs take every other module's
+    committed documents (see :func:`trading_cli.build.specs.build_specs`).
     """
     from trading_cli.build.clients import build_clients
-    from trading_cli.build.specs import build_specs
+    from trading_cli.build.specs import SpecValidators, build_specs
 
     importlib.invalidate_caches()  # module folders may have just appeared
-    result = build_specs(project, list(modules), validators=validators)
+    if validators is None:
+        validators = SpecValidators.for_project(project, asyncapi=False)
+    result = build_specs(
+        project, list(modules), validators=validators, others_from_disk=True
+    )
     if modules:
         result.merge(build_clients(project, list(modules)))
     return result
