@@ -88,6 +88,44 @@ def test_console_script_prints_help_in_a_fresh_process(trading: Trading) -> None
     assert "new-module" in result.stdout
 
 
+def _typer_root_help(monkeypatch: pytest.MonkeyPatch, columns: int) -> str:
+    """The root help as typer itself formats it for a terminal of ``columns``."""
+    import typer.main
+    from typer._click import Context
+
+    from trading_cli.main import app
+
+    monkeypatch.setenv("COLUMNS", str(columns))
+    command = typer.main.get_command(app)
+    return command.get_help(
+        Context(command, info_name="trading", **command.context_settings)
+    )
+
+
+@pytest.mark.parametrize("columns", [20, 50, 52, 61, 62, 70, 79, 80, 81, 200])
+def test_fast_help_is_typers_help_at_every_width(
+    monkeypatch: pytest.MonkeyPatch, columns: int
+) -> None:
+    from trading_cli.root_help import root_help
+
+    expected = _typer_root_help(monkeypatch, columns)
+    assert "Commands:\n  dev " in expected
+    assert root_help() == expected
+
+
+def test_help_and_no_arguments_answer_as_typer_does(
+    monkeypatch: pytest.MonkeyPatch, trading: Trading
+) -> None:
+    expected = _typer_root_help(monkeypatch, 70) + "\n"
+    env = {"COLUMNS": "70"}
+    for flag in ("--help", "-h"):
+        shown = trading(PROJECT_ROOT, flag, env=env)
+        assert (shown.returncode, shown.stdout, shown.stderr) == (0, expected, "")
+    # Without arguments: the help on stderr, as a usage error.
+    bare = trading(PROJECT_ROOT, env=env)
+    assert (bare.returncode, bare.stdout, bare.stderr) == (2, "", expected)
+
+
 def test_version_prints_the_package_version(cli: Cli) -> None:
     result = cli(PROJECT_ROOT, "--version")
     assert result.code == 0

@@ -1,24 +1,45 @@
-"""The root ``trading`` command: global options, command groups, error boundary.
+"""The ``trading`` command's entry point: fast help, error boundary.
 
-Only the standard library, typer and ``trading_cli.errors`` are imported here,
-so ``trading --help`` stays fast: the commands are listed from :data:`COMMANDS`
-and a command's module is imported (and its typer signature turned into a
-click command) only when that command runs or shows its own help.
+``trading``, ``trading --help`` and ``trading -h`` are answered from
+:data:`COMMANDS` and :data:`ROOT_OPTIONS` without importing typer
+(:mod:`trading_cli.root_help` lays them out exactly as typer does); everything
+else goes to the Typer app in :mod:`trading_cli.root`, which imports a
+command's module only when that command runs or shows its own help. Only the
+standard library and ``trading_cli.errors`` are imported here.
 """
 
-import importlib
+import os
 import sys
-from collections.abc import Iterator, MutableMapping
-from dataclasses import dataclass
 from typing import Any
-
-import typer
-from typer.core import TyperGroup
 
 from trading_cli.errors import EXIT_FAILED, TradingError
 
+PROG = "trading"
+HELP = (
+    "The trading backend workbench: scaffold modules, run the dev server, "
+    "build and check specs and clients, test."
+)
+"""The root command's help text."""
 
-@dataclass(frozen=True)
+VERSION_HELP = "Print the version and exit."
+DEBUG_HELP = "Show the full traceback when a command fails."
+ROOT_OPTIONS = (
+    ("--version", VERSION_HELP),
+    ("--debug", DEBUG_HELP),
+    ("--install-completion", "Install completion for the current shell."),
+    (
+        "--show-completion",
+        "Show completion for the current shell, to copy it or customize the "
+        "installation.",
+    ),
+    ("-h, --help", "Show this message and exit."),
+)
+"""The root's options as its help lists them (the last three are typer's)."""
+
+HELP_ARGS: tuple[list[str], ...] = ([], ["--help"], ["-h"])
+"""The command lines answered by the fast help."""
+
+
 class LazyCommand:
     """Where a command lives and the line ``trading --help`` shows for it.
 
@@ -27,35 +48,12 @@ class LazyCommand:
     command class in the same module, for commands that parse their own way.
     """
 
-    target: str
-    short_help: str
-    cls: str | None = None
+    __slots__ = ("cls", "short_help", "target")
 
-    def load(self, name: str, group: TyperGroup) -> Any:
-        """Import the command and build its click command (typer's way)."""
-        from typer.main import get_command_from_info, get_group_from_info
-        from typer.models import CommandInfo, TyperInfo
-
-        module_name, attribute = self.target.split(":")
-        module = importlib.import_module(f"trading_cli.commands.{module_name}")
-        target = getattr(module, attribute)
-        if isinstance(target, typer.Typer):
-            return get_group_from_info(
-                TyperInfo(target, name=name, short_help=self.short_help),
-                pretty_exceptions_short=True,
-                suggest_commands=True,
-                rich_markup_mode=group.rich_markup_mode,
-            )
-        return get_command_from_info(
-            CommandInfo(
-                name=name,
-                callback=target,
-                short_help=self.short_help,
-                cls=getattr(module, self.cls) if self.cls else None,
-            ),
-            pretty_exceptions_short=True,
-            rich_markup_mode=group.rich_markup_mode,
-        )
+    def __init__(self, target: str, short_help: str, cls: str | None = None) -> None:
+        self.target = target
+        self.short_help = short_help
+        self.cls = cls
 
 
 # In the order `trading --help` lists them: daily use first.
@@ -106,132 +104,13 @@ COMMANDS: dict[str, LazyCommand] = {
 }
 
 
-class _Commands(MutableMapping[str, Any]):
-    """The root's commands: every name known at once, each click command
-    built the first time it is looked up."""
-
-    def __init__(self, group: TyperGroup, built: MutableMapping[str, Any]) -> None:
-        self._group = group
-        self.built = dict(built)
-
-    def __getitem__(self, name: str) -> Any:
-        if name not in self.built:
-            if name not in COMMANDS:
-                raise KeyError(name)
-            self.built[name] = COMMANDS[name].load(name, self._group)
-        return self.built[name]
-
-    def __setitem__(self, name: str, command: Any) -> None:
-        self.built[name] = command
-
-    def __delitem__(self, name: str) -> None:
-        del self.built[name]
-
-    def __iter__(self) -> Iterator[str]:
-        yield from COMMANDS
-        yield from (name for name in self.built if name not in COMMANDS)
-
-    def __len__(self) -> int:
-        return len(COMMANDS) + len(self.built.keys() - COMMANDS.keys())
-
-
-class WorkbenchGroup(TyperGroup):
-    """The root command: commands loaded when used, and every
-    :class:`TradingError` ends here, as one line on stderr and its exit code
-    (also under typer's ``CliRunner``)."""
-
-    def __init__(self, **attrs: Any) -> None:
-        super().__init__(**attrs)
-        self.commands = _Commands(self, self.commands)
-
-    def format_commands(self, ctx: Any, formatter: Any) -> None:
-        """List every command with its line from :data:`COMMANDS`, importing
-        none of them. ``ctx`` and ``formatter`` are typer's click objects."""
-        from typer._click.utils import make_default_short_help
-
-        assert isinstance(self.commands, _Commands)
-        built = self.commands.built
-        rows = [
-            (name, built[name].get_short_help_str() if name in built else entry)
-            for name, entry in (
-                (name, COMMANDS[name].short_help if name in COMMANDS else "")
-                for name in self.commands
-            )
-        ]
-        limit = formatter.width - 6 - max(len(name) for name, _ in rows)
-        with formatter.section("Commands"):
-            formatter.write_dl(
-                [(name, make_default_short_help(text, limit)) for name, text in rows]
-            )
-
-    def invoke(self, ctx: Any) -> Any:
-        """Run the command; turn a :class:`TradingError` into its exit.
-
-        ``ctx`` is the click context of typer's vendored click.
-        """
-        try:
-            return super().invoke(ctx)
-        except TradingError as exc:
-            raise typer.Exit(report(exc)) from None
-
-
-app = typer.Typer(
-    cls=WorkbenchGroup,
-    name="trading",
-    help="The trading backend workbench: scaffold modules, run the dev server, "
-    "build and check specs and clients, test.",
-    context_settings={"help_option_names": ["-h", "--help"]},
-    no_args_is_help=True,
-    rich_markup_mode=None,
-    pretty_exceptions_enable=False,
-)
-
-
-@dataclass
 class _Options:
+    """Global options of the current run."""
+
     debug: bool = False
 
 
 options = _Options()
-
-
-def _version(value: bool) -> None:
-    if value:
-        from importlib.metadata import version
-
-        typer.echo(f"trading {version('trading-workbench')}")
-        raise typer.Exit()
-
-
-@app.callback()
-def root(
-    version: bool = typer.Option(
-        False,
-        "--version",
-        callback=_version,
-        is_eager=True,
-        help="Print the version and exit.",
-    ),
-    debug: bool = typer.Option(
-        False, "--debug", help="Show the full traceback when a command fails."
-    ),
-) -> None:
-    """The trading backend workbench."""
-    options.debug = debug
-    _recover_interrupted()
-
-
-def _recover_interrupted() -> None:
-    """Roll back what a killed tree-writing command left half done (cheap when
-    nothing is left), so every command starts from a whole tree."""
-    from trading_cli.journal import recover_at_start
-    from trading_cli.project import find_project
-
-    try:
-        root = find_project().root
-    except TradingError:
-        return  # not in a project: the command says so itself
-    recover_at_start(root)
 
 
 def run() -> None:
@@ -239,13 +118,21 @@ def run() -> None:
 
     Usage errors are click's (exit 2). A :class:`TradingError`, raised by the CLI
     or by the runtime, prints its one line on stderr and exits with its code
-    (1 failed, 2 bad input, 3 merge conflicts) in :class:`WorkbenchGroup`; any
-    other exception is a bug, reported here in one line that says how to see
-    the traceback.
+    (1 failed, 2 bad input, 3 merge conflicts) in the root group; any other
+    exception is a bug, reported here in one line that says how to see the
+    traceback.
     """
+    if sys.argv[1:] in HELP_ARGS and f"_{PROG.upper()}_COMPLETE" not in os.environ:
+        from trading_cli.root_help import print_root_help
+
+        sys.exit(print_root_help(no_args=not sys.argv[1:]))
+    import typer.main
+
+    from trading_cli.root import app
+
     command = typer.main.get_command(app)
     try:
-        command.main(prog_name="trading")
+        command.main(prog_name=PROG)
     except Exception as exc:
         sys.exit(report(exc))
 
@@ -267,5 +154,19 @@ def report(exc: Exception) -> int:
     return EXIT_FAILED
 
 
+def __getattr__(name: str) -> Any:
+    """``app`` and ``WorkbenchGroup`` live in :mod:`trading_cli.root` (typer);
+    they are imported from here only when asked for."""
+    if name in ("app", "WorkbenchGroup"):
+        from trading_cli import root
+
+        return getattr(root, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 if __name__ == "__main__":
-    run()
+    # `python -m trading_cli.main`: run the importable copy of this module, the
+    # one trading_cli.root shares its options with.
+    from trading_cli import main
+
+    main.run()
