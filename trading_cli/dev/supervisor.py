@@ -7,18 +7,17 @@ routers, imports the code fresh and starts accepting on the shared socket), stop
 the old server once the new one is up, then asks for a build of the specs and
 clients of those modules. This process never imports the project's code, so it
 never serves or generates from stale modules.
+
+Its parts: :class:`DevLoop` here (what is serving, the reports of the servers
+and builds, the orders that start them), :mod:`~trading_cli.dev.watching` (from
+a burst of saves to a reload) and :mod:`~trading_cli.dev.link` (the zygote's
+process and the channels to it and to each server).
 """
 
 import asyncio
-import contextlib
-import os
 import signal
 import socket
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from trading_api.conventions import ALWAYS_ENABLED  # noqa: TID253 (standard library only)
@@ -30,38 +29,15 @@ from trading_cli.dev.changes import (
     ContentIndex,
     WatchFilter,
 )
-from trading_cli.dev.loop_guard import LoopGuard, Verdict
-from trading_cli.dev.timeline import Timeline, phases_line
-from trading_cli.errors import EXIT_FAILED, EXIT_OK, CliError
+from trading_cli.dev.link import ZygoteLink
+from trading_cli.dev.loop_guard import LoopGuard
+from trading_cli.dev.timeline import phases_line
+from trading_cli.dev.watching import Emit, Reload, Watching
+from trading_cli.errors import EXIT_FAILED, EXIT_OK
 from trading_cli.project import Project
 
-Emit = Callable[[str, bool], None]
-"""Print one message; the flag says it is an error (stderr)."""
 
-STEP_MS = 10
-"""A burst ends after this long without a new event: a `git checkout` of many
-files, or an editor's write-then-rename (microseconds apart), is one reload. The
-watcher looks every step, so a save is seen one to two steps after it lands."""
-DEBOUNCE_MS = 1600
-"""A burst that goes on changing is cut after this long."""
-QUIT_SECONDS = 8.0
-"""How long the zygote may take to stop its servers before it is killed."""
-OLDEST_SAVE_SECONDS = 2.0
-"""A file time older than this before detection is not the save (``cp -p``)."""
-
-
-@dataclass
-class Reload:
-    """A server (or a swap) asked for and not yet serving."""
-
-    id: int
-    changes: ChangeSet | None  # None: the first start
-    saved_at: float  # wall clock of the earliest save
-    build: tuple[str, ...] | None
-    timeline: Timeline = field(default_factory=Timeline)
-
-
-class DevLoop:
+class DevLoop(Watching):
     """Runs ``trading dev`` until Ctrl-C, SIGTERM or a fatal error."""
 
     def __init__(
@@ -101,10 +77,8 @@ class DevLoop:
         self._swaps: dict[int, Reload] = {}  # swap orders not answered yet
         self._broken: set[str] = set()  # modules whose last swap failed
         self._unapplied: set[Path] = set()  # edits held back by a failed migration
-        self._controls: dict[int, socket.socket] = {}  # each server's own channel
         self.builds = BuildQueue()
-        self._channel: socket.socket | None = None
-        self._zygote: subprocess.Popen[bytes] | None = None
+        self.link = ZygoteLink(project.root, listener)
         self._stop = asyncio.Event()
         self._watch_stop = asyncio.Event()
         self._table: dict[type[channel.Message], channel.Handler] = {
@@ -121,7 +95,7 @@ class DevLoop:
             loop.add_signal_handler(sig, self._stop.set)
         tasks = []
         try:
-            self._spawn_zygote()
+            self.link.spawn()
             tasks.append(asyncio.create_task(self._read_channel()))
             # Orders queue until the zygote and its spawner are ready for them.
             self._start_server(Reload(0, None, self.started_at, self._first_build()))
@@ -130,7 +104,7 @@ class DevLoop:
             await self._stop.wait()
         finally:
             self._watch_stop.set()
-            await self._quit_zygote()
+            await self.link.quit()
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -143,93 +117,19 @@ class DevLoop:
 
     # The zygote and its channel.
 
-    def _spawn_zygote(self) -> None:
-        ours, theirs = channel.channel_pair()
-        ours.setblocking(False)
-        fds = (theirs.fileno(), self.listener.fileno())
-        self._zygote = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "trading_cli.dev.zygote",
-                str(self.project.root),
-                *map(str, fds),
-            ],
-            pass_fds=fds,
-            stdin=subprocess.DEVNULL,
-            # Its own process group: Ctrl-C reaches only us, and we stop the
-            # servers in order instead of every process dying at once.
-            process_group=0,
-        )
-        theirs.close()
-        self._channel = ours
-
     def _send(self, message: channel.Message) -> None:
-        if self._channel is None:
-            return
-        with contextlib.suppress(OSError):
-            channel.send(self._channel, message)
+        self.link.send(message)
 
     async def _read_channel(self) -> None:
-        assert self._channel is not None
-        while True:
-            data, attached = await self._receive(self._channel)
-            if not data:
-                if not self._stop.is_set():
-                    self._fail(
-                        "the dev server's zygote process died; restart trading dev"
-                    )
-                return
-            try:
-                message = channel.decode(data)
-                if isinstance(message, channel.Serving) and attached is not None:
-                    self._controls[message.id] = attached  # its Swap orders go here
-                    attached = None
-                channel.handler_for(self._table, message)(message)
-            except Exception as exc:  # keep the loop alive whatever a message holds
-                self.emit(f"error: trading dev: {type(exc).__name__}: {exc}", True)
-            finally:
-                if attached is not None:
-                    attached.close()
+        def dispatch(message: channel.Message) -> None:
+            channel.handler_for(self._table, message)(message)
 
-    @staticmethod
-    async def _receive(sock: socket.socket) -> tuple[bytes, socket.socket | None]:
-        """The next record of ``sock`` and the socket attached to it, if any."""
-        loop = asyncio.get_running_loop()
-        while True:
-            try:
-                return channel.receive(sock)
-            except BlockingIOError:
-                readable = loop.create_future()
-                loop.add_reader(sock.fileno(), readable.set_result, None)
-                try:
-                    await readable
-                finally:
-                    loop.remove_reader(sock.fileno())
+        def on_error(exc: Exception) -> None:
+            self.emit(f"error: trading dev: {type(exc).__name__}: {exc}", True)
 
-    def _close_control(self, server_id: int) -> None:
-        control = self._controls.pop(server_id, None)
-        if control is not None:
-            control.close()
-
-    async def _quit_zygote(self) -> None:
-        zygote = self._zygote
-        if zygote is None:
-            return
-        self._send(channel.Quit())
-        deadline = time.monotonic() + QUIT_SECONDS
-        while zygote.poll() is None and time.monotonic() < deadline:
-            await asyncio.sleep(0.02)
-        if zygote.poll() is None:
-            # It leads its own group and is not reaped: the group id is its own.
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(zygote.pid, signal.SIGKILL)
-            zygote.wait()
-        if self._channel is not None:
-            self._channel.close()
-            self._channel = None
-        for server_id in list(self._controls):
-            self._close_control(server_id)
+        await self.link.read(dispatch, on_error)
+        if not self._stop.is_set():
+            self._fail("the dev server's zygote process died; restart trading dev")
 
     def _fail(self, message: str, code: int = EXIT_FAILED) -> None:
         self.emit(f"error: {message}", True)
@@ -330,7 +230,7 @@ class DevLoop:
 
     def _on_exited(self, message: channel.Exited) -> None:
         if message.kind == "serve":
-            self._close_control(message.id)
+            self.link.close_control(message.id)
         if message.kind == "build":
             self.builds.finished(message.id)
             self._maybe_build()
@@ -356,116 +256,7 @@ class DevLoop:
             )
             self._maybe_build()
 
-    # Changes.
-
-    async def _watch(self) -> None:
-        from watchfiles import awatch
-
-        async for batch in awatch(
-            *self.filter.roots,
-            watch_filter=self.filter,
-            debounce=DEBOUNCE_MS,
-            step=STEP_MS,
-            stop_event=self._watch_stop,
-            ignore_permission_denied=True,
-        ):
-            try:
-                await self._on_changes(Path(path) for _, path in batch)
-            except Exception as exc:  # a bad burst must not end the watching
-                self.emit(f"error: trading dev: {type(exc).__name__}: {exc}", True)
-
-    async def _on_changes(self, paths: Iterable[Path]) -> None:
-        detected = time.time()
-        files = sorted({*self.index.update(paths), *self._unapplied})
-        self._unapplied = set()
-        if not files:
-            return
-        changes = self.classifier.classify(files)
-        if changes.templates:
-            self.emit(
-                report.templates_line([self._relative(p) for p in changes.templates]),
-                False,
-            )
-        plan = changes.plan(self.served, self.classifier.module_names())
-        if not plan.reload:
-            self.builds.owe(plan.build)
-            self._maybe_build()
-            return
-        times = {path: _changed_at(path, detected) for path in changes.files}
-        verdict = self.guard.judge(times, detected)
-        if verdict is Verdict.PAUSE and self.guard.culprit is not None:
-            self.emit(
-                report.loop_line(
-                    Path(self._relative(self.guard.culprit)),
-                    self.guard.streak,
-                    self.guard.window,
-                ),
-                True,
-            )
-        if verdict is not Verdict.RELOAD:
-            return
-        reload = Reload(0, changes, min(times.values()), plan.build)
-        reload.timeline.marks["watch"] = detected
-        migrated = sorted(changes.migrations & set(plan.codegen or self._served()))
-        if migrated and not await self._upgrade(migrated):
-            self._unapplied = set(changes.files)  # reloaded with the next save
-            return
-        if migrated:
-            reload.timeline.mark("migrate")
-        swappable = self._swappable(changes, plan.codegen)
-        if swappable is not None:
-            self._start_swap(reload, swappable)
-            return
-        if changes.everything:  # the zygote imported the old shared code
-            self._send(channel.Restart())
-        self._start_server(reload, plan.codegen)
-
-    def _served(self) -> frozenset[str]:
-        """The modules served now (or about to be)."""
-        return self.served or self.classifier.module_names()
-
-    async def _upgrade(self, modules: list[str]) -> bool:
-        """Run the new migrations of ``modules`` before their new code serves.
-
-        In a worker thread: the watcher's events queue meanwhile, so nothing
-        reloads before the tables are up to date. False, with one line said,
-        when a migration fails: the old code keeps serving.
-        """
-        from trading_cli.db import describe_transition, upgrade_for_reload
-
-        try:
-            done = await asyncio.to_thread(upgrade_for_reload, self.project, modules)
-        except CliError as exc:
-            self._broken.update(modules)  # no spec build of code not served
-            self.emit(
-                f"error: {exc}; the previous code keeps serving until you save a fix",
-                True,
-            )
-            return False
-        for transition in done:
-            if transition.changed:
-                self.emit(f"database: {describe_transition(transition)}", False)
-        return True
-
-    def _swappable(
-        self, changes: ChangeSet, codegen: tuple[str, ...] | None
-    ) -> str | None:
-        """The module to swap for ``changes``, or None for a full reload.
-
-        A swap needs a server up with a loaded app and no full reload on its
-        way, and edits confined to one served module's package.
-        """
-        if not self.swap or changes.everything or changes.modules_moved:
-            return None
-        if codegen is None:
-            return None
-        if self._pending or self._serving_id is None or not self._serving_ok:
-            return None
-        if self._serving_id not in self._controls:
-            return None
-        if len(changes.modules) != 1 or len(codegen) != 1:
-            return None
-        return codegen[0]
+    # Orders.
 
     def _start_swap(self, reload: Reload, module: str) -> None:
         assert self._serving_id is not None
@@ -475,13 +266,8 @@ class DevLoop:
         reload.id = self._new_id()
         self._swaps[reload.id] = reload
         self.guard.reload_started(reload.id, reload.timeline.mark("plan"))
-        control = self._controls.get(self._serving_id)
-        if control is not None:
-            with contextlib.suppress(OSError):  # it died: its Exited follows
-                channel.send(
-                    control,
-                    channel.Swap(id=reload.id, server=self._serving_id, module=module),
-                )
+        swap = channel.Swap(id=reload.id, server=self._serving_id, module=module)
+        self.link.order(self._serving_id, swap)
 
     def _start_server(
         self, reload: Reload, codegen: tuple[str, ...] | None = None
@@ -534,12 +320,3 @@ class DevLoop:
             return str(path.relative_to(self.project.package_dir))
         except ValueError:
             return str(path.relative_to(self.project.root))
-
-
-def _changed_at(path: Path, detected: float) -> float:
-    """When ``path`` was saved: its mtime, unless it is gone or implausibly old."""
-    try:
-        mtime = path.stat().st_mtime
-    except OSError:
-        return detected
-    return mtime if detected - OLDEST_SAVE_SECONDS <= mtime <= detected else detected
