@@ -36,6 +36,10 @@ from trading_cli.dev.watching import Emit, Reload, Watching
 from trading_cli.errors import EXIT_FAILED, EXIT_OK
 from trading_cli.project import Project
 
+BUILD_QUIET_SECONDS = 1.0
+"""Specs and clients are rebuilt once no file changed for this long: saves in
+quick succession reload each time, but build once, after the last."""
+
 
 class DevLoop(Watching):
     """Runs ``trading dev`` until Ctrl-C, SIGTERM or a fatal error."""
@@ -78,6 +82,8 @@ class DevLoop(Watching):
         self._broken: set[str] = set()  # modules whose last swap failed
         self._unapplied: set[Path] = set()  # edits held back by a failed migration
         self.builds = BuildQueue()
+        self._last_change = 0.0  # when the watcher last saw a file change
+        self._build_timer: asyncio.TimerHandle | None = None
         self.link = ZygoteLink(project.root, listener)
         self._stop = asyncio.Event()
         self._watch_stop = asyncio.Event()
@@ -103,6 +109,8 @@ class DevLoop(Watching):
             tasks.append(asyncio.create_task(self._watch()))
             await self._stop.wait()
         finally:
+            if self._build_timer is not None:
+                self._build_timer.cancel()
             self._watch_stop.set()
             await self.link.quit()
             for task in tasks:
@@ -287,13 +295,20 @@ class DevLoop(Watching):
         )
 
     def _maybe_build(self) -> None:
-        """Start the owed build once the newest server is up and well, and no
-        module's code on disk failed to load."""
+        """Start the owed build once the newest server is up and well, no
+        module's code on disk failed to load, and no file changed for
+        :data:`BUILD_QUIET_SECONDS`."""
         if self.builds.running or not self.builds.owed or self._pending:
             return
         if self._swaps or self._broken:
             return
         if not self._serving_ok:
+            return
+        quiet_in = self._last_change + BUILD_QUIET_SECONDS - time.time()
+        if quiet_in > 0:
+            if self._build_timer is None:
+                loop = asyncio.get_running_loop()
+                self._build_timer = loop.call_later(quiet_in, self._build_when_quiet)
             return
         build_id = self._new_id()
         modules = self.builds.start(build_id)
@@ -302,6 +317,10 @@ class DevLoop(Watching):
                 id=build_id, modules=None if modules is None else list(modules)
             )
         )
+
+    def _build_when_quiet(self) -> None:
+        self._build_timer = None
+        self._maybe_build()
 
     def _new_id(self) -> int:
         self._next_id += 1

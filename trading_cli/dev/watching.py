@@ -69,6 +69,7 @@ class Watching:
     _serving_ok: bool
     _broken: set[str]
     _unapplied: set[Path]
+    _last_change: float
     _watch_stop: asyncio.Event
 
     # What the dev loop does for it.
@@ -108,6 +109,7 @@ class Watching:
         self._unapplied = set()
         if not files:
             return
+        self._last_change = detected
         changes = self.classifier.classify(files)
         if changes.templates:
             self.emit(
