@@ -106,20 +106,22 @@ def leftovers(project: Path) -> list[str]:
     "point", ["new-module:rendered", "new-module:moved", "new-module:generated"]
 )
 def test_new_module_killed_before_its_commit_point_is_rolled_back(
-    project: Path, trading: Trading, point: str
+    project: Path, cli: Cli, point: str
 ) -> None:
     before = snapshot(project)
     pid = kill_at(project, point, "new-module", "omega")
 
-    result = trading(project, "modules")
+    # The next command, whichever it is, rolls back first (here in process):
+    # this one lists every module made from the template.
+    result = cli(project, "update-module", "--all", "--check")
 
-    assert result.returncode == 0, result.stderr
+    assert result.code == 0, result.err
     if point != "new-module:rendered":  # nothing in the tree had changed yet
         assert (
             f"note: rolled back `trading new-module omega` (pid {pid}), which was "
-            "interrupted: the tree is as it was before it" in result.stderr
+            "interrupted: the tree is as it was before it" in result.err
         )
-    assert "omega" not in result.stdout
+    assert result.out == "market-data: up to date with templates/module\n"
     assert snapshot(project) == before
     assert leftovers(project) == []
 
@@ -138,17 +140,18 @@ def test_new_module_killed_after_its_commit_point_keeps_the_module(
 
 @pytest.mark.parametrize("point", ["remove-module:moved", "remove-module:generated"])
 def test_remove_module_killed_midway_puts_the_module_back(
-    project: Path, trading: Trading, point: str
+    project: Path, cli: Cli, point: str
 ) -> None:
     before = snapshot(project)
     pid = kill_at(project, point, "remove-module", "market-data", "--yes")
     assert not (project / MODULE).exists() or point == "remove-module:generated"
 
-    result = trading(project, "specs", "build", "--check")
+    result = cli(project, "update-module", "--all", "--check")
 
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.code == 0, result.out + result.err
+    assert result.out == "market-data: up to date with templates/module\n"
     assert f"rolled back `trading remove-module market-data` (pid {pid})" in (
-        result.stderr
+        result.err
     )
     assert snapshot(project) == before
     assert leftovers(project) == []

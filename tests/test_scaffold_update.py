@@ -122,16 +122,18 @@ def test_update_merges_template_change_keeps_local_edits_and_regenerates(
 
 
 def test_conflict_leaves_markers_lists_the_file_and_exits_3(
-    project: Path, trading: Trading, git: Git
+    project: Path, cli: Cli, git: Git
 ) -> None:
     change_template(
         git, project, "service.py.jinja", LIST_DOC, '"""Template wording."""'
     )
     edit(project / MODULE / "service.py", LIST_DOC, '"""Local wording."""')
-    result = trading(project, "update-module", "market-data")
-    assert result.returncode == 3
-    assert f"conflict  {MODULE}/service.py" in result.stdout
-    assert "resolve the <<<<<<< markers" in result.stderr
+    # In process: with a conflict nothing is regenerated, so the copy's new
+    # module is never imported.
+    result = cli(project, "update-module", "market-data")
+    assert result.code == 3
+    assert f"conflict  {MODULE}/service.py" in result.out
+    assert "resolve the <<<<<<< markers" in result.err
     service = (project / MODULE / "service.py").read_text()
     assert "<<<<<<< market-data (local)" in service
     assert '"""Local wording."""' in service
@@ -165,21 +167,21 @@ def test_bad_arguments_are_usage_errors(
     assert message in result.err
 
 
-def make_conflict(project: Path, git: Git, trading: Trading) -> str:
+def make_conflict(project: Path, git: Git, cli: Cli) -> str:
     """Leave market-data with a conflict in service.py; return the old commit."""
     old = recorded_commit(project)
     change_template(
         git, project, "service.py.jinja", LIST_DOC, '"""Template wording."""'
     )
     edit(project / MODULE / "service.py", LIST_DOC, '"""Local wording."""')
-    assert trading(project, "update-module", "market-data").returncode == 3
+    assert cli(project, "update-module", "market-data").code == 3
     return old
 
 
 def test_a_module_with_conflicts_stays_behind_until_they_are_resolved(
-    project: Path, cli: Cli, trading: Trading, git: Git
+    project: Path, cli: Cli, git: Git
 ) -> None:
-    old = make_conflict(project, git, trading)
+    old = make_conflict(project, git, cli)
     answers = yaml.safe_load((project / MODULE / ".copier-answers.yml").read_text())
 
     result = cli(project, "update-module", "market-data", "--check")
@@ -192,9 +194,9 @@ def test_a_module_with_conflicts_stays_behind_until_they_are_resolved(
 
 
 def test_update_refuses_to_go_on_while_markers_remain(
-    project: Path, cli: Cli, trading: Trading, git: Git
+    project: Path, cli: Cli, git: Git
 ) -> None:
-    make_conflict(project, git, trading)
+    make_conflict(project, git, cli)
     before = snapshot(project)
     result = cli(project, "update-module", "market-data")
     assert result.code == 3
@@ -205,7 +207,7 @@ def test_update_refuses_to_go_on_while_markers_remain(
 def test_resolving_the_markers_and_updating_again_records_the_resolution(
     project: Path, cli: Cli, trading: Trading, git: Git
 ) -> None:
-    make_conflict(project, git, trading)
+    make_conflict(project, git, cli)
     service = project / MODULE / "service.py"
     text = service.read_text()
     start, end = text.index("<<<<<<<"), text.index(">>>>>>>")
@@ -224,9 +226,7 @@ def test_resolving_the_markers_and_updating_again_records_the_resolution(
     assert specs.returncode == 0, specs.stdout
 
 
-def test_a_commit_that_is_an_option_never_reaches_git(
-    project: Path, trading: Trading
-) -> None:
+def test_a_commit_that_is_an_option_never_reaches_git(project: Path, cli: Cli) -> None:
     victim = project / "victim.txt"
     victim.write_text("precious\n")
     answers = project / MODULE / ".copier-answers.yml"
@@ -234,11 +234,11 @@ def test_a_commit_that_is_an_option_never_reaches_git(
     commit = recorded_commit(project)
     answers.write_text(text.replace(commit, f"--output={victim}"))
 
-    result = trading(project, "update-module", "market-data", "--check")
+    result = cli(project, "update-module", "market-data", "--check")
 
-    assert result.returncode == 2
-    assert "_commit must be a full git commit (40 hex digits)" in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
+    assert result.code == 2
+    assert "_commit must be a full git commit (40 hex digits)" in result.err
+    assert len(result.err.strip().splitlines()) == 1
     assert victim.read_text() == "precious\n"
 
 

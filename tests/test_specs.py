@@ -2,6 +2,7 @@
 project."""
 
 import json
+import os
 import shutil
 import sys
 import textwrap
@@ -11,7 +12,9 @@ from typing import Any
 
 import pytest
 
+from trading_cli.build.specs import build_specs
 from trading_cli.build.validators import AsyncApiParser, OpenApiValidator
+from trading_cli.project import Project
 
 ROOT = Path(__file__).resolve().parents[1]
 CORE = Path("src/trading_api/modules/core")
@@ -159,6 +162,43 @@ def test_build_of_one_module_leaves_other_modules_specs_alone(
         in json.loads((project / MERGED_OPENAPI).read_text())["paths"]
     )
     assert not (project / DATAFEED_SPEC).exists()
+
+
+@pytest.fixture
+def in_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Put back the import path a build sets for its project copy."""
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.setenv("PYTHONPATH", os.environ.get("PYTHONPATH", ""))
+
+
+@pytest.mark.usefixtures("in_process")
+def test_a_build_of_some_modules_merges_the_others_committed_documents(
+    project: Path,
+) -> None:
+    """How new-, remove- and update-module build: only their modules are
+    imported, and the merged documents take every other module's files."""
+    add_ping_route(project)  # core's code changes; its committed files do not
+    before = spec_files(project)
+
+    result = build_specs(Project(project), ["datafeed"], others_from_disk=True)
+
+    # Byte for byte what the full build committed: core's route is not in.
+    assert spec_files(project) == before
+    assert result.written == []
+
+
+@pytest.mark.usefixtures("in_process")
+def test_a_module_without_committed_documents_is_imported_instead(
+    project: Path,
+) -> None:
+    add_ping_route(project)
+    (project / CORE_SPEC).unlink()
+
+    build_specs(Project(project), ["datafeed"], others_from_disk=True)
+
+    merged = json.loads((project / MERGED_OPENAPI).read_text())
+    assert "/api/v1/core/ping" in merged["paths"]
+    assert not (project / CORE_SPEC).exists()  # only datafeed's files are written
 
 
 def test_an_asyncapi_file_no_longer_generated_is_reported_then_removed(
