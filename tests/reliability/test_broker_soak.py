@@ -1,6 +1,6 @@
 """A seeded randomized soak of the broker on a real uvicorn, checked after every step.
 
-For about :data:`SECONDS` seconds, a seeded generator places, retries, cancels
+:data:`ACTIONS` times, a seeded generator places, retries, cancels
 and modifies orders (all four types, with and without brackets), closes
 positions, sets position brackets and moves prices, over :data:`ACCOUNTS`
 accounts in three crypto symbols (they trade around the clock). Prices move by
@@ -11,12 +11,14 @@ the module's background step. After every action, for every account:
 - the executions of each symbol sum to its position;
 - no order is both filled and cancelled, and a final status never changes;
 - equity = balance + unrealized P&L, and unrealized P&L = the positions' P&L;
-- the background step is alive (its count keeps rising);
+- the background step is alive (its count rose since the last check);
 - the last state of every order pushed on the ``orders`` stream equals REST.
 
-State is read through one test-only route that answers an account's orders,
-positions, executions and money in one turn of the server's loop, so each check
-sees one consistent moment.
+State is read through one test-only route that answers the orders, positions,
+executions and money of the accounts asked for in one turn of the server's
+loop, so each check sees one consistent moment. The run is bounded by its
+number of actions, not by time, and waits on the stream's updates rather than
+polling on a timer.
 """
 
 import asyncio
@@ -37,7 +39,7 @@ from trading_api.shared.auth.testing import sign_in
 from trading_api.shared.testing import serve
 
 SEED = 20_261_130
-SECONDS = 30.0
+ACTIONS = 60
 ACCOUNTS = [f"SOAK{i:02d}" for i in range(12)]
 SYMBOLS = {"BINANCE:ETHUSD": 0.001, "BINANCE:SOLUSD": 0.01, "BINANCE:BTCUSD": 0.0001}
 START = {"BINANCE:ETHUSD": 100.0, "BINANCE:SOLUSD": 50.0, "BINANCE:BTCUSD": 400.0}
@@ -63,6 +65,10 @@ def server() -> Iterator[str]:
     async def steps() -> int:
         return service.engine.steps
 
+    async def snapshots(accounts: str) -> dict[str, Any]:
+        found = {each: await snapshot(each) for each in accounts.split(",")}
+        return {"steps": service.engine.steps, "accounts": found}
+
     async def snapshot(account_id: str) -> dict[str, Any]:
         return {
             "orders": [
@@ -84,7 +90,7 @@ def server() -> Iterator[str]:
     broker_app = app.module_apps["broker"]
     broker_app.add_api_route("/test/pin/{symbol}", pin, methods=["PUT"])
     broker_app.add_api_route("/test/steps", steps, methods=["GET"])
-    broker_app.add_api_route("/test/snapshot/{account_id}", snapshot, methods=["GET"])
+    broker_app.add_api_route("/test/snapshots", snapshots, methods=["GET"])
     with serve(app) as url:
         yield url
 
@@ -95,6 +101,7 @@ class Stream:
 
     last: dict[str, dict[str, Any]] = field(default_factory=dict)
     history: dict[str, list[int]] = field(default_factory=dict)
+    updated: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def read(self, ws: ClientConnection) -> None:
         async for raw in ws:
@@ -104,6 +111,17 @@ class Stream:
             order = message["payload"]["payload"]
             self.last[order["id"]] = order
             self.history.setdefault(order["id"], []).append(order["status"])
+            self.updated.set()
+
+    async def next_update(self, timeout: float) -> None:
+        """Wait for the next update (or ``timeout`` seconds: the state read
+        with REST may have moved on since)."""
+        self.updated.clear()
+        try:
+            async with asyncio.timeout(timeout):
+                await self.updated.wait()
+        except TimeoutError:
+            pass
 
 
 @dataclass
@@ -229,13 +247,33 @@ class Soak:
         assert response.status_code == 200
 
     async def snapshot(self, account: str) -> dict[str, Any]:
-        response = await self.http.get(f"{BASE}/test/snapshot/{account}")
-        assert response.status_code == 200
-        result: dict[str, Any] = response.json()
-        return result
+        return (await self.snapshots([account]))[account]
 
-    async def check(self, account: str, stream: Stream) -> None:
-        state = await self.snapshot(account)
+    async def snapshots(self, accounts: list[str]) -> dict[str, Any]:
+        """The accounts' state, and whether the background step is alive: its
+        count rose since the last snapshot (else wait for it, bounded)."""
+        deadline = time.monotonic() + WAIT
+        while True:
+            response = await self.http.get(
+                f"{BASE}/test/snapshots", params={"accounts": ",".join(accounts)}
+            )
+            assert response.status_code == 200
+            result: dict[str, Any] = response.json()
+            if result["steps"] > self.steps_seen:
+                self.steps_seen = result["steps"]
+                found: dict[str, Any] = result["accounts"]
+                return found
+            assert time.monotonic() < deadline, "the background step stopped"
+            await asyncio.sleep(0.01)
+
+    async def check(self, accounts: list[str], stream: Stream) -> None:
+        states = await self.snapshots(accounts)
+        for account in accounts:
+            await self.check_one(account, states[account], stream)
+
+    async def check_one(
+        self, account: str, state: dict[str, Any], stream: Stream
+    ) -> None:
         orders = {o["id"]: o for o in state["orders"]}
         filled_ids = {e["orderId"] for e in state["executions"]}
         for order in orders.values():
@@ -279,7 +317,7 @@ class Soak:
                     f"{behind[:3]}: {[stream.last.get(i) for i in behind[:3]]} != "
                     f"{[orders[i] for i in behind[:3]]}"
                 )
-            await asyncio.sleep(0.02)
+            await stream.next_update(0.05)
             orders = {o["id"]: o for o in (await self.snapshot(account))["orders"]}
         for order_id in orders:
             statuses = stream.history.get(order_id, [])
@@ -288,18 +326,8 @@ class Soak:
             assert len(set(finals)) <= 1, (order_id, statuses)
             assert not finals or statuses[-1] in FINAL, (order_id, statuses)
 
-    async def check_alive(self) -> None:
-        deadline = time.monotonic() + WAIT
-        while True:
-            steps = int((await self.http.get(f"{BASE}/test/steps")).json())
-            if steps > self.steps_seen:
-                self.steps_seen = steps
-                return
-            assert time.monotonic() < deadline, "the background step stopped"
-            await asyncio.sleep(0.01)
 
-
-async def soak(url: str) -> tuple[int, dict[int, int]]:
+async def soak(url: str) -> dict[int, int]:
     rng = random.Random(SEED)
     stream = Stream()
     async with (
@@ -321,10 +349,7 @@ async def soak(url: str) -> tuple[int, dict[int, int]]:
             runner.close: 5,
             runner.brackets: 8,
         }
-        end = time.monotonic() + SECONDS
-        count = 0
-        while time.monotonic() < end:
-            count += 1
+        for _ in range(ACTIONS):
             if rng.random() < 0.15:
                 await runner.move()
                 touched = ACCOUNTS
@@ -333,14 +358,11 @@ async def soak(url: str) -> tuple[int, dict[int, int]]:
                 action = rng.choices(list(actions), weights=list(actions.values()))[0]
                 await action(account)
                 touched = [account]
-            await runner.check_alive()
-            for account in touched:
-                await runner.check(account, stream)
+            await runner.check(touched, stream)
         reader.cancel()
-        return count, runner.answers
+        return runner.answers
 
 
 def test_soak_keeps_every_invariant(server: str) -> None:
-    count, answers = asyncio.run(soak(server))
-    assert count > 30, f"only {count} actions in {SECONDS:g} s"
+    answers = asyncio.run(soak(server))
     assert answers.get(201, 0) > 10 and not any(code >= 500 for code in answers)

@@ -51,6 +51,9 @@ LOG = logging.getLogger(__name__)
 T = TypeVar("T")
 MATCHING_LOCK = "matching"
 """The cluster-wide try-lock of the matching step."""
+WARM_CHUNK = 20
+"""Accounts loaded per transaction after a start (their open orders, positions
+and leverage): a few milliseconds each, so requests wait little between them."""
 ACCOUNTS_LOCK = "accounts"
 """The cluster-wide lock that orders account creations (PostgreSQL): the
 account limit is counted under it."""
@@ -92,6 +95,8 @@ class Transactions:
         self._store: BrokerStore | None = None
         self._backend: Backend | None = None
         self._shared = False
+        self._cold: set[str] = set()
+        self._warming: asyncio.Task[None] | None = None
         self.instance = 0
         """This start's number in ``broker__instances``: it prefixes the ids."""
 
@@ -120,28 +125,74 @@ class Transactions:
         return self._backend
 
     async def open(self, now_ms: int) -> None:
-        """Load what serving needs and take an instance number for new ids."""
+        """Take an instance number for new ids and start loading the accounts.
+
+        The stored accounts are loaded in the background, a few at a time
+        (:meth:`warmed` waits for it), so the server answers at once however
+        many orders are stored; until then an account is loaded when a
+        request needs it, and the matching step skips the accounts not loaded
+        yet (they catch up with the prices they missed once loaded).
+        """
         dialect = self.database.engine.dialect.name
         self._store = store = BrokerStore(dialect)
         self._shared = dialect != "sqlite"
         self.engine.broadcast = self._shared
         self._backend = backend_for(self.database)
 
-        def load(db: Db) -> tuple[int, list[Account]]:
-            return store.new_instance(db, now_ms), store.load(db)
+        def start(db: Db) -> tuple[int, list[str]]:
+            return store.new_instance(db, now_ms), store.account_ids(db)
 
         async with self._lock, self.backend.transaction() as tx:
-            self.instance, accounts = await tx.finish(load)
+            self.instance, stored = await tx.finish(start)
         self.engine.order_ids.instance = self.instance
         self.engine.execution_ids.instance = self.instance
-        for account in accounts:
-            self.engine.install(account)
-        LOG.info(
-            "broker instance %d serves %d stored accounts", self.instance, len(accounts)
+        self._cold = set(stored)
+        self._warming = asyncio.create_task(
+            self._warm(stored), name="broker-load-accounts"
         )
+        LOG.info(
+            "broker instance %d serves %d stored accounts", self.instance, len(stored)
+        )
+
+    async def _warm(self, stored: list[str]) -> None:
+        """Load the stored accounts, :data:`WARM_CHUNK` per transaction, with
+        requests served between the chunks."""
+        store = self.store
+        try:
+            for first in range(0, len(stored), WARM_CHUNK):
+                chunk = stored[first : first + WARM_CHUNK]
+                async with self._lock:
+                    wanted = [a for a in chunk if self.engine.known(a) is None]
+                    if wanted:
+                        async with self.backend.transaction() as tx:
+                            loaded = await tx.finish(partial(store.load, ids=wanted))
+                        for account in loaded:
+                            # A request may have loaded it meanwhile: keep that.
+                            if self.engine.known(account.id) is None:
+                                self.engine.install(account)
+                    self._cold.difference_update(chunk)
+                await asyncio.sleep(0)
+        except Exception:
+            # The accounts left are loaded as commands and steps need them.
+            LOG.exception("loading the stored accounts failed; loading on demand")
+        finally:
+            self._cold.clear()
+
+    async def warmed(self) -> None:
+        """Wait until every stored account is loaded (see :meth:`open`)."""
+        if self._warming is not None:
+            await asyncio.wait([self._warming])
+
+    def cold(self, account_id: str) -> bool:
+        """Whether the account is stored but not loaded yet."""
+        return account_id in self._cold and self.engine.known(account_id) is None
 
     async def close(self) -> None:
         """Give the connection back."""
+        warming, self._warming = self._warming, None
+        if warming is not None:
+            warming.cancel()
+            await asyncio.wait([warming])
         backend, self._backend = self._backend, None
         if backend is not None:
             async with self._lock:
@@ -338,8 +389,11 @@ class Transactions:
         stale = [
             account_id
             for account_id, version in versions.items()
-            if (known := self.engine.known(account_id)) is None
-            or known.version != version
+            if (
+                (known := self.engine.known(account_id)) is None
+                and account_id not in self._cold  # loading in the background
+            )
+            or (known is not None and known.version != version)
         ]
         return stale + [a.id for a in held if a.id not in versions]
 

@@ -109,8 +109,14 @@ class BrokerService:
         self._routers: Sequence[WsRouter[Any, Any]] = ()
 
     async def open(self) -> None:
-        """Load the stored accounts, open orders, positions and leverage."""
+        """Start serving: the stored accounts, open orders, positions and
+        leverage load in the background (an account a request needs first is
+        loaded for it)."""
         await self._tx.open(int(time.time() * 1000))
+
+    async def warmed(self) -> None:
+        """Wait until every stored account is loaded."""
+        await self._tx.warmed()
 
     async def close(self) -> None:
         """Give the database connection back (the app is stopping)."""
@@ -438,8 +444,9 @@ class BrokerService:
         return LeverageSetResult(leverage=params.leverage)
 
     async def _account(self, account_id: str) -> Account:
-        """The account as stored now (reloaded if another process changed it)."""
-        if self._tx.shared:
+        """The account as stored now (reloaded if another process changed it,
+        loaded if it was not yet)."""
+        if self._tx.shared or self._tx.cold(account_id):
             await self._tx.fresh(account_id)
         return self._engine.account(account_id)
 
@@ -449,6 +456,7 @@ class BrokerService:
         """Start pushing one account's route; state-like routes get a snapshot."""
         route, account_id = self._engine.subscribers.add(topic, publish)
         if route == EQUITY:
+            await self._account(account_id)  # the snapshot is of the stored state
             self._engine.forget_equity(account_id)
             self._engine.push_equity(account_id)
         elif route == BROKER_CONNECTION:

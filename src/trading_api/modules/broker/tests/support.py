@@ -45,6 +45,7 @@ class Broker:
         run(self.database.open())
         self.service = BrokerService(self.database, market=market, settings=settings)
         run(self.service.open())
+        run(self.service.warmed())
 
     @property
     def market(self) -> Market:

@@ -23,7 +23,7 @@ from trading_api.models.broker import (
     OrderStatus,
     OrderType,
 )
-from trading_api.modules.broker.durable import MATCHING_LOCK
+from trading_api.modules.broker.durable import MATCHING_LOCK, Transactions
 from trading_api.modules.broker.errors import (
     ConflictError,
     LimitError,
@@ -214,6 +214,55 @@ def test_brackets_of_a_position_are_stored_with_it(
         OrderStatus.FILLED,
         OrderStatus.FILLED,
     ]
+
+
+def test_a_restart_serves_at_once_and_loads_the_accounts_behind(
+    brokers: list[Broker],
+    run: Run,
+    stored_url: str,
+    market: Market,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    first = start(brokers, run, stored_url, market)
+    first.set_price("AAPL", 100.0)
+    for account in "ABC":
+        place(first, BUY, 10, account=account)
+    resting = place(first, BUY, 5, OrderType.LIMIT, account="C", limit_price=95.0)
+    before = {a: (first.positions(a), first.account_info(a)) for a in "AB"}
+    # The background load waits until released: every account starts cold.
+    release = asyncio.Event()
+    warm = Transactions._warm
+
+    async def held_back(self: Transactions, stored: list[str]) -> None:
+        await release.wait()
+        await warm(self, stored)
+
+    monkeypatch.setattr(Transactions, "_warm", held_back)
+    database = ModuleDatabase("broker", Base.metadata, stored_url)
+    run(database.open())
+    service = BrokerService(database, market=market)
+    run(service.open())
+    try:
+        engine = service.engine
+        assert [engine.known(a) for a in "ABC"] == [None, None, None]
+        # A read and a command load the account they need.
+        assert run(service.positions("A")) == before["A"][0]
+        assert run(service.account_info("B")) == before["B"][1]
+        run(service.place_order("B", pre_order(qty=1)))
+        assert [p.qty for p in run(service.positions("B"))] == [11]
+        # The step matches only loaded accounts: C's limit waits for its load.
+        service.set_price("AAPL", 94.0)
+        run(service.step())
+        assert engine.known("C") is None
+        release.set()
+        run(service.warmed())
+        run(service.step())
+        [order] = [o for o in run(service.orders("C")) if o.id == resting]
+        assert (order.status, order.avg_price) == (OrderStatus.FILLED, 95.0)
+        assert [p.qty for p in run(service.positions("C"))] == [15]
+    finally:
+        run(service.close())
+        run(database.close())
 
 
 # -- new accounts made by several instances at once --------------------------------
