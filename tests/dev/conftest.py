@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from .harness import DEMO, GREETING_MODEL, OTHER, Dev, module_dir, write_module
+from .harness import Dev, demo_project
 
 CopyProject = Callable[..., Path]
 
@@ -14,12 +14,7 @@ CopyProject = Callable[..., Path]
 def project(project_copy: CopyProject, tmp_path: Path) -> Path:
     """The project's sources with `core` as the only real module, plus demo and
     other."""
-    root = project_copy(tmp_path / "project", modules=["core"])
-    package = root / "src" / "trading_api"
-    (package / "models" / "greeting.py").write_text(GREETING_MODEL)
-    write_module(package / "modules" / "demo", DEMO)
-    write_module(module_dir(root, "other"), {"__init__.py": OTHER})
-    return root
+    return demo_project(project_copy(tmp_path / "project", modules=["core"]))
 
 
 @pytest.fixture

@@ -177,6 +177,15 @@ def write_module(folder: Path, files: dict[str, str]) -> None:
         (folder / name).write_text(textwrap.dedent(text).lstrip())
 
 
+def demo_project(root: Path) -> Path:
+    """Add ``demo`` and ``other`` (and the model demo serves) to a project copy."""
+    package = root / "src" / "trading_api"
+    (package / "models" / "greeting.py").write_text(GREETING_MODEL)
+    write_module(package / "modules" / "demo", DEMO)
+    write_module(package / "modules" / "other", {"__init__.py": OTHER})
+    return root
+
+
 def save(path: Path, text: str) -> None:
     """Save like an editor: the whole file at once."""
     path.write_text(textwrap.dedent(text).lstrip())

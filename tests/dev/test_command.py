@@ -1,16 +1,31 @@
 """`trading dev` as a command: its options, its errors before anything starts,
-and how it stops."""
+and how it stops.
+
+One server (`--modules other --no-build`) serves the tests of the options and
+of Ctrl-C, in this order: Ctrl-C stops it, and the last test reads what it left.
+"""
 
 import socket
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
-from .harness import DEMO, Dev, answers, descendants, module_dir, poll, running, save
+from .harness import (
+    OTHER,
+    Dev,
+    answers,
+    demo_project,
+    descendants,
+    module_dir,
+    poll,
+    running,
+    save,
+)
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="the dev loop forks; Linux only"
@@ -25,10 +40,34 @@ class CliOutcome:  # the conftest's, for annotations only
 
 Cli = Callable[..., CliOutcome]
 Trading = Callable[..., subprocess.CompletedProcess[str]]
+CopyProject = Callable[..., Path]
 
 
-def test_modules_option_serves_only_those(dev_factory: Callable[..., Dev]) -> None:
-    dev = dev_factory("--modules", "other")
+@dataclass
+class Served:
+    """The shared dev server and its project."""
+
+    dev: Dev
+    project: Path
+
+
+@pytest.fixture(scope="module")
+def other(
+    project_copy: CopyProject, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Served]:
+    """`trading dev --modules other --no-build` in a project that has `demo`
+    too."""
+    folder = tmp_path_factory.mktemp("dev-command")
+    root = demo_project(project_copy(folder / "project", modules=["core"]))
+    dev = Dev(root, "--modules", "other", "--no-build")
+    try:
+        yield Served(dev, root)
+    finally:
+        dev.stop()
+
+
+def test_modules_option_serves_only_those(other: Served) -> None:
+    dev = other.dev
 
     assert dev.wait_for(r"^serving ").startswith("serving core, other on ")
     assert httpx.get(f"{dev.url}/api/v1/other/ping").json() == {"module": "other"}
@@ -70,16 +109,15 @@ def test_busy_port_is_a_failure_naming_the_port(project: Path, cli: Cli) -> None
     )
 
 
-def test_ctrl_c_stops_every_process(
-    project: Path, dev_factory: Callable[..., Dev]
-) -> None:
-    dev = dev_factory("--modules", "demo")
-    poll(answers(f"{dev.url}/api/v1/demo/greeting", {"text": "hello"}), "the server")
+def test_ctrl_c_stops_every_process(other: Served) -> None:
+    dev = other.dev
+    ping = f"{dev.url}/api/v1/other/ping"
+    poll(answers(ping, {"module": "other"}), "the server")
     save(
-        module_dir(project, "demo") / "api.py",
-        DEMO["api.py"].replace('"hello"', '"hey"'),
+        module_dir(other.project, "other") / "__init__.py",
+        OTHER.replace('{"module": "other"}', '{"module": "edited"}'),
     )
-    poll(answers(f"{dev.url}/api/v1/demo/greeting", {"text": "hey"}), "the reload")
+    poll(answers(ping, {"module": "edited"}), "the reload")
     children = descendants(dev.process.pid)
     assert len(children) >= 3  # zygote, spawner, server
 
@@ -87,6 +125,18 @@ def test_ctrl_c_stops_every_process(
 
     poll(lambda: not any(map(running, children)), "every child process to end")
     assert dev.lines[-1] == "trading dev: stopped"
+
+
+def test_no_build_leaves_specs_and_clients_as_they_are(other: Served) -> None:
+    merged = other.project / "src" / "trading_api" / "specs_generated"
+    checkout = Path(__file__).resolve().parents[2] / "src" / "trading_api"
+
+    assert other.dev.process.poll() is not None  # through a start and a reload
+    # A build would have made the merged OpenAPI document of core and other.
+    assert (merged / "openapi.json").read_bytes() == (
+        checkout / "specs_generated" / "openapi.json"
+    ).read_bytes()
+    assert other.dev.count(r"^rebuilt specs and clients") == 0
 
 
 def test_no_reload_serves_until_ctrl_c(dev_factory: Callable[..., Dev]) -> None:

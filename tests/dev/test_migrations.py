@@ -102,7 +102,7 @@ def test_migrations_written_while_serving_are_applied_before_the_new_code(
 ) -> None:
     project = Path(shutil.copytree(scaffolded, tmp_path / "project", symlinks=True))
     database = {"DATABASE_URL": f"sqlite:///{tmp_path / 'dev.db'}"}
-    dev = Dev(project, "--modules", "notes", env=database)
+    dev = Dev(project, "--modules", "notes", "--no-build", env=database)
     try:
         items = f"{dev.url}/api/v1/notes/items"
         kept = httpx.post(items, json={"name": "kept"}, headers=dev.auth).json()

@@ -1,9 +1,11 @@
 """`trading dev` reloads on every save: what an edit of a module or of the shared
 code serves, what is regenerated, and what a broken edit leaves serving.
 
-The tests of this file share one dev server (`--verbose`, serving `demo` and
-`other` beside `core`): each puts back the files it saved and waits until the
-server serves them again, so the next one finds the project as it was.
+Most tests of this file share one dev server (`--verbose --no-build`, serving
+`demo` and `other` beside `core`): each puts back the files it saved and waits
+until the server serves them again, so the next one finds the project as it
+was. The last two share a second one, which builds specs and clients and serves
+a module that writes into its own package as it starts.
 """
 
 import asyncio
@@ -30,11 +32,11 @@ from .harness import (
     DEMO,
     GREETING_MODEL,
     LOOPER,
-    OTHER,
     TICKER,
     TIMEOUT,
     Dev,
     answers,
+    demo_project,
     module_dir,
     poll,
     running,
@@ -79,21 +81,13 @@ class Served:
         return self.dev.count(pattern, self.since)
 
 
-def demo_project(root: Path) -> Path:
-    package = root / "src" / "trading_api"
-    (package / "models" / "greeting.py").write_text(GREETING_MODEL)
-    write_module(module_dir(root, "demo"), DEMO)
-    write_module(module_dir(root, "other"), {"__init__.py": OTHER})
-    return root
-
-
 @pytest.fixture(scope="module")
 def shared(
     project_copy: CopyProject, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Served]:
     folder = tmp_path_factory.mktemp("dev-reload")
     root = demo_project(project_copy(folder / "project", modules=["core"]))
-    dev = Dev(root, "--verbose", "--modules", "demo,other")
+    dev = Dev(root, "--verbose", "--modules", "demo,other", "--no-build")
     try:
         yield Served(dev, root, dev.url)
     finally:
@@ -177,36 +171,6 @@ def test_requests_during_a_reload_are_all_answered(served: Served) -> None:
     assert set(map(str, answers_seen)) == {str({"text": "hello"}), str({"text": "new"})}
 
 
-def test_edited_shared_model_is_served(served: Served) -> None:
-    model = served.project / "src" / "trading_api" / "models" / "greeting.py"
-    save(model, GREETING_MODEL + '    lang: str = "en"\n')
-
-    poll(answers(served.greeting, {"text": "hello", "lang": "en"}), "the model")
-    line = served.wait_for(r"^reloaded")
-    assert line.endswith(" (full): models/greeting.py -> all modules")
-
-
-def test_added_ws_route_is_generated_documented_and_served(served: Served) -> None:
-    demo = module_dir(served.project, "demo")
-
-    save(demo / "ws.py", DEMO["ws.py"] + TICKER)
-
-    line = served.wait_for(r"^reloaded in")
-    assert "regenerated modules/demo/ws_generated/__init__.py, " in line
-    assert "modules/demo/ws_generated/ticker_router.py" in line
-    assert (demo / "ws_generated" / "ticker_router.py").is_file()
-    spec = demo / "specs_generated" / "demo_asyncapi.json"
-    poll(
-        lambda: spec.is_file() and '"ticker"' in spec.read_text(),
-        "the ticker channel in demo_asyncapi.json",
-        BUILD_TIMEOUT,
-    )
-    served_spec = httpx.get(f"{served.url}/api/v1/demo/ws/asyncapi.json").json()
-    assert "ticker" in served_spec["channels"]
-    update = asyncio.run(first_ticker_update(served.url))
-    assert update["price"] == 1.5
-
-
 async def first_ticker_update(url: str, route: str = "ticker") -> dict[str, object]:
     async with WsTestClient.connect(f"{url}/api/v1/demo") as client:
         response = await client.subscribe(route, {"symbol": "X"})
@@ -247,9 +211,12 @@ def test_syntax_error_in_shared_code_answers_503_until_fixed(served: Served) -> 
     assert "SyntaxError" in failed.json()["detail"], failed.text
 
     pace_like_a_person()
+    mark = served.dev.mark()
     save(model, GREETING_MODEL + '    lang: str = "fr"\n')
     poll(answers(served.greeting, {"text": "hello", "lang": "fr"}), "the fix")
+    fixed = served.dev.wait_for(r"^reloaded in", since=mark)
     assert "greeting.py:" in where
+    assert fixed.endswith(" (full): models/greeting.py -> all modules")
 
 
 def test_failing_startup_keeps_the_old_module_serving(served: Served) -> None:
@@ -305,39 +272,26 @@ def test_regeneration_waits_for_another_writer_of_the_tree(served: Served) -> No
     assert "modules/demo/ws_generated/ticker_router.py" in line
 
 
-# Servers of their own: the first build of a fresh server, and a loop guard that
-# pauses reloading for the rest of the server's life.
+# A second server, with a module that writes into its package as it starts,
+# and the specs and clients build: the loop guard, then what the build writes.
 
 
-def test_files_written_by_the_loop_cause_no_reload(
-    project: Path, dev_factory: Callable[..., Dev]
-) -> None:
-    dev = dev_factory("--modules", "demo")
-    demo = module_dir(project, "demo")
-    dev.wait_for(r"^serving ")
-    save(demo / "ws.py", DEMO["ws.py"] + TICKER)
-    dev.wait_for(r"^reloaded in")
-    # A build still running was cancelled by the reload: the next one is its own.
-    builds = dev.count(r"^rebuilt specs and clients")
-    built = dev.wait_for(
-        r"^rebuilt specs and clients", count=builds + 1, timeout=BUILD_TIMEOUT
-    )
-    assert "demo_asyncapi.json" in built
-
-    # Events reach the watcher in order: a reload caused by the generated files
-    # would come before the one this edit causes.
-    save(demo / "api.py", DEMO["api.py"].replace('"hello"', '"hi"'))
-    second = dev.wait_for(r"^reloaded in", count=2)
-
-    assert "modules/demo/api.py" in second
-    assert dev.count(r"^reloaded in") == 2
+@pytest.fixture(scope="module")
+def looping(
+    project_copy: CopyProject, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Served]:
+    folder = tmp_path_factory.mktemp("dev-loop")
+    root = demo_project(project_copy(folder / "project", modules=["core"]))
+    write_module(module_dir(root, "looper"), {"__init__.py": LOOPER})
+    dev = Dev(root, "--modules", "demo,looper")
+    try:
+        yield Served(dev, root, dev.url)
+    finally:
+        dev.stop()
 
 
-def test_reload_loop_is_paused_naming_the_file(
-    project: Path, dev_factory: Callable[..., Dev]
-) -> None:
-    write_module(module_dir(project, "looper"), {"__init__.py": LOOPER})
-    dev = dev_factory("--modules", "demo,looper")
+def test_reload_loop_is_paused_naming_the_file(looping: Served) -> None:
+    dev, project = looping.dev, looping.project
     allowed = LoopGuard().max_reloads
 
     loop = dev.wait_for(r"^error: reload loop")
@@ -351,9 +305,38 @@ def test_reload_loop_is_paused_naming_the_file(
         module_dir(project, "demo") / "api.py",
         DEMO["api.py"].replace('"hello"', '"back"'),
     )
-    poll(
-        answers(f"{dev.url}/api/v1/demo/greeting", {"text": "back"}),
-        "the resumed reload",
-    )
+    poll(answers(looping.greeting, {"text": "back"}), "the resumed reload")
     resumed = dev.wait_for(r"^reloaded in", count=allowed + 1)
     assert "modules/demo/api.py -> demo" in resumed
+
+
+def test_added_ws_route_is_generated_documented_and_served(looping: Served) -> None:
+    # Once the loop is paused and the first build (a fresh project's) is out.
+    looping.dev.wait_for(r"^error: reload loop")
+    looping.dev.wait_for(r"^rebuilt specs and clients", timeout=BUILD_TIMEOUT)
+    served = looping
+    served.since = served.dev.mark()
+    demo = module_dir(served.project, "demo")
+
+    save(demo / "ws.py", DEMO["ws.py"] + TICKER)
+
+    line = served.wait_for(r"^reloaded in")
+    assert "regenerated modules/demo/ws_generated/__init__.py, " in line
+    assert "modules/demo/ws_generated/ticker_router.py" in line
+    assert (demo / "ws_generated" / "ticker_router.py").is_file()
+    built = r"^rebuilt specs and clients .*/demo_asyncapi\.json"
+    served.wait_for(built, timeout=BUILD_TIMEOUT)
+    spec = demo / "specs_generated" / "demo_asyncapi.json"
+    assert '"ticker"' in spec.read_text()
+    served_spec = httpx.get(f"{served.url}/api/v1/demo/ws/asyncapi.json").json()
+    assert "ticker" in served_spec["channels"]
+    update = asyncio.run(first_ticker_update(served.url))
+    assert update["price"] == 1.5
+
+    # The files the reload and the build wrote caused no reload: events reach
+    # the watcher in order, so such a reload would come before this edit's.
+    pace_like_a_person()
+    save(demo / "api.py", DEMO["api.py"].replace('"hello"', '"hi"'))
+    second = served.wait_for(r"^reloaded in", count=2)
+    assert "modules/demo/api.py" in second
+    assert served.count(r"^reloaded in") == 2

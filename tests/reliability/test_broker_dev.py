@@ -33,7 +33,7 @@ def dev(
     issuer = DevIssuer(root / ".run" / "auth")
     AUTH.update(bearer(issuer.sign("dev", ["DEV", "DEMO-1"])))
     database = tmp_path / "dev.db"
-    running = Dev(root, env={"DATABASE_URL": f"sqlite:///{database}"})
+    running = Dev(root, "--no-build", env={"DATABASE_URL": f"sqlite:///{database}"})
     try:
         yield running, root
     finally:

@@ -50,6 +50,13 @@ def dev_command(
         help="Replace only the edited module in the running server when a save "
         "stays inside one module (default), or start a new server on every save.",
     ),
+    build: bool = typer.Option(
+        True,
+        "--build/--no-build",
+        help="Rebuild the touched modules' specs and clients once no file has "
+        "changed for a second (default), or leave them as they are; WS routers "
+        "are regenerated either way (the server needs them).",
+    ),
     verbose: bool = typer.Option(
         False,
         "--verbose",
@@ -89,7 +96,7 @@ def dev_command(
         _emit(f"trading dev: {token_line}", False)
     try:
         if reload:
-            _run_loop(project, listener, url, names, swap, verbose)
+            _run_loop(project, listener, url, names, swap, build, verbose)
         else:
             _serve_once(project, listener, url, names, started)
     finally:
@@ -183,6 +190,7 @@ def _run_loop(
     url: str,
     names: list[str] | None,
     swap: bool,
+    build: bool,
     verbose: bool,
 ) -> None:
     import asyncio
@@ -196,7 +204,9 @@ def _run_loop(
         )
     project.activate()
     _emit(f"trading dev: starting on {url}, watching {_watched(project)}", False)
-    loop = DevLoop(project, listener, url, names, _emit, swap=swap, verbose=verbose)
+    loop = DevLoop(
+        project, listener, url, names, _emit, swap=swap, build=build, verbose=verbose
+    )
     code = asyncio.run(loop.run())
     if code:
         raise typer.Exit(code)

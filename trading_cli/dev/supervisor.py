@@ -54,10 +54,12 @@ class DevLoop(Watching):
         guard: LoopGuard | None = None,
         *,
         swap: bool = True,
+        build: bool = True,
         verbose: bool = False,
     ) -> None:
         self.project = project
         self.swap = swap
+        self.build = build
         self.verbose = verbose
         self.listener = listener
         self.url = url
@@ -297,7 +299,9 @@ class DevLoop(Watching):
     def _maybe_build(self) -> None:
         """Start the owed build once the newest server is up and well, no
         module's code on disk failed to load, and no file changed for
-        :data:`BUILD_QUIET_SECONDS`."""
+        :data:`BUILD_QUIET_SECONDS`; never with ``--no-build``."""
+        if not self.build:
+            return
         if self.builds.running or not self.builds.owed or self._pending:
             return
         if self._swaps or self._broken:
