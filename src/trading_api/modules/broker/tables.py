@@ -23,6 +23,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -69,7 +70,15 @@ class OrderRow(Base):
     __table_args__ = (
         UniqueConstraint("id"),
         Index("ix_broker__orders_account_seq", "account_id", "seq"),
-        Index("ix_broker__orders_open", "open"),
+        # The working and inactive orders of each account, what a start loads
+        # (a partial index: finished orders, most of the table, are not in it).
+        Index(
+            "ix_broker__orders_open_account",
+            "account_id",
+            "seq",
+            sqlite_where=text("open = 1"),
+            postgresql_where=text("open"),
+        ),
     )
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
