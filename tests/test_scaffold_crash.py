@@ -98,6 +98,15 @@ def kill_at(project: Path, point: str, *args: str) -> int:
     return process.pid
 
 
+def running(pid: int) -> bool:
+    """Whether process ``pid`` still runs (an unreaped zombie does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
 def leftovers(project: Path) -> list[str]:
     return sorted(p.name for p in (project / ".run").glob("txn-*"))
 
@@ -121,6 +130,51 @@ def test_new_module_killed_before_its_commit_point_is_rolled_back(
             f"note: rolled back `trading new-module omega` (pid {pid}), which was "
             "interrupted: the tree is as it was before it" in result.err
         )
+    assert result.out == "market-data: up to date with templates/module\n"
+    assert snapshot(project) == before
+    assert leftovers(project) == []
+
+
+def test_a_render_outlives_its_killed_command_by_no_more_than_a_moment(
+    project: Path, cli: Cli
+) -> None:
+    """new-module renders the template in a child process; killing the command
+    alone (not its process group) must not leave that child writing."""
+    before = snapshot(project)
+    marker = project.parent / "failpoint"
+    env = {
+        **os.environ,
+        "TRADING_FAILPOINT": "new-module:rendering",
+        "TRADING_FAILPOINT_FILE": str(marker),
+    }
+    command = subprocess.Popen(
+        [*TRADING, "new-module", "omega"],
+        cwd=project,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists():  # the child is paused in its render
+            assert command.poll() is None
+            assert time.monotonic() < deadline, "the render never started"
+            time.sleep(0.02)
+        tasks = Path(f"/proc/{command.pid}/task/{command.pid}/children")
+        children = [int(pid) for pid in tasks.read_text().split()]
+        assert len(children) >= 1
+    finally:
+        command.kill()
+        command.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    while any(running(pid) for pid in children):
+        assert time.monotonic() < deadline, "the render went on without its command"
+        time.sleep(0.02)
+
+    result = cli(project, "update-module", "--all", "--check")
+
+    assert result.code == 0, result.err
     assert result.out == "market-data: up to date with templates/module\n"
     assert snapshot(project) == before
     assert leftovers(project) == []

@@ -150,8 +150,10 @@ def render_some_documents(
     module's committed documents cannot stand in for its code (see
     :func:`committed_documents`).
 
-    ``sink`` receives the documents that are new: those of ``modules`` and the
-    merged ones (the others are the files already on disk).
+    ``sink`` receives the documents of ``modules``, the only new ones: the
+    others are the files already on disk, and the merged ones are made of those
+    by the merge that every full build validates (``trading specs build
+    --check`` in CI validates them all).
     """
     registry = project.module_registry()
     selected = set(registry.select(modules))
@@ -182,9 +184,7 @@ def render_some_documents(
         if asyncapi is not None:
             documents.asyncapi[name] = asyncapi
     documents.merged_asyncapi = merged_asyncapi(documents.asyncapi)
-    send(ASYNCAPI, None, documents.merged_asyncapi)
     documents.merged_openapi = merged_openapi(documents.openapi)
-    send(OPENAPI, None, documents.merged_openapi)
     return documents
 
 

@@ -20,8 +20,10 @@ from trading_cli.scaffold.generation import (
     merged_spec_paths,
     notes_of,
     predicted_files,
+    preload_generation,
 )
 from trading_cli.scaffold.names import check_new_name, module_dir
+from trading_cli.scaffold.render_process import RenderProcess
 from trading_cli.scaffold.template import ModuleTemplate
 
 if TYPE_CHECKING:
@@ -112,17 +114,21 @@ def _scaffold(
         return result
     from trading_cli.build.specs import early_validators
 
-    # A new module always brings new OpenAPI documents to validate: start the
-    # validator now, so its start-up overlaps the render. The AsyncAPI parser is
-    # left to the next `trading specs build` (see SpecValidators.for_project).
-    with (
-        early_validators(project, asyncapi=False) as validators,
-        transaction(project.root, command) as journal,
-    ):
+    # The template renders in a child process while this one imports what
+    # generation needs (the runtime: FastAPI, SQLAlchemy, the shared code). A
+    # new module always brings a new OpenAPI document to validate: the
+    # validator starts now too. The AsyncAPI parser is left to the next
+    # `trading specs build` (see SpecValidators.for_project).
+    with transaction(project.root, command) as journal:
         staged = journal.staging / target.name
-        template.render(answers, staged, commit=commit)
-        failpoint("new-module:rendered")
-        _install(project, result, target, staged, journal, validators)
+        with (
+            RenderProcess(project, answers, staged, commit) as rendering,
+            early_validators(project, asyncapi=False) as validators,
+        ):
+            preload_generation(project)
+            rendering.wait()
+            failpoint("new-module:rendered")
+            _install(project, result, target, staged, journal, validators)
     return result
 
 

@@ -16,6 +16,16 @@ from trading_cli.project import Project
 if TYPE_CHECKING:
     from trading_cli.build.specs import SpecValidators
 
+PRELOADED = (
+    "trading_api.app_factory",
+    "trading_api.shared.storage",
+    "trading_api.shared.ws.asyncapi",
+    "trading_cli.build.clients",
+    "trading_cli.build.specs",
+    "trading_cli.build.ws_routers",
+)
+"""The modules :func:`preload_generation` imports."""
+
 CLIENT_FILES = ("__init__.py", "client.py")
 """The files ``trading clients build`` writes into ``client_generated/``."""
 
@@ -46,6 +56,15 @@ def generate(
     if modules:
         result.merge(build_clients(project, list(modules)))
     return result
+
+
+def preload_generation(project: Project) -> None:
+    """Import what :func:`generate` will need for a module made from the
+    template (the builders, and the runtime every such module imports: the app
+    factory, the WebSocket and storage code), while something else runs."""
+    project.activate()
+    for name in PRELOADED:
+        importlib.import_module(name)
 
 
 def notes_of(result: BuildResult) -> list[str]:
