@@ -97,6 +97,7 @@ class Transactions:
         self._shared = False
         self._cold: set[str] = set()
         self._warming: asyncio.Task[None] | None = None
+        self._relayed = False
         self.instance = 0
         """This start's number in ``broker__instances``: it prefixes the ids."""
 
@@ -307,11 +308,15 @@ class Transactions:
         subscribers, until cancelled (PostgreSQL).
 
         When the bus lost events (``GAP``: the listening connection dropped
-        and is back, or this relay fell behind), the subscribers may have
-        missed some for good: ``on_gap`` closes them, and they resubscribe and
-        read the state again.
+        and is back, or this relay fell behind), or the relay starts again
+        after a failure, the subscribers may have missed some for good:
+        ``on_gap`` closes them, and they resubscribe and read the state again.
         """
         async with self.database.subscribe(EVENTS) as events:
+            if self._relayed:
+                # Restarted (the last relay failed): what came meanwhile is lost.
+                on_gap()
+            self._relayed = True
             async for payload in events:
                 if payload is GAP:
                     closed = on_gap()

@@ -23,7 +23,6 @@ from sqlalchemy import (
     SmallInteger,
     String,
     UniqueConstraint,
-    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -70,15 +69,10 @@ class OrderRow(Base):
     __table_args__ = (
         UniqueConstraint("id"),
         Index("ix_broker__orders_account_seq", "account_id", "seq"),
-        # The working and inactive orders of each account, what a start loads
-        # (a partial index: finished orders, most of the table, are not in it).
-        Index(
-            "ix_broker__orders_open_account",
-            "account_id",
-            "seq",
-            sqlite_where=text("open = 1"),
-            postgresql_where=text("open"),
-        ),
+        # The working and inactive orders of each account, what a start loads.
+        # (Not a partial index: its dialect options make every server import
+        # the PostgreSQL dialect, even on SQLite.)
+        Index("ix_broker__orders_open_account_seq", "open", "account_id", "seq"),
     )
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -463,3 +463,26 @@ def test_every_instance_delivers_the_events_of_another(
         OrderStatus.WORKING,
         OrderStatus.FILLED,
     ]
+
+
+@on_postgres
+def test_a_restarted_relay_closes_the_subscribers_that_may_have_missed_events(
+    brokers: list[Broker], run: Run, postgres_url: str, market: Market
+) -> None:
+    broker = start(brokers, run, postgres_url, market)
+    closings: list[str] = []
+
+    def closing() -> int:
+        closings.append("closed")
+        return 0
+
+    async def relay_twice() -> None:
+        for _ in range(2):
+            relay = asyncio.create_task(broker.service._tx.relay(closing))
+            await asyncio.sleep(0.2)  # listening
+            relay.cancel()
+            await asyncio.gather(relay, return_exceptions=True)
+
+    run(relay_twice())
+    # The first start missed nothing; the second may have.
+    assert closings == ["closed"]
