@@ -75,6 +75,7 @@ FORKING_PARENT = textwrap.dedent(
             os._exit(0)
         os.close(fd)  # the server's alone: its death closes the socket
         print(pid, flush=True)
+    os._exit(0)  # nothing to clean up: skip the interpreter's teardown
     """
 )
 
@@ -154,11 +155,11 @@ def servers(database: Path) -> Iterator[Callable[[], Server]]:
     try:
         yield start
     finally:
-        commands.close()
-        parent.wait(timeout=STARTUP)
         for server in started:
             if alive(server.pid):
                 server.kill()
+        commands.close()
+        parent.wait(timeout=STARTUP)
         for sock in sockets:
             sock.close()
 
