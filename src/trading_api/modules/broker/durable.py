@@ -45,7 +45,7 @@ from trading_api.modules.broker.errors import StorageUnavailableError
 from trading_api.modules.broker.store import BrokerStore, Db
 from trading_api.modules.broker.streams import EQUITY, EXECUTIONS, ORDERS, POSITIONS
 from trading_api.modules.broker.views import Event, Unit
-from trading_api.shared.storage import GAP, ModuleDatabase
+from trading_api.shared.storage import DEFAULT_MAX_QUEUED, GAP, ModuleDatabase
 
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -303,7 +303,9 @@ class Transactions:
         if not self.shared:
             self.engine.deliver(unit.events)
 
-    async def relay(self, on_gap: Callable[[], int]) -> None:
+    async def relay(
+        self, on_gap: Callable[[], int], *, max_queued: int = DEFAULT_MAX_QUEUED
+    ) -> None:
         """Deliver the events every instance publishes to this one's
         subscribers, until cancelled (PostgreSQL).
 
@@ -311,8 +313,9 @@ class Transactions:
         and is back, or this relay fell behind), or the relay starts again
         after a failure, the subscribers may have missed some for good:
         ``on_gap`` closes them, and they resubscribe and read the state again.
+        ``max_queued`` events may wait for this relay; past them, a gap.
         """
-        async with self.database.subscribe(EVENTS) as events:
+        async with self.database.subscribe(EVENTS, max_queued=max_queued) as events:
             if self._relayed:
                 # Restarted (the last relay failed): what came meanwhile is lost.
                 on_gap()

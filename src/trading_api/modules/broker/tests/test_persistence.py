@@ -486,3 +486,35 @@ def test_a_restarted_relay_closes_the_subscribers_that_may_have_missed_events(
     run(relay_twice())
     # The first start missed nothing; the second may have.
     assert closings == ["closed"]
+
+
+@on_postgres
+def test_a_relay_that_fell_behind_closes_its_subscribers(
+    brokers: list[Broker], run: Run, postgres_url: str, market: Market
+) -> None:
+    one = start(brokers, run, postgres_url, market)
+    other = start(brokers, run, postgres_url, market)
+    one.set_price("AAPL", 100.0)
+    closings: list[str] = []
+
+    def closing() -> int:
+        closings.append("closed")
+        return 0
+
+    async def overflow() -> None:
+        # Room for two events: a filled market order publishes more than that
+        # in one commit, all delivered before the relay runs again.
+        relay = asyncio.create_task(other.service._tx.relay(closing, max_queued=2))
+        await asyncio.sleep(0.2)  # listening
+        await one.service.place_order(ACCOUNT, pre_order(qty=3))
+        try:
+            async with asyncio.timeout(10):
+                while not closings:
+                    await asyncio.sleep(0.01)
+        except TimeoutError:
+            raise AssertionError("the relay fell behind and closed nobody") from None
+        finally:
+            relay.cancel()
+            await asyncio.gather(relay, return_exceptions=True)
+
+    run(overflow())
