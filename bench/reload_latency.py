@@ -249,7 +249,9 @@ def real_module_edit(package: str, cls: str) -> Callable[[Path], Callable[[int],
 
     def edit(tree: Path) -> Callable[[int], None]:
         init = tree / "src" / "trading_api" / "modules" / package / "__init__.py"
-        original = init.read_text()
+        # Without the route an earlier row appended: appended twice, it recurses.
+        original = init.read_text().partition(ROUTE.split("\n\n")[1])[0].rstrip()
+        original += "\n"
         return lambda value: init.write_text(
             original + ROUTE.format(value=value, cls=cls)
         )
@@ -298,7 +300,8 @@ def run(
         wait_for(port, row.ready, lambda status, _: status == 200)
         samples = measure(server, row.edit(tree), values, row.url)
     except Exception:
-        print("\n".join(server.lines[-30:]), file=sys.stderr)
+        told = [line for line in server.lines if "GET /api" not in line]
+        print("\n".join(told), file=sys.stderr)  # what it said but the polls
         raise
     finally:
         server.stop()

@@ -31,7 +31,7 @@ import importlib
 import sys
 import typing
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from functools import partial
@@ -211,6 +211,11 @@ CACHING_LIBRARIES = ("fastapi.", "starlette.", "pydantic.", "pydantic_core.")
 functions or classes (FastAPI classifies each endpoint once and remembers it)."""
 
 
+_found_caches: dict[str, tuple[ModuleType, int, list[Callable[[], None]]]] = {}
+"""Each library module's caches, as found when it had as many globals as noted:
+a library's modules do not change once imported, so each is searched once."""
+
+
 def clear_library_caches() -> None:
     """Drop what the libraries remember about the old module's code.
 
@@ -221,12 +226,25 @@ def clear_library_caches() -> None:
     for name, module in list(sys.modules.items()):
         if not name.startswith(CACHING_LIBRARIES) or module is None:
             continue
-        for value in list(vars(module).values()):
-            clear = getattr(value, "cache_clear", None)
-            if callable(clear) and hasattr(value, "cache_info"):
-                clear()
+        found = _found_caches.get(name)
+        names = len(vars(module))
+        if found is None or found[0] is not module or found[1] != names:
+            found = _found_caches[name] = (module, names, _caches_of(module))
+        for clear in found[2]:
+            clear()
     for clear_typing_cache in getattr(typing, "_cleanups", []):
         clear_typing_cache()
+
+
+def _caches_of(module: ModuleType) -> list[Callable[[], None]]:
+    """The ``cache_clear`` of every ``functools`` cache among ``module``'s
+    globals."""
+    found = []
+    for value in list(vars(module).values()):
+        clear = getattr(value, "cache_clear", None)
+        if callable(clear) and hasattr(value, "cache_info"):
+            found.append(clear)
+    return found
 
 
 def _purge(import_name: str) -> dict[str, ModuleType]:

@@ -29,7 +29,7 @@ from trading_cli.project import Project
 Emit = Callable[[str, bool], None]
 """Print one message; the flag says it is an error (stderr)."""
 
-STEP_MS = 10
+STEP_MS = 5
 """A burst ends after this long without a new event: a `git checkout` of many
 files, or an editor's write-then-rename (microseconds apart), is one reload. The
 watcher looks every step, so a save is seen one to two steps after it lands."""
