@@ -67,7 +67,7 @@ def answered(url: str) -> bool:
 
 def test_a_swap_and_a_full_reload_keep_every_order(dev: tuple[Dev, Path]) -> None:
     running, root = dev
-    running.wait_for(r"database: broker: base -> 0001")
+    running.wait_for(r"database: broker: base -> \d{4}")
     url = running.url
     params = {"accountId": "DEV"}
     with httpx.Client(
