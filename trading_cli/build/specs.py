@@ -396,6 +396,8 @@ def _probably_unchanged(project: Project, validators: SpecValidators) -> bool:
         except (ValueError, AttributeError):
             return False  # not a spec we wrote; the build will say what to do
         kind = ASYNCAPI if path.stem.endswith(ASYNCAPI) else OPENAPI
+        if kind not in document:
+            continue  # not a document (an orphan the build removes): never sent
         if kind in caches and not caches[kind].knows(document):
             return False
     return True
