@@ -5,8 +5,12 @@ hits them alike. Wall and CPU (user + system of the child) medians; "own" is
 the median minus the floor's, the command's own cost. `copier --help` is an
 anchor when installed. The load average is printed with the figures.
 
-Run: python bench/cli_startup.py [--runs 20]
-Budget (docs/architecture.md): `trading --help` < 100 ms of its own.
+`--before DIR` adds `python -m trading_cli.main --help` run from another
+checkout (DIR and DIR/src first on PYTHONPATH, same interpreter), to compare a
+change side by side in one run.
+
+Run: python bench/cli_startup.py [--runs 20] [--before DIR]
+Budget (docs/architecture.md): `trading --help` < 100 ms on this machine.
 """
 
 import argparse
@@ -18,12 +22,15 @@ import subprocess
 import sys
 import time
 
+Command = tuple[list[str], dict[str, str] | None]
 
-def measure(command: list[str]) -> tuple[float, float]:
-    """Wall and CPU seconds of one run of ``command``."""
+
+def measure(command: Command) -> tuple[float, float]:
+    """Wall and CPU seconds of one run of ``command`` (argv, environment)."""
+    argv, env = command
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run(command, stdout=subprocess.DEVNULL, check=True)
+    subprocess.run(argv, stdout=subprocess.DEVNULL, check=True, env=env)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -33,19 +40,26 @@ def measure(command: list[str]) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
-    runs = parser.parse_args().runs
-    commands = {
-        "python -c pass": [sys.executable, "-c", "pass"],
-        "python -m trading_cli.main --help": [
-            *(sys.executable, "-m", "trading_cli.main", "--help")
-        ],
+    parser.add_argument("--before", metavar="DIR", default=None)
+    arguments = parser.parse_args()
+    runs = arguments.runs
+    help_module = [sys.executable, "-m", "trading_cli.main", "--help"]
+    commands: dict[str, Command] = {
+        "python -c pass": ([sys.executable, "-c", "pass"], None),
+        "python -m trading_cli.main --help": (help_module, None),
     }
     trading = shutil.which("trading")
     if trading:
-        commands["trading --help"] = [trading, "--help"]
+        commands["trading --help"] = ([trading, "--help"], None)
+    if arguments.before:
+        path = os.pathsep.join(
+            [arguments.before, os.path.join(arguments.before, "src")]
+        )
+        before = {**os.environ, "PYTHONPATH": path}
+        commands["... --help, before"] = (help_module, before)
     copier = shutil.which("copier")
     if copier:  # an anchor: another Typer-era CLI on the same machine
-        commands["copier --help (anchor)"] = [copier, "--help"]
+        commands["copier --help (anchor)"] = ([copier, "--help"], None)
     samples: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
     for command in commands.values():  # warm-up: file cache, .pyc files
         measure(command)

@@ -2,8 +2,8 @@
 
 Works on a git-tracked copy of the project in a temporary folder (never on this
 checkout). Each timed run is a fresh `trading new-module` process: render,
-format, move into place, WS routers, specs (validated) and client; between runs
-the module is dropped with git (not timed). Also timed, to show where the time
+format, move into place, WS routers, specs (its own OpenAPI document
+validated) and client; between runs the module is dropped with git (not timed). Also timed, to show where the time
 goes: `new-module --dry-run` (render only) and `trading specs build` alone.
 Figures are medians of wall time and of CPU time (the process and those it
 waited for), which the load of a shared machine distorts less.
@@ -12,7 +12,11 @@ Every run starts with an empty spec-validation cache (``XDG_CACHE_HOME`` points
 at a folder wiped between runs): a developer's new module has documents no
 validator has seen, so the figure includes validating them.
 
-Run: python bench/scaffold.py [--runs 5]
+`--before DIR` adds `trading new-module X` run from another checkout (DIR and
+DIR/src first on PYTHONPATH, same interpreter), on the same copy, taking turns
+with this checkout's run by run, to compare a change side by side.
+
+Run: python bench/scaffold.py [--runs 5] [--before DIR]
 Budget (docs/architecture.md): < 1.5 s incl. its specs; anchor: `copier copy` of a tiny
 template, 0.6 s on the reference machine.
 """
@@ -89,10 +93,41 @@ def median_seconds(
     return statistics.median(walls), statistics.median(cpus)
 
 
+def alternating_medians(
+    command: list[str],
+    cwd: Path,
+    runs: int,
+    reset: Callable[[], None],
+    variants: dict[str, dict[str, str]],
+) -> dict[str, tuple[float, float]]:
+    """:func:`median_seconds` of ``command`` under each environment of
+    ``variants``, the variants taking turns in every run (a passing load hits
+    them alike)."""
+    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in variants}
+    for env in variants.values():  # warm-up
+        subprocess.run(command, cwd=cwd, check=True, capture_output=True, env=env)
+        reset()
+    for _ in range(runs):
+        for name, env in variants.items():
+            cpu, start = children_cpu(), time.perf_counter()
+            subprocess.run(command, cwd=cwd, check=True, capture_output=True, env=env)
+            samples[name].append((time.perf_counter() - start, children_cpu() - cpu))
+            reset()
+    return {
+        name: (
+            statistics.median(wall for wall, _ in values),
+            statistics.median(cpu for _, cpu in values),
+        )
+        for name, values in samples.items()
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
-    runs = parser.parse_args().runs
+    parser.add_argument("--before", metavar="DIR", default=None)
+    arguments = parser.parse_args()
+    runs = arguments.runs
     trading = [sys.executable, "-m", "trading_cli.main"]
     with tempfile.TemporaryDirectory(prefix="bench-scaffold-") as scratch:
         project = copy_project(Path(scratch, "project"))
@@ -128,14 +163,21 @@ def main() -> None:
             "trading specs build (all modules)": median_seconds(
                 [*trading, "specs", "build"], project, runs, reset_project, fresh_cache
             ),
-            "trading new-module X (end to end)": median_seconds(
+        }
+        end_to_end = {"trading new-module X (end to end)": fresh_cache}
+        if arguments.before:
+            path = os.pathsep.join([arguments.before, f"{arguments.before}/src"])
+            before = {**fresh_cache, "PYTHONPATH": path}
+            end_to_end["trading new-module X, before"] = before
+        figures.update(
+            alternating_medians(
                 [*trading, "new-module", "bench-module"],
                 project,
                 runs,
                 reset_project,
-                fresh_cache,
-            ),
-        }
+                end_to_end,
+            )
+        )
     anchor, _ = next(iter(figures.values()))
     print(f"{'':42s} {'wall s':>7s} {'cpu s':>6s}  wall / anchor")
     for label, (wall, cpu) in figures.items():
