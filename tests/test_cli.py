@@ -14,8 +14,7 @@ import trading_api
 PROJECT_ROOT = Path(trading_api.__file__).resolve().parents[2]
 Trading = Callable[..., subprocess.CompletedProcess[str]]
 Cli = Callable[..., Any]
-HEAVY = ["fastapi", "uvicorn", "copier", "httpx", "jinja2", "rich", "pydantic"]
-LIGHT_RUNTIME = ["trading_api", "trading_api.shared", "trading_api.shared.errors"]
+HEAVY = ["fastapi", "uvicorn", "copier", "httpx", "jinja2", "rich", "pydantic", "typer"]
 HELP_PROBE = """
 import json, sys
 from trading_cli.main import run
@@ -35,13 +34,10 @@ def test_importing_the_cli_loads_no_heavy_library() -> None:
     )
     loaded = json.loads(result.stdout)
     assert [name for name in HEAVY if name in loaded] == []
-    # Only the runtime's standard-library-only error root, and no command yet.
-    assert [name for name in loaded if name.startswith("trading_api")] == (
-        LIGHT_RUNTIME
-    )
+    # Not even the error root: `trading --help` needs none of it.
+    assert [name for name in loaded if name.startswith("trading_api")] == []
     assert [name for name in loaded if name.startswith("trading_cli.")] == [
-        "trading_cli.errors",
-        "trading_cli.main",
+        "trading_cli.main"
     ]
 
 

@@ -5,14 +5,17 @@
 (:mod:`trading_cli.root_help` lays them out exactly as typer does); everything
 else goes to the Typer app in :mod:`trading_cli.root`, which imports a
 command's module only when that command runs or shows its own help. Only the
-standard library and ``trading_cli.errors`` are imported here.
+standard library is imported here until a command runs.
 """
+
+from __future__ import annotations
 
 import os
 import sys
-from typing import Any
 
-from trading_cli.errors import EXIT_FAILED, TradingError
+TYPE_CHECKING = False  # typing itself is not imported: it costs the fast help
+if TYPE_CHECKING:
+    from typing import Any
 
 PROG = "trading"
 HELP = (
@@ -139,6 +142,8 @@ def run() -> None:
 
 def report(exc: Exception) -> int:
     """Print ``exc`` as one line on stderr; return the exit code it calls for."""
+    from trading_cli.errors import EXIT_FAILED, TradingError
+
     if options.debug:
         import traceback
 

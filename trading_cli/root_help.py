@@ -9,14 +9,15 @@ cut at the first sentence that fits). A test compares it with typer's own
 output at many widths.
 """
 
-import shutil
+import os
 import sys
 import textwrap
 from collections.abc import Sequence
 
-from trading_cli.errors import EXIT_USAGE
 from trading_cli.main import COMMANDS, HELP, PROG, ROOT_OPTIONS
 
+USAGE_EXIT = 2
+"""What typer (click) exits with on a usage error, bare ``trading`` included."""
 MAX_WIDTH = 80
 COLUMN_MAX = 30
 COLUMN_SPACING = 2
@@ -27,7 +28,7 @@ def root_help(width: int | None = None) -> str:
     """The text of ``trading --help`` (without its final newline) for a terminal
     of ``width`` columns (default: this one's)."""
     if width is None:
-        width = max(min(shutil.get_terminal_size().columns, MAX_WIDTH) - 2, 50)
+        width = max(min(terminal_columns(), MAX_WIDTH) - 2, 50)
     usage = f"Usage: {PROG} "
     lines = [_wrap("[OPTIONS] COMMAND [ARGS]...", width, usage, " " * len(usage))]
     lines += ["", _wrap(HELP, width, " " * INDENT, " " * INDENT)]
@@ -50,7 +51,23 @@ def print_root_help(*, no_args: bool) -> int:
     stream = sys.stderr if no_args else sys.stdout
     stream.write(root_help() + "\n")
     stream.flush()
-    return EXIT_USAGE if no_args else 0
+    return USAGE_EXIT if no_args else 0
+
+
+def terminal_columns() -> int:
+    """The terminal's width as ``shutil.get_terminal_size`` gives it (``COLUMNS``
+    first, then the terminal of stdout, else 80), without importing shutil."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns > 0:
+        return columns
+    try:
+        size = os.get_terminal_size(sys.__stdout__.fileno())  # type: ignore[union-attr]
+    except (AttributeError, ValueError, OSError):
+        return 80
+    return size.columns or 80
 
 
 def _definitions(rows: Sequence[tuple[str, str]], width: int) -> list[str]:
