@@ -64,6 +64,9 @@ def serve_streams(env: Mapping[str, str] = {}) -> Iterator[ServerProcess]:
     """Serve the streams module on 127.0.0.1 with ``env`` added (``WS_*`` limits)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Inherited by accepted connections: uvicorn's --fd socket is not known to
+    # be TCP, so nothing else turns off Nagle's delay for small frames.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     command = [
