@@ -127,21 +127,17 @@ def test_ctrl_c_stops_every_process(other: Served) -> None:
     assert dev.lines[-1] == "trading dev: stopped"
 
 
-def test_no_build_leaves_specs_and_clients_as_they_are(other: Served) -> None:
+def test_no_build_is_told_and_leaves_specs_and_clients_as_they_are(
+    other: Served,
+) -> None:
     merged = other.project / "src" / "trading_api" / "specs_generated"
     checkout = Path(__file__).resolve().parents[2] / "src" / "trading_api"
 
     assert other.dev.process.poll() is not None  # through a start and a reload
+    starting = other.dev.wait_for(r"^trading dev: starting on ")
+    assert starting.endswith(" (specs and clients are not rebuilt: --no-build)")
     # A build would have made the merged OpenAPI document of core and other.
     assert (merged / "openapi.json").read_bytes() == (
         checkout / "specs_generated" / "openapi.json"
     ).read_bytes()
     assert other.dev.count(r"^rebuilt specs and clients") == 0
-
-
-def test_no_reload_serves_until_ctrl_c(dev_factory: Callable[..., Dev]) -> None:
-    dev = dev_factory("--no-reload", "--modules", "demo")
-    poll(answers(f"{dev.url}/api/v1/demo/greeting", {"text": "hello"}), "the server")
-
-    assert descendants(dev.process.pid) == []
-    assert dev.stop() == 0

@@ -203,7 +203,11 @@ def _run_loop(
             "run `trading dev --no-reload` here"
         )
     project.activate()
-    _emit(f"trading dev: starting on {url}, watching {_watched(project)}", False)
+    unbuilt = "" if build else " (specs and clients are not rebuilt: --no-build)"
+    _emit(
+        f"trading dev: starting on {url}, watching {_watched(project)}{unbuilt}",
+        False,
+    )
     loop = DevLoop(
         project, listener, url, names, _emit, swap=swap, build=build, verbose=verbose
     )
