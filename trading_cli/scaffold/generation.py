@@ -18,8 +18,10 @@ if TYPE_CHECKING:
 
 PRELOADED = (
     "trading_api.app_factory",
+    "trading_api.models.common",
     "trading_api.shared.storage",
     "trading_api.shared.ws.asyncapi",
+    "sqlalchemy.orm",  # the template's tables.py; storage imports it lazily
     "trading_cli.build.clients",
     "trading_cli.build.specs",
     "trading_cli.build.ws_routers",
