@@ -219,12 +219,17 @@ def small_project(project_copy: CopyProject, trading: Trading, tmp_path: Path) -
     (root / "tests").mkdir()
     (root / "tests" / "test_ok.py").write_text("def test_ok() -> None:\n    pass\n")
     # The project's own mypy settings decide what the mypy step checks: here
-    # the core module alone, without analysing what it imports.
+    # the core module alone, without analysing what it imports (what it
+    # imports is then Any, which strict mode would otherwise report).
     pyproject = root / "pyproject.toml"
     pyproject.write_text(
         pyproject.read_text().replace(
             'files = ["src", "trading_cli"]',
-            'files = ["src/trading_api/modules/core"]\nfollow_imports = "skip"',
+            'files = ["src/trading_api/modules/core"]\n'
+            'follow_imports = "skip"\n'
+            "disallow_subclassing_any = false\n"
+            "disallow_untyped_decorators = false\n"
+            "warn_return_any = false",
         )
     )
     for command in (("specs", "build"), ("clients", "build")):
