@@ -112,8 +112,13 @@ def test_migrations_written_while_serving_are_applied_before_the_new_code(
         mark = dev.mark()
         add_tag_column(project)
         written = cli(project, "db", "revision", "notes", "-m", "add tag")
+        # The column's edit may reload on its own first: the migration's reload
+        # is the one that comes after the migration ran.
         migrated = lines_in_order(
-            dev, r"^database: notes: 0001 -> 0002$", r"^reloaded in", since=mark
+            dev,
+            r"^database: notes: 0001 -> 0002$",
+            r"^reloaded in .*/0002_add_tag\.py",
+            since=mark,
         )
         poll(
             lambda: httpx.get(items, headers=dev.auth).status_code == 200,
@@ -135,7 +140,10 @@ def test_migrations_written_while_serving_are_applied_before_the_new_code(
         mark = dev.mark()
         write_migration(project, "0003_index_tag", "0002", INDEX)
         fixed = lines_in_order(
-            dev, r"^database: notes: 0002 -> 0003$", r"^reloaded in", since=mark
+            dev,
+            r"^database: notes: 0002 -> 0003$",
+            r"^reloaded in .*/0003_index_tag\.py",
+            since=mark,
         )
         poll(lambda: served_version(dev.url) == "9.0.0", "the held-back edit")
 
@@ -144,16 +152,20 @@ def test_migrations_written_while_serving_are_applied_before_the_new_code(
         write_migration(project, "0004_noop", "0003", "pass")
         shared = project / "src" / "trading_api" / "shared" / "module_interface.py"
         shared.write_text(shared.read_text() + "\n# edited\n")
+        # Saved back to back, the two files are one burst unless the machine
+        # pauses this process between them: either way the migration runs first.
         full = lines_in_order(
-            dev, r"^database: notes: 0003 -> 0004$", r"^reloaded in", since=mark
+            dev,
+            r"^database: notes: 0003 -> 0004$",
+            r"^reloaded in .*\(full\)",
+            since=mark,
         )
     finally:
         dev.stop()
 
     assert written.code == 0, written.err
-    assert migrated[1].endswith(
-        " (swap): modules/notes/migrations/0002_add_tag.py -> notes"
-    )
+    assert " (swap): " in migrated[1]
+    assert migrated[1].endswith(" -> notes")
     assert listed == [kept]
     assert failed == (
         "error: notes: migration 0003 (0003_index_tag.py) failed (OperationalError: "
@@ -166,7 +178,4 @@ def test_migrations_written_while_serving_are_applied_before_the_new_code(
         " (swap): modules/notes/__init__.py, "
         "modules/notes/migrations/0003_index_tag.py -> notes"
     )
-    assert full[1].endswith(
-        " (full): modules/notes/migrations/0004_noop.py, "
-        "shared/module_interface.py -> all modules"
-    )
+    assert full[1].endswith("shared/module_interface.py -> all modules")
