@@ -169,7 +169,7 @@ class _Staged:
         ``sys.modules``, import it again, create the module and build its app
         (its fields' adapters from ``adapters`` where they are equal)."""
         from trading_api.shared.hot_swap import warm_up
-        from trading_cli.dev.server import write_ws_routers
+        from trading_cli.dev.ws_routers import write_ws_routers
 
         with timeline.phase("ws routers"):
             self.written = write_ws_routers(project, entry.package_dir)
