@@ -22,15 +22,16 @@ import subprocess
 import sys
 import time
 
-Command = tuple[list[str], dict[str, str] | None]
+Command = tuple[list[str], dict[str, str] | None, str | None]
 
 
 def measure(command: Command) -> tuple[float, float]:
-    """Wall and CPU seconds of one run of ``command`` (argv, environment)."""
-    argv, env = command
+    """Wall and CPU seconds of one run of ``command`` (argv, environment,
+    working folder)."""
+    argv, env, cwd = command
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run(argv, stdout=subprocess.DEVNULL, check=True, env=env)
+    subprocess.run(argv, stdout=subprocess.DEVNULL, check=True, env=env, cwd=cwd)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -45,21 +46,22 @@ def main() -> None:
     runs = arguments.runs
     help_module = [sys.executable, "-m", "trading_cli.main", "--help"]
     commands: dict[str, Command] = {
-        "python -c pass": ([sys.executable, "-c", "pass"], None),
-        "python -m trading_cli.main --help": (help_module, None),
+        "python -c pass": ([sys.executable, "-c", "pass"], None, None),
+        "python -m trading_cli.main --help": (help_module, None, None),
     }
     trading = shutil.which("trading")
     if trading:
-        commands["trading --help"] = ([trading, "--help"], None)
+        commands["trading --help"] = ([trading, "--help"], None, None)
     if arguments.before:
         path = os.pathsep.join(
             [arguments.before, os.path.join(arguments.before, "src")]
         )
         before = {**os.environ, "PYTHONPATH": path}
-        commands["... --help, before"] = (help_module, before)
+        # Run from DIR: `python -m` puts the working folder first on the path.
+        commands["... --help, before"] = (help_module, before, arguments.before)
     copier = shutil.which("copier")
     if copier:  # an anchor: another Typer-era CLI on the same machine
-        commands["copier --help (anchor)"] = ([copier, "--help"], None)
+        commands["copier --help (anchor)"] = ([copier, "--help"], None, None)
     samples: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
     for command in commands.values():  # warm-up: file cache, .pyc files
         measure(command)
