@@ -50,6 +50,9 @@ class RenderProcess:
         }
         self._process = subprocess.Popen(
             [sys.executable, "-m", __name__, json.dumps(request)],
+            # `python -m` looks in its working folder first: the one holding
+            # this very trading_cli, whatever folder the command runs in.
+            cwd=Path(__file__).resolve().parents[2],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
