@@ -3,8 +3,9 @@
 Works on a git-tracked copy of the project in a temporary folder (never on this
 checkout). Each timed run is a fresh `trading new-module` process: render,
 format, move into place, WS routers, specs (its own OpenAPI document
-validated) and client; between runs the module is dropped with git (not timed). Also timed, to show where the time
-goes: `new-module --dry-run` (render only) and `trading specs build` alone.
+validated) and client; between runs the module is dropped with git (not
+timed). Also timed, to show where the time goes: `new-module --dry-run`
+(render only) and `trading specs build` alone.
 Figures are medians of wall time and of CPU time (the process and those it
 waited for), which the load of a shared machine distorts less.
 
