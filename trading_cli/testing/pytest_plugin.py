@@ -4,10 +4,11 @@ schemathesis registers a pytest plugin that imports schemathesis and hypothesis
 in every pytest process, about a second of CPU before the first test, although
 only the files with schemathesis tests need it. The project's pytest settings
 turn automatic plugin loading off (``--disable-plugin-autoload``, naming the
-plugins they use) and load this one instead, which registers schemathesis's plugin before the first test file that
-names ``schemathesis`` is imported (or as soon as something imported
-schemathesis). Its hooks then run exactly as if it had been loaded at start:
-pytest replays ``pytest_configure`` for a plugin registered late.
+plugins they use) and load this one instead, which registers schemathesis's
+plugin before the first test file that names ``schemathesis`` is imported (or
+as soon as something imported schemathesis). Its hooks then run exactly as if
+it had been loaded at start: pytest replays ``pytest_configure`` for a plugin
+registered late.
 """
 
 import sys
