@@ -238,7 +238,11 @@ def test_broker_connection_reports_connected(server: tuple[str, BrokerService]) 
     assert (status["accountId"], status["status"]) == ("A", 1)
 
 
-@pytest.mark.parametrize("stored_url", ["postgresql"], indirect=True)
+@pytest.mark.parametrize(
+    "stored_url",
+    [pytest.param("postgresql", marks=pytest.mark.integration)],
+    indirect=True,
+)
 def test_subscribers_are_closed_to_resync_when_the_bus_lost_events(
     stored_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
