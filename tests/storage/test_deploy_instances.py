@@ -270,20 +270,24 @@ def test_over_many_ticks_no_order_fills_twice(instances: Instances) -> None:
     first, second = instances.ports
     # The market's path is the same in every process: pick limit prices that
     # the price reaches over the next seconds, so they fill on later ticks.
-    # The path can rest flat for some seconds: widen the window until it moves.
+    # A path can rest flat for a while (BTCUSD for 20 s about 4% of the time):
+    # take the first of the 24x7 symbols that moves, widening the window.
     now = time.time()
-    price = price_at("BTCUSD", now)
-    for window in (6, 10, 15, 20):
-        low, high = price_range("BTCUSD", now + 1, now + window)
-        buys = {round(price - (price - low) * k / 8, 2) for k in range(2, 8)}
-        sells = {round(price + (high - price) * k / 8, 2) for k in range(2, 8)}
-        orders = [(1, limit) for limit in sorted(buys) if low <= limit < price]
-        orders += [(-1, limit) for limit in sorted(sells) if price < limit <= high]
+    for window in (6, 10, 15, 20, 30, 60, 90):
+        for symbol in ("BTCUSD", "ETHUSD", "SOLUSD"):
+            price = price_at(symbol, now)
+            low, high = price_range(symbol, now + 1, now + window)
+            buys = {round(price - (price - low) * k / 8, 2) for k in range(2, 8)}
+            sells = {round(price + (high - price) * k / 8, 2) for k in range(2, 8)}
+            orders = [(1, limit) for limit in sorted(buys) if low <= limit < price]
+            orders += [(-1, limit) for limit in sorted(sells) if price < limit <= high]
+            if len(orders) >= 4:
+                break
         if len(orders) >= 4:
             break
-    assert len(orders) >= 4, (price, low, high)
+    assert len(orders) >= 4, (symbol, price, low, high)
     for number, (side, limit) in enumerate(orders):
-        order = {"symbol": "BTCUSD", "type": 1, "side": side, "qty": 0.01}
+        order = {"symbol": symbol, "type": 1, "side": side, "qty": 0.01}
         port = first if number % 2 else second  # placed on both instances
         status, _ = request(
             port, "POST", "/orders", "TICKS", order | {"limitPrice": limit}
@@ -296,7 +300,7 @@ def test_over_many_ticks_no_order_fills_twice(instances: Instances) -> None:
         time.sleep(0.2)
     time.sleep(1.0)  # two more ticks on both instances
     states = order_ids(first, "TICKS")
-    _, executions = request(second, "GET", "/executions/BTCUSD", "TICKS")
+    _, executions = request(second, "GET", f"/executions/{symbol}", "TICKS")
 
     assert sorted(states.values()) == [FILLED] * len(orders)
     assert sorted(e["orderId"] for e in executions) == sorted(states)
