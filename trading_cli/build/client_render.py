@@ -75,11 +75,13 @@ def _header() -> str:
 def _render_init(spec: ClientSpec) -> str:
     sync_name, async_name = class_names(spec)
     imports = Imports()
-    for name in ("ApiError", "SubscriptionError"):
+    for name in ("ApiError", "SubscriptionClosed", "SubscriptionError"):
         imports.add(RUNTIME, name)
     imports.add(".client", sync_name)
     imports.add(".client", async_name)
-    exported = sorted(["ApiError", "SubscriptionError", sync_name, async_name])
+    exported = sorted(
+        ["ApiError", "SubscriptionClosed", "SubscriptionError", sync_name, async_name]
+    )
     doc = (
         f"Typed Python client of the ``{spec.name}`` module: ``{sync_name}`` and "
         f"``{async_name}``."
@@ -340,7 +342,9 @@ def _subscribe_doc(spec: ClientSpec, flavour: _Flavour) -> str:
         f"to ``{spec.mount_path}/ws`` and closes it when the loop ends. "
         f"``{with_} client.subscribe(route, request) as updates:`` returns once the "
         "server confirmed the subscription, so nothing you do next is missed. "
-        "A refused subscription raises :class:`SubscriptionError`.",
+        "A refused subscription raises :class:`SubscriptionError`; one the server "
+        "closes with a reason raises :class:`SubscriptionClosed`, whose ``code`` "
+        "says why (4205: updates were lost, subscribe again and re-read the state).",
         "",
         "Routes (request -> update):",
         "",

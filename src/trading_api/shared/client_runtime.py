@@ -44,6 +44,7 @@ from pydantic_core import to_jsonable_python
 from trading_api.shared.client_subscription import (
     AsyncSubscription,
     Subscription,
+    SubscriptionClosed,
     SubscriptionError,
     SubscriptionStream,
 )
@@ -57,6 +58,7 @@ __all__ = [
     "BearerAuth",
     "ModuleClient",
     "Subscription",
+    "SubscriptionClosed",
     "SubscriptionError",
     "WsRoutes",
     "path_value",

@@ -9,7 +9,11 @@ streams independent: closing it makes the server release the topic.
 A client with a token connects with ``Authorization: Bearer <token>``. When the
 server closes the connection with 4401 (token missing, invalid or expired) and
 the client has a refresh hook, the subscription renews the token, reconnects and
-subscribes again; without a hook it raises :class:`SubscriptionError`.
+subscribes again; without a hook it raises :class:`SubscriptionError`. Any other
+close the server gives a reason for ends the stream with
+:class:`SubscriptionClosed`, which carries the close code: 4205 means updates
+were lost (subscribe again and re-read the state), 4008 that the client read too
+slowly, 1012 that the server is reloading (see docs/websocket.md).
 """
 
 from __future__ import annotations
@@ -62,6 +66,15 @@ def _unauthorized(exc: BaseException) -> str | None:
     return None
 
 
+def _closed_by_server(exc: BaseException) -> tuple[int, str] | None:
+    """The server's close code and reason when ``exc`` is a close it sent with
+    a code other than a normal one, else None."""
+    received = getattr(exc, "rcvd", None)
+    if received is None or received.code in (1000, 1001):
+        return None
+    return int(received.code), str(received.reason or "")
+
+
 def _with_token(headers: Mapping[str, str], token: str | None) -> dict[str, str]:
     if token is None:
         return dict(headers)
@@ -82,6 +95,26 @@ class SubscriptionError(Exception):
         self.reason = reason
         self.detail = detail
         super().__init__(f"{route}: {reason}")
+
+
+class SubscriptionClosed(SubscriptionError):
+    """The server closed an open subscription's connection, saying why.
+
+    Attributes:
+        code: The WebSocket close code, e.g. 4205 (updates were lost: subscribe
+            again and re-read the state over REST).
+    """
+
+    def __init__(self, route: str, code: int, reason: str) -> None:
+        super().__init__(route, f"closed with {code}: {reason or 'no reason given'}")
+        self.code = code
+
+
+def _raise_if_closed(route: str, exc: BaseException) -> None:
+    """Raise :class:`SubscriptionClosed` when ``exc`` is the server's close."""
+    closed = _closed_by_server(exc)
+    if closed is not None:
+        raise SubscriptionClosed(route, *closed) from exc
 
 
 class SubscriptionStream:
@@ -212,6 +245,7 @@ class Subscription(Generic[TData_co]):
                 except Exception as exc:
                     # The token expired on an open stream: renew, resubscribe.
                     if _unauthorized(exc) is None or self._auth is None:
+                        _raise_if_closed(self._stream.route, exc)
                         raise
                     self.close()
                     if not self._auth.renew():
@@ -325,6 +359,7 @@ class AsyncSubscription(Generic[TData_co]):
                 except Exception as exc:
                     # The token expired on an open stream: renew, resubscribe.
                     if _unauthorized(exc) is None or self._auth is None:
+                        _raise_if_closed(self._stream.route, exc)
                         raise
                     await self.aclose()
                     if not await self._auth.renew():

@@ -3,8 +3,18 @@
 ``AsyncAuthClient``.
 """
 
-from trading_api.shared.client_runtime import ApiError, SubscriptionError
+from trading_api.shared.client_runtime import (
+    ApiError,
+    SubscriptionClosed,
+    SubscriptionError,
+)
 
 from .client import AsyncAuthClient, AuthClient
 
-__all__ = ["ApiError", "AsyncAuthClient", "AuthClient", "SubscriptionError"]
+__all__ = [
+    "ApiError",
+    "AsyncAuthClient",
+    "AuthClient",
+    "SubscriptionClosed",
+    "SubscriptionError",
+]

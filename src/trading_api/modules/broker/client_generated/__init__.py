@@ -3,8 +3,18 @@
 ``AsyncBrokerClient``.
 """
 
-from trading_api.shared.client_runtime import ApiError, SubscriptionError
+from trading_api.shared.client_runtime import (
+    ApiError,
+    SubscriptionClosed,
+    SubscriptionError,
+)
 
 from .client import AsyncBrokerClient, BrokerClient
 
-__all__ = ["ApiError", "AsyncBrokerClient", "BrokerClient", "SubscriptionError"]
+__all__ = [
+    "ApiError",
+    "AsyncBrokerClient",
+    "BrokerClient",
+    "SubscriptionClosed",
+    "SubscriptionError",
+]

@@ -302,7 +302,9 @@ class BrokerClient(ModuleClient):
         ``/api/v1/broker/ws`` and closes it when the loop ends. ``with
         client.subscribe(route, request) as updates:`` returns once the server
         confirmed the subscription, so nothing you do next is missed. A refused
-        subscription raises :class:`SubscriptionError`.
+        subscription raises :class:`SubscriptionError`; one the server closes with
+        a reason raises :class:`SubscriptionClosed`, whose ``code`` says why
+        (4205: updates were lost, subscribe again and re-read the state).
 
         Routes (request -> update):
 
@@ -571,7 +573,9 @@ class AsyncBrokerClient(AsyncModuleClient):
         connection to ``/api/v1/broker/ws`` and closes it when the loop ends.
         ``async with client.subscribe(route, request) as updates:`` returns once
         the server confirmed the subscription, so nothing you do next is missed. A
-        refused subscription raises :class:`SubscriptionError`.
+        refused subscription raises :class:`SubscriptionError`; one the server
+        closes with a reason raises :class:`SubscriptionClosed`, whose ``code``
+        says why (4205: updates were lost, subscribe again and re-read the state).
 
         Routes (request -> update):
 

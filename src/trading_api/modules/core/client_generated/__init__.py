@@ -3,8 +3,18 @@
 ``AsyncCoreClient``.
 """
 
-from trading_api.shared.client_runtime import ApiError, SubscriptionError
+from trading_api.shared.client_runtime import (
+    ApiError,
+    SubscriptionClosed,
+    SubscriptionError,
+)
 
 from .client import AsyncCoreClient, CoreClient
 
-__all__ = ["ApiError", "AsyncCoreClient", "CoreClient", "SubscriptionError"]
+__all__ = [
+    "ApiError",
+    "AsyncCoreClient",
+    "CoreClient",
+    "SubscriptionClosed",
+    "SubscriptionError",
+]

@@ -3,8 +3,18 @@
 ``AsyncDatafeedClient``.
 """
 
-from trading_api.shared.client_runtime import ApiError, SubscriptionError
+from trading_api.shared.client_runtime import (
+    ApiError,
+    SubscriptionClosed,
+    SubscriptionError,
+)
 
 from .client import AsyncDatafeedClient, DatafeedClient
 
-__all__ = ["ApiError", "AsyncDatafeedClient", "DatafeedClient", "SubscriptionError"]
+__all__ = [
+    "ApiError",
+    "AsyncDatafeedClient",
+    "DatafeedClient",
+    "SubscriptionClosed",
+    "SubscriptionError",
+]

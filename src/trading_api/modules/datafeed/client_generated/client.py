@@ -171,7 +171,9 @@ class DatafeedClient(ModuleClient):
         ``/api/v1/datafeed/ws`` and closes it when the loop ends. ``with
         client.subscribe(route, request) as updates:`` returns once the server
         confirmed the subscription, so nothing you do next is missed. A refused
-        subscription raises :class:`SubscriptionError`.
+        subscription raises :class:`SubscriptionError`; one the server closes with
+        a reason raises :class:`SubscriptionClosed`, whose ``code`` says why
+        (4205: updates were lost, subscribe again and re-read the state).
 
         Routes (request -> update):
 
@@ -315,7 +317,9 @@ class AsyncDatafeedClient(AsyncModuleClient):
         connection to ``/api/v1/datafeed/ws`` and closes it when the loop ends.
         ``async with client.subscribe(route, request) as updates:`` returns once
         the server confirmed the subscription, so nothing you do next is missed. A
-        refused subscription raises :class:`SubscriptionError`.
+        refused subscription raises :class:`SubscriptionError`; one the server
+        closes with a reason raises :class:`SubscriptionClosed`, whose ``code``
+        says why (4205: updates were lost, subscribe again and re-read the state).
 
         Routes (request -> update):
 
