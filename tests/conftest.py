@@ -355,6 +355,52 @@ def template_before() -> TemplateBefore:
     return read
 
 
+UpdateFromOlder = Callable[..., tuple[Path, subprocess.CompletedProcess[str]]]
+
+
+@pytest.fixture
+def update_from_older(
+    project_copy: Callable[..., Path],
+    template_before: TemplateBefore,
+    tmp_path: Path,
+) -> UpdateFromOlder:
+    """``(marker, file, names, *, before=None) -> (project, result)``: a git
+    project copy whose module ``market-data`` was made by ``new-module`` from
+    the template's ``names`` as they were before ``marker`` came into ``file``
+    (see ``template_before``); the template's current ``names`` are then
+    committed and ``update-module market-data`` run, its result returned.
+    ``before(project)`` runs once the older module is committed."""
+    template = Path("templates/module/template")
+
+    def write(project: Path, files: dict[str, str]) -> None:
+        for name, text in files.items():
+            (project / template / name).write_text(text)
+
+    def update(
+        marker: str,
+        file: str,
+        names: Sequence[str],
+        *,
+        before: Callable[[Path], None] | None = None,
+    ) -> tuple[Path, subprocess.CompletedProcess[str]]:
+        old = template_before(marker, file, names)
+        project = project_copy(tmp_path / "project", git=True)
+        new = {name: (project / template / name).read_text() for name in names}
+        write(project, old)
+        run_git(project, "commit", "-q", "-am", "The template before the change")
+        made = run_trading(project, "new-module", "market-data")
+        assert made.returncode == 0, made.stderr
+        run_git(project, "add", "-A")
+        run_git(project, "commit", "-q", "-m", "Add market-data")
+        if before is not None:
+            before(project)
+        write(project, new)
+        run_git(project, "commit", "-q", "-am", "The template changes")
+        return project, run_trading(project, "update-module", "market-data")
+
+    return update
+
+
 @pytest.fixture(scope="session")
 def git() -> Callable[..., str]:
     """Run ``git ARGS`` in a project copy as a developer named Dev; return stdout."""
@@ -391,25 +437,26 @@ def project_copy() -> Callable[..., Path]:
     return copy
 
 
+def run_trading(
+    cwd: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``trading ARGS`` in ``cwd`` as a user would: a subprocess without a
+    terminal or colours; ``env`` adds to or overrides the environment."""
+    return subprocess.run(
+        [sys.executable, "-m", "trading_cli.main", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "NO_COLOR": "1", **(env or {})},
+    )
+
+
 @pytest.fixture(scope="session")
 def trading() -> Callable[..., subprocess.CompletedProcess[str]]:
-    """Run ``trading ARGS`` in a folder as a user would: a subprocess without a
-    terminal or colours; ``env`` adds to or overrides the environment."""
-
-    def run(
-        cwd: Path, *args: str, env: dict[str, str] | None = None
-    ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "trading_cli.main", *args],
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            stdin=subprocess.DEVNULL,
-            env={**os.environ, "NO_COLOR": "1", **(env or {})},
-        )
-
-    return run
+    """:func:`run_trading`: ``trading ARGS`` in a folder, as a subprocess."""
+    return run_trading
 
 
 class CliOutcome:

@@ -7,15 +7,12 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-TEMPLATE = Path("templates/module/template")
 MERGED_SPEC = Path("src/trading_api/specs_generated/openapi.json")
 CONTRACT_FILES = ("api.py.jinja", "models.py.jinja", "tests/test_api.py.jinja")
 """The template files that learned the contract (enum names, documented refusals)."""
 
-CopyProject = Callable[..., Path]
-Git = Callable[..., str]
-Trading = Callable[..., subprocess.CompletedProcess[str]]
-TemplateBefore = Callable[..., dict[str, str]]  # tests/conftest.py's
+UpdateFromOlder = Callable[..., tuple[Path, subprocess.CompletedProcess[str]]]
+"""tests/conftest.py's ``update_from_older``."""
 
 
 def schemas(project: Path) -> dict[str, dict[str, object]]:
@@ -32,32 +29,15 @@ def item_path(project: Path) -> dict[str, dict[str, object]]:
     return path
 
 
-def write_template(project: Path, files: dict[str, str]) -> None:
-    for name, text in files.items():
-        (project / TEMPLATE / name).write_text(text)
-
-
 def test_update_module_brings_the_exact_contract_into_an_older_module(
-    project_copy: CopyProject,
-    git: Git,
-    trading: Trading,
-    template_before: TemplateBefore,
-    tmp_path: Path,
+    update_from_older: UpdateFromOlder,
 ) -> None:
-    old = template_before("NamedStrEnum", "models.py.jinja", CONTRACT_FILES)
-    project = project_copy(tmp_path / "project", git=True)
-    new = {name: (project / TEMPLATE / name).read_text() for name in CONTRACT_FILES}
-    write_template(project, old)
-    git(project, "commit", "-q", "-am", "The template before the exact contract")
-    made = trading(project, "new-module", "market-data")
-    assert made.returncode == 0, made.stderr
-    git(project, "add", "-A")
-    git(project, "commit", "-q", "-m", "Add market-data")
-    assert "MarketDataItemOrder" not in schemas(project)
-    write_template(project, new)
-    git(project, "commit", "-q", "-am", "The template learns the exact contract")
+    def older(project: Path) -> None:
+        assert "MarketDataItemOrder" not in schemas(project)
 
-    updated = trading(project, "update-module", "market-data")
+    project, updated = update_from_older(
+        "NamedStrEnum", "models.py.jinja", CONTRACT_FILES, before=older
+    )
 
     assert updated.returncode == 0, updated.stderr
     found = schemas(project)
