@@ -264,15 +264,19 @@ async def next_of(ws: Any, kind: str) -> dict[str, Any]:
                 return payload
 
 
-def test_over_many_ticks_no_order_fills_twice(instances: Instances) -> None:
+Limits = list[tuple[int, float]]  # (side, limit price)
+
+
+def limits_reached_soon(now: float) -> tuple[str, int, Limits]:
+    """A 24x7 symbol, a window in seconds and at least four limit orders that
+    its path reaches within the window after ``now``: the first that moves.
+
+    The market's path is the same in every process, so the orders fill on
+    later ticks. A path can rest flat for a while (BTCUSD for 20 s about 4% of
+    the time): the next symbol is tried, then a wider window.
+    """
     from trading_api.market.prices import price_at, price_range
 
-    first, second = instances.ports
-    # The market's path is the same in every process: pick limit prices that
-    # the price reaches over the next seconds, so they fill on later ticks.
-    # A path can rest flat for a while (BTCUSD for 20 s about 4% of the time):
-    # take the first of the 24x7 symbols that moves, widening the window.
-    now = time.time()
     for window in (6, 10, 15, 20, 30, 60, 90):
         for symbol in ("BTCUSD", "ETHUSD", "SOLUSD"):
             price = price_at(symbol, now)
@@ -282,10 +286,13 @@ def test_over_many_ticks_no_order_fills_twice(instances: Instances) -> None:
             orders = [(1, limit) for limit in sorted(buys) if low <= limit < price]
             orders += [(-1, limit) for limit in sorted(sells) if price < limit <= high]
             if len(orders) >= 4:
-                break
-        if len(orders) >= 4:
-            break
-    assert len(orders) >= 4, (symbol, price, low, high)
+                return symbol, window, orders
+    raise AssertionError(f"no 24x7 symbol moves within 90 s of {now}")
+
+
+def test_over_many_ticks_no_order_fills_twice(instances: Instances) -> None:
+    first, second = instances.ports
+    symbol, window, orders = limits_reached_soon(time.time())
     for number, (side, limit) in enumerate(orders):
         order = {"symbol": symbol, "type": 1, "side": side, "qty": 0.01}
         port = first if number % 2 else second  # placed on both instances
