@@ -98,6 +98,21 @@ def test_each_channel_publishes_its_delivery_class(server: Server) -> None:
     assert "4008" in channels["journal"]["description"]
 
 
+def test_control_channel_publishes_every_close_code_the_server_sends(
+    server: Server,
+) -> None:
+    control = server.ws_app.asyncapi()["channels"]["_control"]
+
+    published = {entry["code"]: entry for entry in control["x-close-codes"]}
+
+    # slow consumer, unauthorized, resync, internal error, reloaded by trading dev
+    assert sorted(published) == [1011, 1012, 4008, 4205, 4401]
+    assert all(entry["when"] and entry["then"] for entry in published.values())
+    assert "| 4205 |" in control["description"]
+    documented = (ROOT / "docs" / "websocket.md").read_text(encoding="utf-8")
+    assert all(f"| {code} |" in documented for code in published)
+
+
 def test_keyed_delivery_is_published_with_json_field_names() -> None:
     class Fill(BaseModel):
         order_id: str = Field(serialization_alias="orderId")

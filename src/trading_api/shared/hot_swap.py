@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING
 
 from starlette.routing import Mount
 
+from trading_api.shared.ws.limits import CLOSE_RELOADING
+
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
@@ -35,7 +37,7 @@ BuiltApp = tuple["FastAPI", "WsApp | None"]
 
 logger = logging.getLogger(__name__)
 
-RELOADING_CLOSE_CODE = 1012
+RELOADING_CLOSE_CODE = CLOSE_RELOADING
 """WebSocket close code of a connection whose module was reloaded: 1012, "service
 restart" (RFC 6455 registry). The client should reconnect."""
 

@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from trading_api.shared.errors import SpecConflictError
+from trading_api.shared.ws.limits import CLOSE_CODES
 from trading_api.shared.ws.messages import WsError, WsResponse
 from trading_api.shared.ws.router import WsRouter
 
@@ -347,11 +348,25 @@ def _add_control(
     channels[CONTROL] = {
         "address": WS_ADDRESS,
         "title": "control",
-        "description": "Connection-level messages shared by every route.",
+        "description": "Connection-level messages shared by every route.\n\n"
+        + _close_codes_table(),
         "messages": {key: {"$ref": f"#/components/messages/{key}"} for key in control},
+        "x-close-codes": [
+            {"code": code, "when": when, "then": then}
+            for code, (when, then) in sorted(CLOSE_CODES.items())
+        ],
     }
     operations["ping"] = _operation("receive", CONTROL, "ping", reply="pong")
     operations["error"] = _operation("send", CONTROL, "error")
+
+
+def _close_codes_table() -> str:
+    rows = [
+        f"| {code} | {when} | {then} |"
+        for code, (when, then) in sorted(CLOSE_CODES.items())
+    ]
+    head = "The server closes a connection with these codes:\n\n"
+    return head + "\n".join(["| code | when | what to do |", "|---|---|---|", *rows])
 
 
 def _operation(

@@ -45,6 +45,39 @@ CLOSE_RESYNC = 4205
 """Close code sent when a service lost updates its subscribers needed: reset the
 view (as HTTP 205 Reset Content says), reconnect, resubscribe and re-read."""
 
+CLOSE_RELOADING = 1012
+"""Close code of a connection whose module was reloaded by ``trading dev``:
+1012, "service restart" in RFC 6455's registry."""
+
+CLOSE_CODES: dict[int, tuple[str, str]] = {
+    CLOSE_SLOW_CONSUMER: (
+        "the send queue passed a hard limit (messages or bytes); the reason "
+        "ends with `messages` or `bytes`",
+        "read faster, subscribe to less, or reconnect and resubscribe",
+    ),
+    CLOSE_UNAUTHORIZED: (
+        "no bearer token, a bad one, or the token expired while connected; "
+        "the reason says which",
+        "get a fresh token, reconnect and resubscribe",
+    ),
+    CLOSE_RESYNC: (
+        "the service lost updates it cannot replay, so what the client shows "
+        "may be stale; only connections holding a subscription are closed",
+        "reconnect at once, resubscribe, and read the state again over REST",
+    ),
+    CLOSE_INTERNAL_ERROR: (
+        "the server failed to send on this connection (a bug, in its log)",
+        "reconnect and resubscribe",
+    ),
+    CLOSE_RELOADING: (
+        "the module was reloaded (`trading dev` swapped in edited code)",
+        "reconnect and resubscribe",
+    ),
+}
+"""Every close code the server sends on purpose: code -> (when, what to do).
+The AsyncAPI documents publish this table (``x-close-codes`` of the control
+channel), and docs/websocket.md lists the same codes."""
+
 MIB = 1024 * 1024
 
 
