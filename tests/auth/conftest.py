@@ -18,6 +18,7 @@ from trading_api.app_factory import AppFactory, ModularFastAPI
 from trading_api.shared.auth import AuthSettings, DevIssuer
 
 BROKER = "/api/v1/broker"
+NEEDS_POSTGRES = pytest.mark.requires("postgresql")
 
 
 class Issuer:
@@ -102,3 +103,35 @@ def broker_app(issuer: Issuer) -> Iterator[ModularFastAPI]:
     [broker] = [m for m in app.modules if m.name == "broker"]
     broker.simulation_interval = 0  # type: ignore[attr-defined]
     yield app
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Any]:
+    """A throwaway PostgreSQL cluster on a free loopback port; None when the
+    developer opted out (``TRADING_TEST_SKIP_POSTGRES=1``)."""
+    from trading_api.shared.storage.testing import (
+        PostgresUnavailableError,
+        TemporaryPostgres,
+        skip_requested,
+    )
+
+    try:
+        cluster = TemporaryPostgres()
+    except PostgresUnavailableError as exc:
+        if skip_requested():
+            yield None
+            return
+        pytest.fail(str(exc))
+    with cluster:
+        yield cluster
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=NEEDS_POSTGRES)])
+def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database: an SQLite file, then a real PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'owners.db'}"
+    cluster = request.getfixturevalue("postgres")
+    if cluster is None:
+        pytest.skip("PostgreSQL tests skipped (TRADING_TEST_SKIP_POSTGRES=1)")
+    return str(cluster.new_database())

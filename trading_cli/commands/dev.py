@@ -91,7 +91,9 @@ def dev_command(
     url = _url(listener)
     from trading_cli.commands.auth import dev_token_line
 
-    token_line = dev_token_line(project)
+    token_line = dev_token_line(
+        project, lambda line: _emit(f"trading dev: {line}", False)
+    )
     if token_line is not None:
         _emit(f"trading dev: {token_line}", False)
     try:

@@ -1,12 +1,14 @@
-"""The built-in development issuer: a local RSA key, its JWKS, who owns what.
+"""The built-in development issuer: a local RSA key, its JWKS, and signing.
 
-Everything lives in ``.run/auth/`` of the checkout (git-ignored):
+The keys live in ``.run/auth/`` of the checkout (git-ignored):
 
 - ``dev-key.pem``: the private key (mode 0600), made on first use;
 - ``jwks.json``: its public half, the JWKS every server process of the checkout
-  reads (one file read when keys are refreshed, never per request);
-- ``accounts.json``: which user owns which accounts, filled by
-  ``trading auth token --user alice --account ID``.
+  reads (one file read when keys are refreshed, never per request).
+
+Who owns which account is the auth module's data (its ``auth__account_owners``
+table, filled by ``trading auth token --user alice --account ID``); this
+issuer signs the accounts it is given.
 
 It signs tokens for the default settings (issuer ``trading-dev``, audience
 ``trading-api``) and is off as soon as ``AUTH_JWKS_URL`` names a real issuer.
@@ -29,7 +31,6 @@ from trading_api.shared.errors import EXIT_USAGE, TradingError
 AUTH_DIR = "auth"
 KEY_FILE = "dev-key.pem"
 JWKS_FILE = "jwks.json"
-ACCOUNTS_FILE = "accounts.json"
 DEFAULT_TTL_SECONDS = 12 * 3600
 DEV_USER = "demo"
 DEV_ACCOUNT = "DEMO-1"
@@ -59,7 +60,7 @@ class DevIssuer:
     """Signs development tokens with the key in ``folder``.
 
     Args:
-        folder: Where the key, the JWKS and the accounts live.
+        folder: Where the key and the JWKS live.
         settings: The issuer and audience to put in tokens, and the accounts
             claim's name; the defaults when None.
     """
@@ -123,75 +124,7 @@ class DevIssuer:
         document = json.dumps({"keys": [jwk]}, indent=2, sort_keys=True) + "\n"
         _replace(self.folder / JWKS_FILE, document.encode(), mode=0o644)
 
-    # -- accounts ---------------------------------------------------------------
-
-    def accounts(self) -> dict[str, list[str]]:
-        """Every user's accounts, as stored."""
-        path = self.folder / ACCOUNTS_FILE
-        if not path.exists():
-            return {}
-        try:
-            stored = json.loads(path.read_text(encoding="utf-8"))
-        except ValueError:
-            raise DevIssuerError(
-                f"{path} is not valid JSON; fix it or delete it to start over"
-            ) from None
-        return {str(u): [str(a) for a in accs] for u, accs in stored.items()}
-
-    def grant(self, user: str, accounts: Iterable[str]) -> list[str]:
-        """Record that ``user`` owns ``accounts``; return all the user's accounts.
-
-        Raises:
-            DevIssuerError: a name is malformed, or an account is another user's;
-                nothing is stored then.
-        """
-        check_user(user)
-        wanted = list(dict.fromkeys(accounts))
-        for account in wanted:
-            if not ACCOUNT_PATTERN.match(account):
-                raise DevIssuerError(
-                    f"account id {account!r} is not 1 to 32 letters, digits, "
-                    "'_' or '-'",
-                    exit_code=EXIT_USAGE,
-                )
-        owners = self.accounts()
-        for account in wanted:
-            for other, theirs in owners.items():
-                if other != user and account in theirs:
-                    raise DevIssuerError(
-                        f"account {account!r} belongs to user {other!r}; "
-                        "give another account id"
-                    )
-        mine = owners.setdefault(user, [])
-        added = [a for a in wanted if a not in mine]
-        if added:
-            mine.extend(added)
-            self.folder.mkdir(parents=True, exist_ok=True)
-            text = json.dumps(owners, indent=2, sort_keys=True) + "\n"
-            _replace(self.folder / ACCOUNTS_FILE, text.encode(), mode=0o644)
-        return list(mine)
-
     # -- tokens -----------------------------------------------------------------
-
-    def mint(
-        self,
-        user: str,
-        accounts: Iterable[str] = (),
-        *,
-        ttl_seconds: float = DEFAULT_TTL_SECONDS,
-    ) -> str:
-        """A signed token for ``user``, owning the stored and the given accounts.
-
-        The given accounts are stored as the user's first (see :meth:`grant`).
-
-        Raises:
-            DevIssuerError: see :meth:`grant`; or a lifetime that is not positive.
-        """
-        if ttl_seconds <= 0:
-            raise DevIssuerError(
-                "a token's lifetime must be positive", exit_code=EXIT_USAGE
-            )
-        return self.sign(user, self.grant(user, accounts), ttl_seconds=ttl_seconds)
 
     def sign(
         self,
@@ -202,7 +135,7 @@ class DevIssuer:
         now: float | None = None,
         **claims: Any,
     ) -> str:
-        """A signed token for ``user`` owning exactly ``accounts``, stored or not.
+        """A signed token for ``user`` owning exactly ``accounts``.
 
         ``claims`` add to or replace the standard ones (``iss``, ``aud``, ...).
         """
@@ -232,6 +165,19 @@ def check_user(user: str) -> None:
         raise DevIssuerError(
             f"user name {user!r} must be 1 to 64 letters, digits, '_', '.', '@' or "
             "'-', starting with a letter or digit",
+            exit_code=EXIT_USAGE,
+        )
+
+
+def check_account(account: str) -> None:
+    """Refuse an account id that is not 1 to 32 plain characters.
+
+    Raises:
+        DevIssuerError: with the rule, as a usage error.
+    """
+    if not ACCOUNT_PATTERN.match(account):
+        raise DevIssuerError(
+            f"account id {account!r} is not 1 to 32 letters, digits, '_' or '-'",
             exit_code=EXIT_USAGE,
         )
 

@@ -14,7 +14,7 @@ def test_jwks_is_empty_until_the_first_token_then_holds_its_key(
     issuer = DevIssuer(tmp_path)
     service = AuthService(AuthSettings(), issuer)
     before = service.jwks()
-    issuer.mint("alice", ["ALICE-1"])
+    issuer.sign("alice", ["ALICE-1"])
     after = service.jwks()
     assert before.keys == []
     assert [(k.kid, k.kty, k.alg, k.use) for k in after.keys] == [
