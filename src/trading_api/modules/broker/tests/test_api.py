@@ -1,8 +1,12 @@
 """Broker REST behaviour through the app factory, as a client sees it."""
 
+import itertools
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import schemathesis
 from fastapi.testclient import TestClient
@@ -22,28 +26,66 @@ BUY, SELL = 1, -1
 FILLED, CANCELED, WORKING = 2, 1, 6
 
 
-@pytest.fixture
-def app(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """The broker app on a fresh database."""
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    return sign_in(AppFactory().create_app(["broker"]))
+@pytest.fixture(scope="module")
+def served(
+    migrated_database: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[TestClient, BrokerService]]:
+    """The broker app on its own fresh database, started once for this file.
+
+    Building and starting an app, and its first requests, cost far more than a
+    test's own requests, so the tests share one; each keeps to accounts of its
+    own (``client``), the app's default account is used by one test only, and
+    matching runs only when a test steps it.
+    """
+    path = tmp_path_factory.mktemp("broker-api") / "broker.db"
+    shutil.copyfile(migrated_database, path)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DATABASE_URL", f"sqlite:///{path}")
+        app = sign_in(AppFactory().create_app(["broker"]))
+        [module] = [m for m in app.modules if m.name == "broker"]
+        module.simulation_interval = 0
+        service: BrokerService = module.service
+        service.engine.market = Market(clock=ManualClock(OPEN))
+        with TestClient(app) as test_client:
+            yield test_client, service
 
 
 @pytest.fixture
-def broker(app: Any) -> BrokerService:
+def broker(served: tuple[TestClient, BrokerService]) -> BrokerService:
     """The app's broker, stepped only by the test, AAPL at 100."""
-    [module] = [m for m in app.modules if m.name == "broker"]
-    module.simulation_interval = 0
-    service: BrokerService = module.service
-    service.engine.market = Market(clock=ManualClock(OPEN))
+    service = served[1]
     service.set_price("AAPL", 100.0)
     return service
 
 
+accounts = itertools.count(1)
+
+
 @pytest.fixture
-def client(app: Any, broker: BrokerService) -> Iterator[TestClient]:
-    with TestClient(app) as test_client:
-        yield test_client
+def account() -> str:
+    """An account no other test uses."""
+    return f"API-{next(accounts)}"
+
+
+@pytest.fixture
+def client(
+    served: tuple[TestClient, BrokerService], broker: BrokerService, account: str
+) -> Iterator[TestClient]:
+    """The app's client, on this test's own account unless a call names one."""
+    test_client = served[0]
+    test_client.params = httpx.QueryParams({"accountId": account})
+    yield test_client
+    test_client.params = httpx.QueryParams()
+
+
+@pytest.fixture
+def default_client(
+    served: tuple[TestClient, BrokerService], broker: BrokerService
+) -> TestClient:
+    """The app's client sending no account: requests go to ``DEMO-1``."""
+    test_client = served[0]
+    test_client.params = httpx.QueryParams()
+    return test_client
 
 
 def place(client: TestClient, account: str | None = None, **order: Any) -> Any:
@@ -52,10 +94,9 @@ def place(client: TestClient, account: str | None = None, **order: Any) -> Any:
     return client.post(f"{BASE}/orders", json=body, params=params)
 
 
-def orders(client: TestClient, account: str = "DEMO-1") -> list[dict[str, Any]]:
-    result: list[dict[str, Any]] = client.get(
-        f"{BASE}/orders", params={"accountId": account}
-    ).json()
+def orders(client: TestClient, account: str | None = None) -> list[dict[str, Any]]:
+    params = {"accountId": account} if account else {}
+    result: list[dict[str, Any]] = client.get(f"{BASE}/orders", params=params).json()
     return result
 
 
@@ -186,8 +227,9 @@ def test_position_brackets_are_set_and_reported(client: TestClient) -> None:
 
 
 def test_executions_and_account_reflect_a_round_trip(
-    client: TestClient, broker: BrokerService
+    default_client: TestClient, broker: BrokerService
 ) -> None:
+    client = default_client
     place(client)
     broker.set_price("AAPL", 103.0)
     client.portal.call(broker.step)  # type: ignore[union-attr]
@@ -202,12 +244,13 @@ def test_executions_and_account_reflect_a_round_trip(
     )
 
 
-def test_accounts_are_independent(client: TestClient) -> None:
-    order_id = place(client, account="ALICE").json()["orderId"]
-    assert orders(client, "BOB") == []
+def test_accounts_are_independent(client: TestClient, account: str) -> None:
+    alice, bob = f"{account}-ALICE", f"{account}-BOB"
+    order_id = place(client, account=alice).json()["orderId"]
+    assert orders(client, bob) == []
     assert (
         client.delete(
-            f"{BASE}/orders/{order_id}", params={"accountId": "BOB"}
+            f"{BASE}/orders/{order_id}", params={"accountId": bob}
         ).status_code
         == 404
     )
@@ -261,8 +304,10 @@ def test_broker_only_app_has_no_datafeed_paths(client: TestClient) -> None:
     assert not any(p.startswith("/api/v1/datafeed") for p in merged)
 
 
-# The app serves its schema without starting (no database is opened to load it);
-# each call starts it on the test's database (the ``fuzzed_database`` fixture).
+# The app serves its schema without starting (no database is opened to load it).
+# schemathesis starts it at the first call, on the database of the
+# ``fuzzed_database`` fixture, and keeps it running for every later case: a case
+# costs its generation and one in-process request.
 # A module's own fuzzing is its quick check: generated cases only. The coverage
 # phase (boundary values of every parameter, built when the tests are collected,
 # in each pytest-xdist worker) runs in the contract gate, tests/test_contract.py,
@@ -276,9 +321,16 @@ fuzzed.app = fuzzed_app
 fuzzed.location = f"{BASE}/openapi.json"
 
 
-@pytest.fixture
-def fuzzed_database(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DATABASE_URL", database_url)
+@pytest.fixture(scope="module")
+def fuzzed_database(
+    migrated_database: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[None]:
+    """A fresh database for the fuzzed app, which no other test uses."""
+    path = tmp_path_factory.mktemp("broker-fuzzed") / "broker.db"
+    shutil.copyfile(migrated_database, path)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DATABASE_URL", f"sqlite:///{path}")
+        yield
 
 
 @fuzzed.parametrize()

@@ -5,9 +5,13 @@ streams, and only on that account's.
 """
 
 import asyncio
+import itertools
 import json
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -27,23 +31,39 @@ TIMEOUT = 10.0
 WORKING, FILLED, CANCELED = 6, 2, 1
 
 
-@pytest.fixture
-def server(
-    database_url: str, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[tuple[str, BrokerService]]:
-    """A served broker whose prices move only when a test sets them."""
-    with served(database_url, monkeypatch) as found:
-        yield found
+@dataclass
+class Served:
+    """A served broker: its routes' base URL, its service, an HTTP client."""
+
+    url: str
+    service: BrokerService
+    http: httpx.Client
+
+    @property
+    def ws_url(self) -> str:
+        return self.url.replace("http://", "ws://") + "/ws"
+
+    def rest(self, method: str, path: str, account: str, **kwargs: Any) -> Any:
+        """The JSON answer to a REST call for ``account``."""
+        response = self.http.request(
+            method, f"{self.url}{path}", params={"accountId": account}, **kwargs
+        )
+        return response.json()
+
+    def set_price(self, symbol: str, price: float) -> None:
+        """Set a price on the server and run a matching step against it."""
+        self.http.put(
+            f"{self.url}/test/price/{symbol}", params={"price": price}
+        ).raise_for_status()
 
 
 @contextmanager
-def served(
-    url: str, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[tuple[str, BrokerService]]:
-    """Serve the broker on ``url``'s database; yield its base URL and service.
+def served(url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Served]:
+    """Serve the broker on ``url``'s database, AAPL at 100.
 
     The live stepping is off, and a test-only route sets prices on the server's
-    event loop (publishing from another thread is not allowed).
+    event loop (publishing from another thread is not allowed). One HTTP client
+    makes every REST call: its connections are reused.
     """
     monkeypatch.setenv("DATABASE_URL", url)
     app = sign_in(AppFactory().create_app(["broker"]))
@@ -60,14 +80,41 @@ def served(
     app.module_apps["broker"].add_api_route(
         "/test/price/{symbol}", set_price, methods=["PUT"]
     )
-    with serve(app) as url:
-        yield url + BASE, service
+    with serve(app) as base, httpx.Client(timeout=TIMEOUT) as http:
+        yield Served(base + BASE, service, http)
 
 
-def set_price(base_url: str, symbol: str, price: float) -> None:
-    httpx.put(
-        f"{base_url}/test/price/{symbol}", params={"price": price}
-    ).raise_for_status()
+@pytest.fixture(scope="module")
+def shared_server(
+    migrated_database: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Served]:
+    """One served broker for this file, on its own fresh database: starting a
+    server costs more than a test's own exchanges, and the tests keep apart by
+    account (``account``)."""
+    path = tmp_path_factory.mktemp("broker-ws") / "broker.db"
+    shutil.copyfile(migrated_database, path)
+    with (
+        pytest.MonkeyPatch.context() as patch,
+        served(f"sqlite:///{path}", patch) as found,
+    ):
+        yield found
+
+
+@pytest.fixture
+def server(shared_server: Served) -> Served:
+    """The served broker, its prices moving only when a test sets them; AAPL
+    at 100."""
+    shared_server.set_price("AAPL", 100.0)
+    return shared_server
+
+
+accounts = itertools.count(1)
+
+
+@pytest.fixture
+def account() -> str:
+    """An account no other test uses."""
+    return f"WS-{next(accounts)}"
 
 
 async def send(ws: ClientConnection, kind: str, payload: dict[str, Any]) -> None:
@@ -94,35 +141,21 @@ async def subscribe(ws: ClientConnection, route: str, account: str) -> None:
                 return
 
 
-def rest(
-    base_url: str, method: str, path: str, account: str = "A", **kwargs: Any
-) -> Any:
-    response = httpx.request(
-        method, f"{base_url}{path}", params={"accountId": account}, **kwargs
-    )
-    return response.json()
-
-
-def ws_url(base_url: str) -> str:
-    return base_url.replace("http://", "ws://") + "/ws"
-
-
 def test_orders_stream_pushes_placed_modified_cancelled_and_filled(
-    server: tuple[str, BrokerService],
+    server: Served, account: str
 ) -> None:
-    base_url, _ = server
 
     async def scenario() -> list[tuple[int, Any]]:
-        async with connect(ws_url(base_url)) as ws:
-            await subscribe(ws, "orders", "A")
+        async with connect(server.ws_url) as ws:
+            await subscribe(ws, "orders", account)
             limit = {"symbol": "AAPL", "type": 1, "side": 1, "qty": 1, "limitPrice": 90}
-            order_id = rest(base_url, "POST", "/orders", json=limit)["orderId"]
-            rest(base_url, "PUT", f"/orders/{order_id}", json={"limitPrice": 91})
-            rest(base_url, "DELETE", f"/orders/{order_id}")
-            rest(
-                base_url,
+            order_id = server.rest("POST", "/orders", account, json=limit)["orderId"]
+            server.rest("PUT", f"/orders/{order_id}", account, json={"limitPrice": 91})
+            server.rest("DELETE", f"/orders/{order_id}", account)
+            server.rest(
                 "POST",
                 "/orders",
+                account,
                 json={"symbol": "AAPL", "type": 2, "side": 1, "qty": 1},
             )
             updates = [await receive(ws, "orders") for _ in range(5)]
@@ -138,21 +171,20 @@ def test_orders_stream_pushes_placed_modified_cancelled_and_filled(
 
 
 def test_fill_pushes_execution_and_position_then_equity_moves(
-    server: tuple[str, BrokerService],
+    server: Served, account: str
 ) -> None:
-    base_url, _ = server
 
     async def scenario() -> tuple[Any, Any, Any]:
-        async with connect(ws_url(base_url)) as ws:
+        async with connect(server.ws_url) as ws:
             for route in ("executions", "positions", "equity"):
-                await subscribe(ws, route, "A")
+                await subscribe(ws, route, account)
             snapshot = await receive(ws, "equity")
             assert snapshot["equity"] == 100_000
             market = {"symbol": "AAPL", "type": 2, "side": -1, "qty": 3}
-            rest(base_url, "POST", "/orders", json=market)
+            server.rest("POST", "/orders", account, json=market)
             execution = await receive(ws, "executions")
             position = await receive(ws, "positions")
-            set_price(base_url, "AAPL", 98.0)
+            server.set_price("AAPL", 98.0)
             return execution, position, await receive(ws, "equity")
 
     execution, position, equity = asyncio.run(scenario())
@@ -160,39 +192,37 @@ def test_fill_pushes_execution_and_position_then_equity_moves(
     assert (position["id"], position["qty"], position["side"]) == ("NASDAQ:AAPL", 3, -1)
     assert position["avgPrice"] == 100
     assert (equity["accountId"], equity["balance"], equity["unrealizedPl"]) == (
-        "A",
+        account,
         100_000,
         6,
     )
 
 
 def test_equity_stream_follows_the_price_and_realizes_on_close(
-    server: tuple[str, BrokerService],
+    server: Served, account: str
 ) -> None:
-    base_url, _ = server
-    rest(
-        base_url,
+    server.rest(
         "POST",
         "/orders",
+        account,
         json={"symbol": "AAPL", "type": 2, "side": 1, "qty": 10},
     )
 
     async def scenario() -> list[Any]:
-        async with connect(ws_url(base_url)) as ws:
-            await subscribe(ws, "equity", "A")
+        async with connect(server.ws_url) as ws:
+            await subscribe(ws, "equity", account)
             updates = [await receive(ws, "equity")]
-            set_price(base_url, "AAPL", 104.0)
+            server.set_price("AAPL", 104.0)
             updates.append(await receive(ws, "equity"))
-            rest(base_url, "DELETE", "/positions/AAPL")
-            set_price(base_url, "AAPL", 90.0)
-            rest(
-                base_url,
+            server.rest("DELETE", "/positions/AAPL", account)
+            server.set_price("AAPL", 90.0)
+            server.rest(
                 "POST",
                 "/orders",
-                account="B",
+                account=f"{account}-B",
                 json={"symbol": "AAPL", "type": 2, "side": 1, "qty": 1},
             )
-            set_price(base_url, "AAPL", 95.0)
+            server.set_price("AAPL", 95.0)
             updates.append(await receive(ws, "equity"))
             return [(u["equity"], u["unrealizedPl"], u["realizedPl"]) for u in updates]
 
@@ -203,20 +233,16 @@ def test_equity_stream_follows_the_price_and_realizes_on_close(
     ]
 
 
-def test_accounts_streams_are_isolated(server: tuple[str, BrokerService]) -> None:
-    base_url, _ = server
+def test_accounts_streams_are_isolated(server: Served, account: str) -> None:
+    alice_id, bob_id = f"{account}-ALICE", f"{account}-BOB"
 
     async def scenario() -> tuple[Any, Any]:
-        async with connect(ws_url(base_url)) as alice, connect(ws_url(base_url)) as bob:
-            await subscribe(alice, "orders", "ALICE")
-            await subscribe(bob, "orders", "BOB")
+        async with connect(server.ws_url) as alice, connect(server.ws_url) as bob:
+            await subscribe(alice, "orders", alice_id)
+            await subscribe(bob, "orders", bob_id)
             market = {"symbol": "AAPL", "type": 2, "side": 1, "qty": 1}
-            bobs = rest(base_url, "POST", "/orders", account="BOB", json=market)[
-                "orderId"
-            ]
-            alices = rest(base_url, "POST", "/orders", account="ALICE", json=market)[
-                "orderId"
-            ]
+            bobs = server.rest("POST", "/orders", bob_id, json=market)["orderId"]
+            alices = server.rest("POST", "/orders", alice_id, json=market)["orderId"]
             first_for_alice = await receive(alice, "orders")
             first_for_bob = await receive(bob, "orders")
             assert (first_for_alice["id"], first_for_bob["id"]) == (alices, bobs)
@@ -226,16 +252,15 @@ def test_accounts_streams_are_isolated(server: tuple[str, BrokerService]) -> Non
     assert alice["id"] != bob["id"]
 
 
-def test_broker_connection_reports_connected(server: tuple[str, BrokerService]) -> None:
-    base_url, _ = server
+def test_broker_connection_reports_connected(server: Served, account: str) -> None:
 
     async def scenario() -> Any:
-        async with connect(ws_url(base_url)) as ws:
-            await subscribe(ws, "broker-connection", "A")
+        async with connect(server.ws_url) as ws:
+            await subscribe(ws, "broker-connection", account)
             return await receive(ws, "broker-connection")
 
     status = asyncio.run(scenario())
-    assert (status["accountId"], status["status"]) == ("A", 1)
+    assert (status["accountId"], status["status"]) == (account, 1)
 
 
 @pytest.mark.parametrize(
@@ -250,14 +275,14 @@ def test_subscribers_are_closed_to_resync_when_the_bus_lost_events(
     drops, events committed meanwhile are lost, so every subscriber is closed
     with 4205 and, resubscribed, sees the stored state and new events."""
 
-    async def scenario(base_url: str) -> tuple[Any, ...]:
+    async def scenario(server: Served) -> tuple[Any, ...]:
         async with (
-            connect(ws_url(base_url)) as subscribed,
-            connect(ws_url(base_url)) as idle,
+            connect(server.ws_url) as subscribed,
+            connect(server.ws_url) as idle,
         ):
             await subscribe(subscribed, "orders", "A")
             await subscribe(subscribed, "executions", "A")
-            rest(base_url, "POST", "/orders", json=RESTING)
+            server.rest("POST", "/orders", "A", json=RESTING)
             first = await receive(subscribed, "orders")
             dropped = await drop_listener(stored_url)
             async with asyncio.timeout(TIMEOUT):
@@ -268,16 +293,16 @@ def test_subscribers_are_closed_to_resync_when_the_bus_lost_events(
             async with asyncio.timeout(TIMEOUT):
                 pong = json.loads(await idle.recv())
         received = closed.value.rcvd
-        async with connect(ws_url(base_url)) as again:
+        async with connect(server.ws_url) as again:
             await subscribe(again, "orders", "A")
-            second = rest(base_url, "POST", "/orders", json=RESTING)["orderId"]
+            second = server.rest("POST", "/orders", "A", json=RESTING)["orderId"]
             pushed = await receive(again, "orders")
-        stored = [o["id"] for o in rest(base_url, "GET", "/orders")]
+        stored = [o["id"] for o in server.rest("GET", "/orders", "A")]
         return first, dropped, received, pong, second, pushed, stored
 
-    with served(stored_url, monkeypatch) as (base_url, _):
+    with served(stored_url, monkeypatch) as server:
         first, dropped, received, pong, second, pushed, stored = asyncio.run(
-            scenario(base_url)
+            scenario(server)
         )
     assert (first["status"], dropped) == (WORKING, 1)
     assert received is not None and received.code == 4205
