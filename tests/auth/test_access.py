@@ -201,3 +201,98 @@ def test_the_asyncapi_names_the_scheme_on_protected_routes_only() -> None:
     assert document["components"]["securitySchemes"]["bearerAuth"]["scheme"] == (
         "bearer"
     )
+
+
+# Refusal order: a closed route checks the token before anything the request
+# carries, so an anonymous caller learns nothing of its input rules.
+MALFORMED = [
+    # (method, path and query, body, extra headers, status with a valid token)
+    ("GET", "/leverage/info?symbol=AAPL&orderType=two&side=1", None, {}, 422),
+    ("DELETE", "/positions/AAPL?amount=lots", None, {}, 422),
+    ("POST", "/orders", b'{"symbol": "AAPL",', {}, 422),
+    ("POST", "/orders", b'{"symbol": "AAPL"}', {}, 422),
+    ("PUT", "/leverage/set", b'{"leverage": "high"}', {}, 422),
+    (
+        "POST",
+        "/orders",
+        b'{"symbol":"AAPL","type":2,"side":1,"qty":1}',
+        {"Idempotency-Key": "a b"},
+        422,
+    ),
+    ("POST", "/orders", b'{"symbol":"NOPE","type":2,"side":1,"qty":1}', {}, 400),
+]
+
+
+def expired(issuer: Issuer) -> str:
+    return issuer.token("alice", ("ALICE-1",), iat=1_000_000_000, exp=1_000_000_060)
+
+
+@pytest.mark.parametrize(("method", "path", "body", "headers", "status"), MALFORMED)
+def test_a_closed_route_answers_401_before_looking_at_the_request(
+    client: TestClient,
+    issuer: Issuer,
+    method: str,
+    path: str,
+    body: bytes | None,
+    headers: dict[str, str],
+    status: int,
+) -> None:
+    def send(authorization: dict[str, str]) -> Any:
+        sep = "&" if "?" in path else "?"
+        return client.request(
+            method,
+            f"{BROKER}{path}{sep}accountId=ALICE-1",
+            content=body,
+            headers={"Content-Type": "application/json", **headers, **authorization},
+        )
+
+    anonymous = send({})
+    bad = send(bearer("not-a-jwt"))
+    stale = send(bearer(expired(issuer)))
+    assert (anonymous.status_code, anonymous.headers["WWW-Authenticate"]) == (
+        401,
+        "Bearer",
+    )
+    assert anonymous.json() == {
+        "detail": "authentication required: send 'Authorization: Bearer <token>'"
+    }
+    assert (bad.status_code, stale.status_code) == (401, 401)
+    assert bad.headers["WWW-Authenticate"].startswith('Bearer error="invalid_token"')
+    assert stale.json() == {"detail": "token expired"}
+    # With a valid token, the same request meets the content checks as before.
+    valid = send(bearer(issuer.token("alice", ("ALICE-1",))))
+    assert valid.status_code == status
+    assert valid.status_code != 422 or valid.json()["detail"][0]["loc"][0] in {
+        "query",
+        "body",
+        "header",
+    }
+
+
+def test_routing_refusals_body_size_and_preflights_come_before_the_token(
+    client: TestClient,
+) -> None:
+    unknown = client.get(f"{BROKER}/nowhere")
+    unserved = client.patch(f"{BROKER}/orders")
+    too_large = client.post(
+        f"{BROKER}/orders",
+        content=b"x" * 1_048_577,
+        headers={"Content-Type": "application/json"},
+    )
+    preflight = client.options(
+        f"{BROKER}/orders",
+        headers={
+            "Origin": "http://localhost:5173",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization, content-type",
+        },
+    )
+    assert unknown.status_code == 404
+    assert (unserved.status_code, unserved.headers["Allow"]) == (
+        405,
+        "GET, OPTIONS, POST",
+    )
+    assert too_large.status_code == 413
+    assert preflight.status_code == 200
+    assert preflight.headers["Access-Control-Allow-Origin"] == "http://localhost:5173"
+    assert "authorization" in preflight.headers["Access-Control-Allow-Headers"]

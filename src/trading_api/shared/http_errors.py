@@ -15,6 +15,9 @@ Installed on every module app and on the root app:
   wins over a templated one (:mod:`trading_api.shared.http_methods`).
 * Query and path parameters typed integer, number or boolean must be spelled
   as that JSON value (:mod:`trading_api.shared.http_params`).
+* **401** for a closed operation without a valid bearer token comes before any
+  422 or 400 of the request's content, after the 404/405 of routing
+  (:mod:`trading_api.shared.auth._guard`).
 """
 
 from __future__ import annotations
@@ -54,7 +57,12 @@ def install_error_handlers(app: FastAPI, *, guard_paths: bool = True) -> None:
     app.add_exception_handler(HTTPException, _http_error)
     document_body_limit(app)
     if guard_paths:
+        from trading_api.shared.auth._guard import AuthenticationGuard
+
+        # Tried in this order: routing refusals (405), then the token of a
+        # closed operation (401), then the parameters' text (422).
         app.router.routes.insert(0, ParameterTextGuard(app))
+        app.router.routes.insert(0, AuthenticationGuard(app))
         app.router.routes.insert(0, ConcretePathGuard(app))
 
 

@@ -9,9 +9,10 @@ included), a number or a boolean must be spelled as that JSON value (``5``,
 before pydantic reads it. String parameters are untouched.
 
 :class:`ParameterTextGuard` is a module app's route that takes such requests
-before any other; it reads the app's documented routes on its first request
-(not the OpenAPI document, which is slow to generate), and an app without typed
-parameters pays one check per request.
+before the app's own routes (after the routing and authentication guards: a
+closed operation's anonymous caller gets its 401 first); it reads the app's
+documented routes on its first request (not the OpenAPI document, which is slow
+to generate), and an app without typed parameters pays one check per request.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ class _Operation:
 
 
 class ParameterTextGuard(BaseRoute):
-    """The first route of a module app: answers 422 to a request whose typed
+    """A route ahead of a module app's own: answers 422 to a request whose typed
     query or path parameter is not spelled as its JSON value."""
 
     is_guard = True

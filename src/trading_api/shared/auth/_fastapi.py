@@ -85,11 +85,16 @@ class BearerToken(HTTPBearer):
             token = bearer_token(request.headers.get("authorization"))
             return await authenticator_of(request.app).verify(token)
         except AuthError as error:
-            raise HTTPException(
-                status.HTTP_401_UNAUTHORIZED,
-                detail=error.reason,
-                headers={"WWW-Authenticate": challenge(error)},
-            ) from None
+            raise unauthorized(error) from None
+
+
+def unauthorized(error: AuthError) -> HTTPException:
+    """The 401 answering ``error``: its reason, and ``WWW-Authenticate``."""
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED,
+        detail=error.reason,
+        headers={"WWW-Authenticate": challenge(error)},
+    )
 
 
 def bearer_token(authorization: str | None) -> str:

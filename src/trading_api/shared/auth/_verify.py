@@ -44,6 +44,20 @@ class Authenticator:
         self._algorithms = frozenset(settings.algorithms)
         self._verified: OrderedDict[str, tuple[int, Principal]] = OrderedDict()
 
+    def remembered(self, token: str) -> Principal | None:
+        """The principal of ``token`` if it was verified before and still is
+        valid (same keys, not expired); None otherwise. No I/O, no signature."""
+        remembered = self._verified.get(token)
+        if remembered is None:
+            return None
+        generation, principal = remembered
+        if (
+            generation == self.keys.generation
+            and principal.expires_at + self.settings.leeway_seconds > self._clock()
+        ):
+            return principal
+        return None
+
     async def verify(self, token: str) -> Principal:
         """The principal ``token`` speaks for.
 
@@ -51,15 +65,10 @@ class Authenticator:
             AuthError: the token is malformed, forged, expired, or meant for
                 another issuer or audience; the reason says which.
         """
-        remembered = self._verified.get(token)
-        if remembered is not None:
-            generation, principal = remembered
-            if (
-                generation == self.keys.generation
-                and principal.expires_at + self.settings.leeway_seconds > self._clock()
-            ):
-                return principal
-            del self._verified[token]
+        known = self.remembered(token)
+        if known is not None:
+            return known
+        self._verified.pop(token, None)
         try:
             header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError:
