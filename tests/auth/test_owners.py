@@ -20,7 +20,7 @@ from trading_api.modules.auth.tables import Base
 from trading_api.shared.storage import ModuleDatabase
 from trading_api.shared.storage.migrations import upgrade
 
-RACED = [f"RACE-{n}" for n in range(8)]
+RACED = [f"RACE-{n}" for n in range(4)]
 
 
 @asynccontextmanager
