@@ -8,7 +8,6 @@ hand-computed case is also a check that its whole effect was stored.
 
 import asyncio
 import itertools
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from trading_api.modules.broker.tests.support import OPEN, Broker, Run
 from trading_api.shared.storage.migrations import ModuleMigrations, upgrade
 from trading_api.shared.storage.testing import (
     SKIP_VARIABLE,
+    MigratedSQLite,
     PostgresUnavailableError,
     TemporaryPostgres,
     skip_requested,
@@ -33,14 +33,12 @@ MakeBroker = Callable[..., Broker]
 
 
 @pytest.fixture(scope="session")
-def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An SQLite file the broker's migrations built; tests copy it."""
-    path = tmp_path_factory.mktemp("broker-template") / "broker.db"
+def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> MigratedSQLite:
+    """An SQLite database the broker's migrations built; tests copy it."""
     migrations = ModuleMigrations.in_package(
         BrokerModule.name, PACKAGE_DIR, Base.metadata
     )
-    upgrade(f"sqlite:///{path}", migrations)
-    return path
+    return MigratedSQLite.build(tmp_path_factory.mktemp("broker-template"), migrations)
 
 
 @pytest.fixture(scope="session")
@@ -96,11 +94,9 @@ def stored_url(request: pytest.FixtureRequest, database_url: str) -> str:
 
 
 @pytest.fixture
-def database_url(migrated_database: Path, tmp_path: Path) -> str:
+def database_url(migrated_database: MigratedSQLite, tmp_path: Path) -> str:
     """A fresh, migrated SQLite database for this test."""
-    path = tmp_path / "broker.db"
-    shutil.copyfile(migrated_database, path)
-    return f"sqlite:///{path}"
+    return migrated_database.copy(tmp_path / "broker.db")
 
 
 @pytest.fixture
@@ -112,7 +108,7 @@ def run() -> Iterator[Run]:
 
 @pytest.fixture
 def new_broker(
-    run: Run, migrated_database: Path, tmp_path: Path
+    run: Run, migrated_database: MigratedSQLite, tmp_path: Path
 ) -> Iterator[MakeBroker]:
     """Make brokers, each on its own fresh database; checked after the test."""
     made: list[Broker] = []
@@ -121,11 +117,10 @@ def new_broker(
     def make(
         market: Market | None = None, settings: BrokerSettings | None = None
     ) -> Broker:
-        path = tmp_path / f"broker-{next(counter)}.db"
-        shutil.copyfile(migrated_database, path)
+        url = migrated_database.copy(tmp_path / f"broker-{next(counter)}.db")
         broker = Broker(
             run,
-            f"sqlite:///{path}",
+            url,
             market or Market(clock=ManualClock(OPEN)),
             settings,
         )

@@ -1,9 +1,7 @@
 """Broker REST behaviour through the app factory, as a client sees it."""
 
 import itertools
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,6 +16,7 @@ from trading_api.app_factory import AppFactory
 from trading_api.market import ManualClock, Market
 from trading_api.modules.broker.service import BrokerService
 from trading_api.shared.auth.testing import sign_in
+from trading_api.shared.storage.testing import MigratedSQLite
 
 BASE = "/api/v1/broker"
 OPEN = 1_718_028_000  # Monday 2024-06-10 10:00 New York: US stocks trade
@@ -28,7 +27,7 @@ FILLED, CANCELED, WORKING = 2, 1, 6
 
 @pytest.fixture(scope="module")
 def served(
-    migrated_database: Path, tmp_path_factory: pytest.TempPathFactory
+    migrated_database: MigratedSQLite, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[TestClient, BrokerService]]:
     """The broker app on its own fresh database, started once for this file.
 
@@ -37,10 +36,9 @@ def served(
     own (``client``), the app's default account is used by one test only, and
     matching runs only when a test steps it.
     """
-    path = tmp_path_factory.mktemp("broker-api") / "broker.db"
-    shutil.copyfile(migrated_database, path)
+    url = migrated_database.copy(tmp_path_factory.mktemp("broker-api") / "broker.db")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DATABASE_URL", f"sqlite:///{path}")
+        patch.setenv("DATABASE_URL", url)
         app = sign_in(AppFactory().create_app(["broker"]))
         [module] = [m for m in app.modules if m.name == "broker"]
         module.simulation_interval = 0
@@ -323,13 +321,12 @@ fuzzed.location = f"{BASE}/openapi.json"
 
 @pytest.fixture(scope="module")
 def fuzzed_database(
-    migrated_database: Path, tmp_path_factory: pytest.TempPathFactory
+    migrated_database: MigratedSQLite, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[None]:
     """A fresh database for the fuzzed app, which no other test uses."""
-    path = tmp_path_factory.mktemp("broker-fuzzed") / "broker.db"
-    shutil.copyfile(migrated_database, path)
+    url = migrated_database.copy(tmp_path_factory.mktemp("broker-fuzzed") / "broker.db")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DATABASE_URL", f"sqlite:///{path}")
+        patch.setenv("DATABASE_URL", url)
         yield
 
 

@@ -7,11 +7,9 @@ streams, and only on that account's.
 import asyncio
 import itertools
 import json
-import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,6 +21,7 @@ from trading_api.app_factory import AppFactory
 from trading_api.market import ManualClock, Market
 from trading_api.modules.broker.service import BrokerService
 from trading_api.shared.auth.testing import sign_in
+from trading_api.shared.storage.testing import MigratedSQLite
 from trading_api.shared.testing import serve
 
 BASE = "/api/v1/broker"
@@ -86,16 +85,15 @@ def served(url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Served]:
 
 @pytest.fixture(scope="module")
 def shared_server(
-    migrated_database: Path, tmp_path_factory: pytest.TempPathFactory
+    migrated_database: MigratedSQLite, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Served]:
     """One served broker for this file, on its own fresh database: starting a
     server costs more than a test's own exchanges, and the tests keep apart by
     account (``account``)."""
-    path = tmp_path_factory.mktemp("broker-ws") / "broker.db"
-    shutil.copyfile(migrated_database, path)
+    url = migrated_database.copy(tmp_path_factory.mktemp("broker-ws") / "broker.db")
     with (
         pytest.MonkeyPatch.context() as patch,
-        served(f"sqlite:///{path}", patch) as found,
+        served(url, patch) as found,
     ):
         yield found
 
