@@ -437,6 +437,78 @@ def project_copy() -> Callable[..., Path]:
     return copy
 
 
+def made_once(
+    tmp_path_factory: pytest.TempPathFactory, name: str, make: Callable[[Path], None]
+) -> Path:
+    """The folder ``name`` that ``make(folder)`` fills, made once per test run:
+    the test workers share it (the first to ask makes it while the others wait
+    on a lock file). A failed ``make`` leaves no folder, so the next asker
+    tries again and shows the failure too."""
+    import fcntl
+
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # the run's folder, above each worker's own
+    folder, done = base / name, base / f"{name}.done"
+    with (base / f"{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            try:
+                make(folder)
+            except BaseException:
+                shutil.rmtree(folder, ignore_errors=True)
+                raise
+            done.touch()
+    return folder
+
+
+def copy_made(source: Path, dest: Path) -> Path:
+    """A private copy of a shared project folder, git data and links included."""
+    return Path(shutil.copytree(source, dest, symlinks=True))
+
+
+@pytest.fixture(scope="session")
+def private_copy() -> Callable[[Path, Path], Path]:
+    """:func:`copy_made`: ``(shared, dest) -> dest``, a copy to change freely."""
+    return copy_made
+
+
+@pytest.fixture(scope="session")
+def market_data_project(
+    tmp_path_factory: pytest.TempPathFactory, project_copy: Callable[..., Path]
+) -> Path:
+    """A git copy of the project where ``new-module market-data`` made a module,
+    committed. Shared by every test of the run: copy it (:func:`private_copy`)
+    before changing anything."""
+
+    def make(root: Path) -> None:
+        project_copy(root, git=True)
+        made = run_trading(root, "new-module", "market-data")
+        assert made.returncode == 0, made.stderr
+        run_git(root, "add", "-A")
+        run_git(root, "commit", "-q", "-m", "Add market-data")
+
+    return made_once(tmp_path_factory, "market-data-project", make)
+
+
+@pytest.fixture(scope="session")
+def notes_project(
+    tmp_path_factory: pytest.TempPathFactory, project_copy: Callable[..., Path]
+) -> Path:
+    """A git copy of the project with ``core`` as its only module (and the
+    checkout's node_modules), where ``new-module notes --no-ws`` made a module
+    born with a table and its first migration, not committed. Shared by every
+    test of the run: copy it (:func:`private_copy`) before changing anything."""
+
+    def make(root: Path) -> None:
+        project_copy(root, modules=["core"], git=True, node_modules=True)
+        made = run_trading(root, "new-module", "notes", "--no-ws")
+        assert made.returncode == 0, made.stderr
+
+    return made_once(tmp_path_factory, "notes-project", make)
+
+
 def run_trading(
     cwd: Path, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
@@ -471,6 +543,39 @@ class CliOutcome:
 Cli = Callable[..., CliOutcome]
 
 
+def _in_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Load the runtime and have ``monkeypatch`` put back the import path and
+    ``PYTHONPATH`` a command sets for its project."""
+    # The runtime is in use in this process, so activating a project copy adds
+    # its folder to the path but never swaps the loaded runtime for the copy's.
+    import trading_api.shared.module_registry  # noqa: F401
+    from trading_cli.main import options
+
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.setenv("PYTHONPATH", os.environ.get("PYTHONPATH", ""))
+    monkeypatch.setattr(options, "debug", False)
+
+
+def _invoke(
+    monkeypatch: pytest.MonkeyPatch,
+    cwd: Path,
+    args: Sequence[str],
+    env: dict[str, str] | None,
+) -> CliOutcome:
+    from typer.testing import CliRunner
+
+    from trading_cli.main import app
+
+    monkeypatch.chdir(cwd)
+    result = CliRunner().invoke(app, list(args), env={"NO_COLOR": "1", **(env or {})})
+    # The root command turns a TradingError into its line and exit code;
+    # anything else escaping is a bug the test should show.
+    error = result.exception
+    if error is not None and not isinstance(error, SystemExit):
+        raise error
+    return CliOutcome(result.exit_code, result.stdout, result.stderr)
+
+
 @pytest.fixture
 def cli(monkeypatch: pytest.MonkeyPatch) -> Cli:
     """Run ``trading ARGS`` in this process with Typer's CliRunner, from folder
@@ -479,27 +584,22 @@ def cli(monkeypatch: pytest.MonkeyPatch) -> Cli:
     ``env`` adds to the environment for the run. The import path and
     ``PYTHONPATH`` a command sets for the project are put back after the test.
     """
-    from typer.testing import CliRunner
-
-    # The runtime is in use in this process, so activating a project copy adds
-    # its folder to the path but never swaps the loaded runtime for the copy's.
-    import trading_api.shared.module_registry  # noqa: F401
-    from trading_cli.main import app, options
-
-    monkeypatch.setattr(sys, "path", list(sys.path))
-    monkeypatch.setenv("PYTHONPATH", os.environ.get("PYTHONPATH", ""))
-    monkeypatch.setattr(options, "debug", False)
+    _in_process(monkeypatch)
 
     def run(cwd: Path, *args: str, env: dict[str, str] | None = None) -> CliOutcome:
-        monkeypatch.chdir(cwd)
-        result = CliRunner().invoke(
-            app, list(args), env={"NO_COLOR": "1", **(env or {})}
-        )
-        # The root command turns a TradingError into its line and exit code;
-        # anything else escaping is a bug the test should show.
-        error = result.exception
-        if error is not None and not isinstance(error, SystemExit):
-            raise error
-        return CliOutcome(result.exit_code, result.stdout, result.stderr)
+        return _invoke(monkeypatch, cwd, args, env)
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def cli_once() -> Cli:
+    """:func:`cli` for module- and session-scoped fixtures: each run puts the
+    working folder, the import path and ``PYTHONPATH`` back as soon as it ends."""
+
+    def run(cwd: Path, *args: str, env: dict[str, str] | None = None) -> CliOutcome:
+        with pytest.MonkeyPatch.context() as monkeypatch:
+            _in_process(monkeypatch)
+            return _invoke(monkeypatch, cwd, args, env)
 
     return run

@@ -59,14 +59,16 @@ class Scaffolded:
 def scaffolded(
     project_copy: CopyProject,
     trading: Trading,
+    cli_once: Cli,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Scaffolded:
-    """A project copy in git, with market-data made by new-module."""
+    """A project copy in git, with market-data made by new-module (the dry run
+    in process, the real one as the console script)."""
     root = project_copy(tmp_path_factory.mktemp("scaffold") / "project", git=True)
     before = snapshot(root)
     args = ["new-module", "market-data", "--description", "Quotes and bars."]
-    dry = trading(root, *args, "--dry-run", "--json")
-    assert dry.returncode == 0, dry.stderr
+    dry = cli_once(root, *args, "--dry-run", "--json")
+    assert dry.code == 0, dry.err
     after_dry_run = snapshot(root)
     made = trading(root, *args, "--json")
     assert made.returncode == 0, made.stderr
@@ -75,7 +77,7 @@ def scaffolded(
         before,
         after_dry_run,
         snapshot(root),
-        json.loads(dry.stdout),
+        json.loads(dry.out),
         json.loads(made.stdout),
     )
 
@@ -114,10 +116,13 @@ def test_dry_run_lists_what_new_module_then_creates(scaffolded: Scaffolded) -> N
     assert (dry["created"], dry["updated"]) == (made["created"], made["updated"])
 
 
-def test_rendered_module_tests_pass(scaffolded: Scaffolded, trading: Trading) -> None:
-    result = trading(scaffolded.root, "test", "market-data", "--", "-q")
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
-    assert " passed" in result.stdout
+def test_rendered_module_tests_pass(
+    scaffolded: Scaffolded, cli: Cli, capfd: pytest.CaptureFixture[str]
+) -> None:
+    result = cli(scaffolded.root, "test", "market-data", "--", "-q")
+    pytest_output = capfd.readouterr().out  # pytest runs in a process of its own
+    assert result.code == 0, pytest_output[-3000:] + result.err
+    assert " passed" in pytest_output
 
 
 def test_rendered_module_is_mypy_strict_and_ruff_clean(
@@ -185,11 +190,11 @@ with serve(AppFactory().create_app(["market-data"])) as url:
 
 
 def test_app_serves_the_new_module_over_rest_and_ws(
-    scaffolded: Scaffolded, trading: Trading, tmp_path: Path
+    scaffolded: Scaffolded, cli: Cli, tmp_path: Path
 ) -> None:
     database = {"DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}"}
-    migrated = trading(scaffolded.root, "db", "upgrade", env=database)
-    assert "market-data: base -> 0001" in migrated.stdout.splitlines(), migrated.stderr
+    migrated = cli(scaffolded.root, "db", "upgrade", env=database)
+    assert "market-data: base -> 0001" in migrated.out.splitlines(), migrated.err
     result = subprocess.run(
         [sys.executable, "-c", SERVE],
         cwd=scaffolded.root,

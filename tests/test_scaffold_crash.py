@@ -36,19 +36,10 @@ def snapshot(project: Path) -> dict[str, bytes]:
 
 
 @pytest.fixture(scope="module")
-def pristine(
-    project_copy: CopyProject,
-    trading: Trading,
-    git: Git,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Path:
-    """A git project copy where new-module made market-data, committed."""
-    root = project_copy(tmp_path_factory.mktemp("crash") / "project", git=True)
-    made = trading(root, "new-module", "market-data")
-    assert made.returncode == 0, made.stderr
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "Add market-data")
-    return root
+def pristine(market_data_project: Path) -> Path:
+    """A git project copy where new-module made market-data, committed (only
+    ever copied, never changed)."""
+    return market_data_project
 
 
 @pytest.fixture

@@ -60,18 +60,14 @@ def recorded_commit(project: Path) -> str:
 
 @pytest.fixture(scope="module")
 def base(
-    project_copy: CopyProject,
-    git: Git,
-    trading: Trading,
+    market_data_project: Path,
+    private_copy: Callable[[Path, Path], Path],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Path:
     """A project copy in git where new-module made market-data, committed."""
-    root = project_copy(tmp_path_factory.mktemp("update") / "project", git=True)
-    made = trading(root, "new-module", "market-data")
-    assert made.returncode == 0, made.stderr
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "Add market-data")
-    return root
+    return private_copy(
+        market_data_project, tmp_path_factory.mktemp("update") / "project"
+    )
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import shutil
 import sys
 import textwrap
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -89,36 +90,54 @@ def add_ping_route(project: Path) -> None:
     )
 
 
-def test_build_from_scratch_then_rebuild_writes_nothing(
-    project: Path, cli: Cli
-) -> None:
-    for folder in project.glob("src/trading_api/**/specs_generated"):
+@dataclass
+class FromScratch:
+    """A project copy whose generated specs were deleted, then built once."""
+
+    root: Path
+    first: Any  # the build's CliOutcome
+    written: dict[str, bytes]
+    stamps: dict[str, int]
+
+
+@pytest.fixture(scope="module")
+def from_scratch(
+    project_copy: CopyProject,
+    cli_once: Cli,
+    session_cache: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> FromScratch:
+    """One build from scratch for the tests that look at its result."""
+    root = project_copy(tmp_path_factory.mktemp("scratch") / "project")
+    for folder in root.glob("src/trading_api/**/specs_generated"):
         shutil.rmtree(folder)
-    first = cli(project, "specs", "build")
+    first = cli_once(root, "specs", "build", env={"XDG_CACHE_HOME": str(session_cache)})
+    written = spec_files(root)
+    stamps = {path: (root / path).stat().st_mtime_ns for path in written}
+    return FromScratch(root, first, written, stamps)
+
+
+def test_build_from_scratch_then_rebuild_writes_nothing(
+    from_scratch: FromScratch, cli: Cli
+) -> None:
+    project, first = from_scratch.root, from_scratch.first
+    written = from_scratch.written
     assert first.code == 0, first.err
-    written = spec_files(project)
     assert str(CORE_SPEC) in written and str(MERGED_ASYNCAPI) in written
     assert f"wrote {CORE_SPEC}" in first.out
-    stamps = {path: (project / path).stat().st_mtime_ns for path in written}
 
     second = cli(project, "specs", "build")
 
     assert second.code == 0, second.err
     assert "nothing written" in second.out
-    assert {p: (project / p).stat().st_mtime_ns for p in written} == stamps
+    assert {p: (project / p).stat().st_mtime_ns for p in written} == from_scratch.stamps
 
 
 def test_build_is_deterministic_and_matches_the_committed_specs(
-    project: Path, cli: Cli
+    from_scratch: FromScratch,
 ) -> None:
-    committed = spec_files(ROOT)
-    for folder in project.glob("src/trading_api/**/specs_generated"):
-        shutil.rmtree(folder)
-
-    result = cli(project, "specs", "build")
-
-    assert result.code == 0, result.err
-    assert spec_files(project) == committed
+    assert from_scratch.first.code == 0, from_scratch.first.err
+    assert from_scratch.written == spec_files(ROOT)
 
 
 def test_spec_files_are_headed_canonical_json(unchanged: Path) -> None:

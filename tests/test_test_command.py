@@ -1,11 +1,14 @@
 """``trading test``: one module's tests, the affected modules', the CI run.
 
-Argument errors are checked in process; runs that start pytest use the real
-command in a subprocess, since pytest's output goes straight to the terminal.
+The command runs in process (Typer's ``CliRunner``); the pytest it starts is a
+real subprocess writing straight to the terminal, so what a user sees is the
+command's own output followed by pytest's, read from the file descriptors. The
+full CI run is run once as the console script, in a process of its own.
 """
 
 import subprocess
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +20,7 @@ CopyProject = Callable[..., Path]
 Git = Callable[..., str]
 Trading = Callable[..., subprocess.CompletedProcess[str]]
 Cli = Callable[..., Any]
+RunTest = Callable[..., "Seen"]
 PROBE = """import pytest
 
 
@@ -62,7 +66,31 @@ def touch(project: Path, relative: str) -> None:
     path.write_text(path.read_text() + "# edited\n")
 
 
-def affected_line(result: subprocess.CompletedProcess[str]) -> str:
+@dataclass
+class Seen:
+    """What a user sees from ``trading test``: its exit code, everything on
+    stdout (the command's lines, then pytest's) and on stderr."""
+
+    code: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def run_test(cli: Cli, capfd: pytest.CaptureFixture[str]) -> RunTest:
+    """``trading test ARGS`` in folder ``cwd``, in process, with the output of
+    the pytest it starts."""
+
+    def run(cwd: Path, *args: str) -> Seen:
+        capfd.readouterr()  # only this run's output
+        result = cli(cwd, "test", *args)
+        child = capfd.readouterr()
+        return Seen(result.code, result.out + child.out, result.err + child.err)
+
+    return run
+
+
+def affected_line(result: Seen) -> str:
     return next(line for line in result.stdout.splitlines() if "since" in line).strip()
 
 
@@ -88,51 +116,51 @@ def test_contradictory_options_are_usage_errors(
     assert result.err == f"error: {problem}\n"
 
 
-def test_a_module_runs_only_its_own_tests(project: Path, trading: Trading) -> None:
-    result = trading(project, "test", "core", "--", "-v")
+def test_a_module_runs_only_its_own_tests(project: Path, run_test: RunTest) -> None:
+    result = run_test(project, "core", "--", "-v")
 
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.code == 0, result.stdout + result.stderr
     assert "core/tests/test_probe.py::test_core_probe PASSED" in result.stdout
     assert " 1 deselected" in result.stdout
     assert "test_core_probe_integration" not in result.stdout
     assert "datafeed" not in result.stdout and "broker" not in result.stdout
 
 
-def test_integration_tests_run_with_the_flag(project: Path, trading: Trading) -> None:
-    result = trading(project, "test", "core", "--integration", "--", "-v")
+def test_integration_tests_run_with_the_flag(project: Path, run_test: RunTest) -> None:
+    result = run_test(project, "core", "--integration", "--", "-v")
 
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.code == 0, result.stdout + result.stderr
     assert "test_core_probe_integration PASSED" in result.stdout
     assert "deselected" not in result.stdout
 
 
 def test_a_failing_module_test_fails_the_command(
-    project: Path, trading: Trading
+    project: Path, run_test: RunTest
 ) -> None:
     write_probe(project, outcome="1 + 1 == 3")
 
-    result = trading(project, "test", "core")
+    result = run_test(project, "core")
 
-    assert result.returncode == 1
+    assert result.code == 1
     assert "1 failed" in result.stdout
     assert "tests of core failed" in result.stderr
 
 
-def test_collecting_no_test_is_a_failure(project: Path, trading: Trading) -> None:
-    result = trading(project, "test", "core", "--", "-k", "no_such_test")
-    assert result.returncode == 1
+def test_collecting_no_test_is_a_failure(project: Path, run_test: RunTest) -> None:
+    result = run_test(project, "core", "--", "-k", "no_such_test")
+    assert result.code == 1
     assert "pytest collected no tests for core" in result.stderr
 
 
 def test_affected_picks_the_module_changed_in_the_last_commit(
-    repo: Path, trading: Trading, git: Git
+    repo: Path, run_test: RunTest, git: Git
 ) -> None:
     touch(repo, "modules/core/service.py")
     git(repo, "commit", "-q", "-am", "change core")
 
-    result = trading(repo, "test", "--affected", "--", "--collect-only", "-q")
+    result = run_test(repo, "--affected", "--", "--collect-only", "-q")
 
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.code == 0, result.stdout + result.stderr
     assert affected_line(result) == "affected since HEAD~1: core"
     assert "core/tests/test_probe.py::test_core_probe" in result.stdout
     assert "datafeed/tests" not in result.stdout
@@ -148,14 +176,14 @@ def test_affected_picks_the_module_changed_in_the_last_commit(
     ],
 )
 def test_affected_follows_the_imports_of_shared_code(
-    repo: Path, changed: str, modules: str, trading: Trading
+    repo: Path, changed: str, modules: str, run_test: RunTest
 ) -> None:
     touch(repo, changed)
 
     # pytest --version answers at once: only the selection matters here.
-    result = trading(repo, "test", "--affected", "--base", "HEAD", "--", "--version")
+    result = run_test(repo, "--affected", "--base", "HEAD", "--", "--version")
 
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.code == 0, result.stdout + result.stderr
     assert affected_line(result) == f"affected since HEAD: {modules}"
 
 
@@ -207,7 +235,7 @@ def test_a_full_run_reports_every_step_and_fails_on_a_broken_one(
 
 
 @pytest.fixture
-def small_project(project_copy: CopyProject, trading: Trading, tmp_path: Path) -> Path:
+def small_project(project_copy: CopyProject, cli: Cli, tmp_path: Path) -> Path:
     """A copy with only the core module and one cross-cutting test, so the
     whole CI run stays quick; its generated files are rebuilt to match."""
     root = project_copy(
@@ -233,6 +261,6 @@ def small_project(project_copy: CopyProject, trading: Trading, tmp_path: Path) -
         )
     )
     for command in (("specs", "build"), ("clients", "build")):
-        built = trading(root, *command)
-        assert built.returncode == 0, built.stderr
+        built = cli(root, *command)
+        assert built.code == 0, built.err
     return root

@@ -44,15 +44,12 @@ INDEX = 'op.create_index("ix_notes__items_tag", "notes__items", ["tag"])'
 
 @pytest.fixture(scope="module")
 def scaffolded(
+    notes_project: Path,
+    private_copy: Callable[[Path, Path], Path],
     tmp_path_factory: pytest.TempPathFactory,
-    project_copy: Callable[..., Path],
-    trading: Callable[..., Any],
 ) -> Path:
     """A project with core and a module `notes`, as `new-module` makes it."""
-    root = project_copy(tmp_path_factory.mktemp("dev-db") / "project", modules=["core"])
-    made = trading(root, "new-module", "notes", "--no-ws")
-    assert made.returncode == 0, made.stderr
-    return root
+    return private_copy(notes_project, tmp_path_factory.mktemp("dev-db") / "project")
 
 
 def write_migration(project: Path, name: str, parent: str, upgrade: str) -> None:

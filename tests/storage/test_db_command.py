@@ -27,20 +27,12 @@ WAIT = 60.0  # seconds: an upper bound for the dev server to answer
 
 @pytest.fixture(scope="module")
 def scaffolded(
+    notes_project: Path,
+    private_copy: Callable[[Path, Path], Path],
     tmp_path_factory: pytest.TempPathFactory,
-    project_copy: Callable[..., Path],
-    trading: Trading,
 ) -> Path:
     """A project with core and a new module ``notes``, as new-module makes it."""
-    root = project_copy(
-        tmp_path_factory.mktemp("db") / "project",
-        modules=["core"],
-        git=True,
-        node_modules=True,
-    )
-    made = trading(root, "new-module", "notes", "--no-ws")
-    assert made.returncode == 0, made.stderr
-    return root
+    return private_copy(notes_project, tmp_path_factory.mktemp("db") / "project")
 
 
 @pytest.fixture
