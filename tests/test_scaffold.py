@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+pytestmark = pytest.mark.usefixtures("remember_verdicts")  # see tests/conftest.py
 ROOT = Path(__file__).resolve().parents[1]
 MODULE = Path("src/trading_api/modules/market_data")
 MERGED_OPENAPI = Path("src/trading_api/specs_generated/openapi.json")
@@ -60,6 +61,7 @@ def scaffolded(
     project_copy: CopyProject,
     trading: Trading,
     cli_once: Cli,
+    remembered: dict[str, str],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Scaffolded:
     """A project copy in git, with market-data made by new-module (the dry run
@@ -70,7 +72,7 @@ def scaffolded(
     dry = cli_once(root, *args, "--dry-run", "--json")
     assert dry.code == 0, dry.err
     after_dry_run = snapshot(root)
-    made = trading(root, *args, "--json")
+    made = trading(root, *args, "--json", env=remembered)
     assert made.returncode == 0, made.stderr
     return Scaffolded(
         root,

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+pytestmark = pytest.mark.usefixtures("remember_verdicts")  # see tests/conftest.py
 MERGED_OPENAPI = Path("src/trading_api/specs_generated/openapi.json")
 TRADING = (sys.executable, "-m", "trading_cli.main")
 CopyProject = Callable[..., Path]

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+pytestmark = pytest.mark.usefixtures("remember_verdicts")  # see tests/conftest.py
 MODULE = Path("src/trading_api/modules/market_data")
 SKIPPED = {".git", ".run", "__pycache__", "node_modules", ".pytest_cache"}
 SKIPPED |= {".mypy_cache", ".ruff_cache"}

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+pytestmark = pytest.mark.usefixtures("remember_verdicts")  # see tests/conftest.py
 TEMPLATE = Path("templates/module/template")
 MODULE = Path("src/trading_api/modules/market_data")
 SKIPPED = {

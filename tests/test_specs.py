@@ -37,7 +37,11 @@ def session_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def validation_cache(session_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def validation_cache(
+    session_cache: Path, monkeypatch: pytest.MonkeyPatch, remember_verdicts: None
+) -> None:
+    """Builds remember verdicts, even in CI (see tests/conftest.py): the tests
+    about validating empty the cache or set CI themselves."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(session_cache))
 
 
@@ -105,13 +109,15 @@ def from_scratch(
     project_copy: CopyProject,
     cli_once: Cli,
     session_cache: Path,
+    remembered: dict[str, str],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> FromScratch:
     """One build from scratch for the tests that look at its result."""
     root = project_copy(tmp_path_factory.mktemp("scratch") / "project")
     for folder in root.glob("src/trading_api/**/specs_generated"):
         shutil.rmtree(folder)
-    first = cli_once(root, "specs", "build", env={"XDG_CACHE_HOME": str(session_cache)})
+    cache = {"XDG_CACHE_HOME": str(session_cache), **remembered}
+    first = cli_once(root, "specs", "build", env=cache)
     written = spec_files(root)
     stamps = {path: (root / path).stat().st_mtime_ns for path in written}
     return FromScratch(root, first, written, stamps)

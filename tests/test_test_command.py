@@ -199,6 +199,7 @@ def test_affected_with_an_unknown_base_is_a_usage_error(repo: Path, cli: Cli) ->
     assert "'nope' is not a commit" in result.err
 
 
+@pytest.mark.usefixtures("remember_verdicts")  # see tests/conftest.py
 def test_a_full_run_reports_every_step_and_fails_on_a_broken_one(
     small_project: Path,
     trading: Trading,
