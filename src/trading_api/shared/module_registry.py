@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from trading_api.conventions import (
     MODULES_PACKAGE,
@@ -28,7 +29,11 @@ from trading_api.conventions import (
     registry_order,
 )
 from trading_api.shared.errors import ModuleDiscoveryError, UnknownModuleError
-from trading_api.shared.module_interface import Module
+
+if TYPE_CHECKING:
+    # FastAPI comes with it: discovery and name checks stay free of it, so a
+    # command that only needs module names (``trading test MODULE``) starts fast.
+    from trading_api.shared.module_interface import Module
 
 DEFAULT_MODULES_DIR = Path(__file__).resolve().parent.parent / "modules"
 DEFAULT_IMPORT_PREFIX = MODULES_PACKAGE
@@ -185,6 +190,8 @@ def _import_package(entry: ModuleEntry) -> ModuleType:
 
 
 def _load_class(entry: ModuleEntry) -> type[Module]:
+    from trading_api.shared.module_interface import Module
+
     if (entry.package_dir / "ws.py").exists():
         from trading_api.shared.ws.generated import check_ws_generated
 
