@@ -204,8 +204,21 @@ def optional_tool() -> Callable[[str], str]:
     return require_tool
 
 
+def _hands_tests_to_workers(config: pytest.Config) -> bool:
+    """Whether this process is pytest-xdist's controller, which runs no test
+    (its workers, each a pytest of its own, make their own database)."""
+    option = config.option
+    return (
+        not hasattr(config, "workerinput")
+        and getattr(option, "dist", "no") != "no"
+        and bool(getattr(option, "tx", None))
+        and not option.collectonly
+    )
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    _open_test_database(config)
+    if not _hands_tests_to_workers(config):
+        _open_test_database(config)
     config.addinivalue_line(
         "markers",
         "requires(tool): needs an optional tool ("
