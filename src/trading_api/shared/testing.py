@@ -4,6 +4,8 @@
 background thread, the way a user's client would reach it.
 """
 
+import asyncio
+import contextlib
 import socket
 import threading
 import time
@@ -12,6 +14,49 @@ from contextlib import contextmanager
 from typing import Any
 
 import uvicorn
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, told to stop at once rather than at its next tick.
+
+    uvicorn's main loop looks at ``should_exit`` every 0.1 s, and its shutdown
+    waits another 0.1 s for open connections; tests start and stop a server per
+    test, so this one waits on an event that :meth:`stop` sets (still ticking
+    each second, which keeps the ``date`` header current), and skips the wait
+    when no connection is open.
+    """
+
+    _loop: asyncio.AbstractEventLoop | None = None
+    _wake: asyncio.Event | None = None
+
+    async def main_loop(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        counter = 0
+        while not await self.on_tick(counter):
+            counter += 10  # on_tick refreshes the date header when counter % 10 == 0
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=1.0)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # uvicorn waits a fixed 0.1 s for open connections to take their
+        # shutdown; with none open there is nothing to wait for.
+        if self.server_state.connections or self.server_state.tasks:
+            await super().shutdown(sockets)
+            return
+        for server in self.servers:
+            server.close()
+        for sock in sockets or []:
+            sock.close()
+        await self.lifespan.shutdown()
+
+    def stop(self) -> None:
+        """Make the server shut down now (from any thread)."""
+        self.should_exit = True
+        loop, wake = self._loop, self._wake
+        if loop is not None and wake is not None:
+            with contextlib.suppress(RuntimeError):  # the loop already closed
+                loop.call_soon_threadsafe(wake.set)
 
 
 @contextmanager
@@ -32,7 +77,7 @@ def serve(app: Any, *, startup_timeout: float = 10.0) -> Iterator[str]:
     config = uvicorn.Config(
         app, log_level="warning", lifespan="on", ws="websockets-sansio"
     )
-    server = uvicorn.Server(config)
+    server = _Server(config)
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, daemon=True
     )
@@ -45,6 +90,6 @@ def serve(app: Any, *, startup_timeout: float = 10.0) -> Iterator[str]:
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
-        server.should_exit = True
+        server.stop()
         thread.join(timeout=10)
         sock.close()
