@@ -15,12 +15,13 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
-import jwt
-
 from trading_api.shared.auth._principal import AuthError
+
+if TYPE_CHECKING:
+    import jwt
 
 logger = logging.getLogger(__name__)
 
@@ -137,6 +138,8 @@ class KeySet:
         fingerprint = json.dumps(document, sort_keys=True)
         if fingerprint == self._fingerprint:
             return
+        import jwt
+
         keys: dict[str | None, jwt.PyJWK] = {}
         for entry in document.get("keys", []) if isinstance(document, dict) else []:
             # Only public signing keys: a shared secret ("oct") or an encryption

@@ -7,8 +7,6 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-import jwt
-
 from trading_api.shared.auth._keys import KeySet, file_loader, loader_for
 from trading_api.shared.auth._principal import AuthError, Principal
 from trading_api.shared.auth._settings import AuthSettings
@@ -69,6 +67,8 @@ class Authenticator:
         if known is not None:
             return known
         self._verified.pop(token, None)
+        import jwt  # with cryptography, about 70 ms: paid at the first token
+
         try:
             header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError:
@@ -91,6 +91,8 @@ class Authenticator:
         return principal
 
     def _decode(self, token: str, key: Any, algorithm: str) -> dict[str, Any]:
+        import jwt
+
         settings = self.settings
         try:
             claims: dict[str, Any] = jwt.decode(
