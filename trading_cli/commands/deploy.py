@@ -233,6 +233,12 @@ def logs_command(
         for line in log.tail(lines):
             typer.echo(prefixed(log.program, line, width))
     if follow:
+        import signal
+
+        # Ctrl-C or a plain kill ends following, whatever the parent left
+        # SIGINT as (a shell's background job starts with it ignored).
+        for each in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(each, signal.default_int_handler)
         try:
             follow_logs(files, typer.echo)
         except KeyboardInterrupt:
