@@ -37,6 +37,7 @@ def hub_app() -> Any:
     from fastapi import APIRouter
     from pydantic import BaseModel
 
+    from trading_api.shared.auth import public
     from trading_api.shared.module_interface import Module
     from trading_api.shared.ws import ConflateByKey, Publish, WsRouter
 
@@ -70,6 +71,7 @@ def hub_app() -> Any:
     router = APIRouter()
 
     @router.post("/publish")
+    @public
     async def publish(n: int) -> dict[str, int]:
         (send,) = service.publishers.values()
         for i in range(n):
@@ -79,6 +81,9 @@ def hub_app() -> Any:
 
     class BenchModule(Module):
         name = "bench"
+        # Public, as the datafeed's quotes are: market data needs no token, and
+        # the figure is the fan-out, not the handshake.
+        public_ws_routes = frozenset({"ticks"})
 
         @property
         def service(self) -> Service:
