@@ -105,27 +105,6 @@ def broker_app(issuer: Issuer) -> Iterator[ModularFastAPI]:
     yield app
 
 
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[Any]:
-    """A throwaway PostgreSQL cluster on a free loopback port; None when the
-    developer opted out (``TRADING_TEST_SKIP_POSTGRES=1``)."""
-    from trading_api.shared.storage.testing import (
-        PostgresUnavailableError,
-        TemporaryPostgres,
-        skip_requested,
-    )
-
-    try:
-        cluster = TemporaryPostgres()
-    except PostgresUnavailableError as exc:
-        if skip_requested():
-            yield None
-            return
-        pytest.fail(str(exc))
-    with cluster:
-        yield cluster
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=NEEDS_POSTGRES)])
 def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """An empty database: an SQLite file, then a real PostgreSQL database."""

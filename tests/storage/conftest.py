@@ -1,5 +1,6 @@
 """Fixtures of the storage tests: every database test runs on SQLite and on a
-real PostgreSQL (a throwaway cluster for the session)."""
+real PostgreSQL (in the test process's throwaway cluster, the ``postgres``
+fixture of the project's pytest plugin)."""
 
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
@@ -7,28 +8,9 @@ from typing import Any
 
 import pytest
 
-from trading_api.shared.storage.testing import (
-    SKIP_VARIABLE,
-    PostgresUnavailableError,
-    TemporaryPostgres,
-    skip_requested,
-)
+from trading_api.shared.storage.testing import SKIP_VARIABLE, TemporaryPostgres
 
 Run = Callable[[Coroutine[Any, Any, Any]], Any]
-
-
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[TemporaryPostgres | None]:
-    """A PostgreSQL cluster on a free loopback port, None when opted out."""
-    try:
-        cluster = TemporaryPostgres()
-    except PostgresUnavailableError as exc:
-        if skip_requested():
-            yield None
-            return
-        pytest.fail(str(exc))
-    with cluster:
-        yield cluster
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

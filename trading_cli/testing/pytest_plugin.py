@@ -1,4 +1,5 @@
-"""The project's pytest plugin: schemathesis's plugin, loaded only when needed.
+"""The project's pytest plugin: schemathesis's plugin, loaded only when needed,
+and one throwaway PostgreSQL cluster per test process.
 
 schemathesis registers a pytest plugin that imports schemathesis and hypothesis
 in every pytest process, about a second of CPU before the first test, although
@@ -12,9 +13,14 @@ registered late.
 """
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from trading_api.shared.storage.testing import TemporaryPostgres
 
 SCHEMATHESIS_PLUGIN = "schemathesis.pytest.plugin"
 
@@ -39,3 +45,27 @@ def pytest_collectstart(collector: pytest.Collector) -> None:
         return  # loaded at start after all (``-p schemathesis``)
     if _needs_schemathesis(collector):
         manager.import_plugin(SCHEMATHESIS_PLUGIN)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator["TemporaryPostgres | None"]:
+    """A throwaway PostgreSQL cluster on a free loopback port, started once per
+    test process: the storage, access and module tests all make their databases
+    in it (``cluster.new_database()``), so a process starts one cluster, not one
+    per suite. None when the developer opted out (``TRADING_TEST_SKIP_POSTGRES=1``);
+    otherwise a missing PostgreSQL fails the test that asked for it."""
+    from trading_api.shared.storage.testing import (
+        PostgresUnavailableError,
+        TemporaryPostgres,
+        skip_requested,
+    )
+
+    try:
+        cluster = TemporaryPostgres()
+    except PostgresUnavailableError as exc:
+        if skip_requested():
+            yield None
+            return
+        pytest.fail(str(exc))
+    with cluster:
+        yield cluster

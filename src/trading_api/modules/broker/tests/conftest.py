@@ -23,9 +23,7 @@ from trading_api.shared.storage.migrations import ModuleMigrations, upgrade
 from trading_api.shared.storage.testing import (
     SKIP_VARIABLE,
     MigratedSQLite,
-    PostgresUnavailableError,
     TemporaryPostgres,
-    skip_requested,
 )
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
@@ -42,23 +40,20 @@ def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> MigratedSQLit
 
 
 @pytest.fixture(scope="session")
-def postgres_template() -> Iterator[tuple[TemporaryPostgres, str] | None]:
-    """A throwaway PostgreSQL cluster with a migrated template database; None
-    when the developer opted out (``TRADING_TEST_SKIP_POSTGRES=1``)."""
-    try:
-        cluster = TemporaryPostgres()
-    except PostgresUnavailableError as exc:
-        if skip_requested():
-            yield None
-            return
-        pytest.fail(str(exc))
-    with cluster:
-        url = cluster.new_database()
-        migrations = ModuleMigrations.in_package(
-            BrokerModule.name, PACKAGE_DIR, Base.metadata
-        )
-        upgrade(url, migrations)
-        yield cluster, str(make_url(url).database)
+def postgres_template(
+    postgres: TemporaryPostgres | None,
+) -> tuple[TemporaryPostgres, str] | None:
+    """A migrated template database in the test process's PostgreSQL cluster
+    (the project's pytest plugin); None when the developer opted out
+    (``TRADING_TEST_SKIP_POSTGRES=1``)."""
+    if postgres is None:
+        return None
+    url = postgres.new_database()
+    migrations = ModuleMigrations.in_package(
+        BrokerModule.name, PACKAGE_DIR, Base.metadata
+    )
+    upgrade(url, migrations)
+    return postgres, str(make_url(url).database)
 
 
 @pytest.fixture(
