@@ -18,6 +18,8 @@ from starlette.requests import Request
 from starlette.routing import BaseRoute, Match
 from starlette.types import Receive, Scope, Send
 
+from trading_api.shared.http_routes import route_path
+
 METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 
 
@@ -75,7 +77,7 @@ class ConcretePathGuard(BaseRoute):
             guarded = self._guarded = self._clashing_paths()
         if not guarded or scope["type"] != "http":
             return Match.NONE, {}
-        methods = guarded.get(_route_path(scope))
+        methods = guarded.get(route_path(scope))
         if methods is None or scope["method"] in methods:
             return Match.NONE, {}
         return Match.FULL, {}
@@ -106,9 +108,3 @@ class ConcretePathGuard(BaseRoute):
                 if route.matches(probe)[0] is Match.FULL:
                     return True
         return False
-
-
-def _route_path(scope: Scope) -> str:
-    path: str = scope["path"]
-    root_path: str = scope.get("root_path", "")
-    return path[len(root_path) :] if root_path and path.startswith(root_path) else path

@@ -28,8 +28,10 @@ from urllib.parse import parse_qsl
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute, iter_route_contexts
-from starlette.routing import BaseRoute, Match, compile_path
+from starlette.routing import BaseRoute, Match
 from starlette.types import Receive, Scope, Send
+
+from trading_api.shared.http_routes import PathTemplate, route_path
 
 __all__ = ["ParameterTextGuard"]
 
@@ -57,12 +59,11 @@ Kinds = dict[str, str]
 """Parameter name -> JSON type (``integer``, ``number``, ``boolean``)."""
 
 
-class _Operation:
+class _Operation(PathTemplate):
     """The typed parameters of one path template, by method."""
 
     def __init__(self, path: str) -> None:
-        self.regex = compile_path(path)[0]
-        self.templated = "{" in path
+        super().__init__(path)
         self.methods: dict[str, tuple[Kinds, Kinds]] = {}
 
 
@@ -84,10 +85,10 @@ class ParameterTextGuard(BaseRoute):
             operations = self._operations = self._typed_operations()
         if not operations or scope["type"] != "http":
             return Match.NONE, {}
-        path = _route_path(scope)
+        path = route_path(scope)
         for operation in operations:
-            found = operation.regex.match(path)
-            if found is None or (operation.templated and path in self._concrete):
+            found = operation.match(path, self._concrete)
+            if found is None:
                 continue
             kinds = operation.methods.get(scope["method"])
             if kinds is None:
@@ -181,9 +182,3 @@ def _json_type(annotation: Any) -> str | None:
     if annotation is float:
         return "number"
     return None
-
-
-def _route_path(scope: Scope) -> str:
-    path: str = scope["path"]
-    root_path: str = scope.get("root_path", "")
-    return path[len(root_path) :] if root_path and path.startswith(root_path) else path

@@ -22,7 +22,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
-from starlette.routing import BaseRoute, Match, compile_path
+from starlette.routing import BaseRoute, Match
 from starlette.types import Receive, Scope, Send
 
 from trading_api.shared.auth._fastapi import (
@@ -32,6 +32,7 @@ from trading_api.shared.auth._fastapi import (
     unauthorized,
 )
 from trading_api.shared.auth._principal import AuthError
+from trading_api.shared.http_routes import PathTemplate, route_path
 
 __all__ = ["AuthenticationGuard"]
 
@@ -39,12 +40,11 @@ VERIFIED = "trading.auth_verified"
 """Scope key: the guard verified this request's token; route it on."""
 
 
-class _Closed:
+class _Closed(PathTemplate):
     """The methods a path template serves behind a token."""
 
     def __init__(self, path: str) -> None:
-        self.regex = compile_path(path)[0]
-        self.templated = "{" in path
+        super().__init__(path)
         self.methods: set[str] = set()
 
 
@@ -69,7 +69,7 @@ class AuthenticationGuard(BaseRoute):
             return Match.NONE, {}
         if require_principal in self.app.dependency_overrides:
             return Match.NONE, {}  # signed in (tests): the override decides
-        if not self._is_closed(closed, _route_path(scope), scope["method"]):
+        if not self._is_closed(closed, route_path(scope), scope["method"]):
             return Match.NONE, {}
         token = _authorization(scope)
         if token is not None:
@@ -91,12 +91,10 @@ class AuthenticationGuard(BaseRoute):
         await self.app.router(scope, receive, send)
 
     def _is_closed(self, closed: list[_Closed], path: str, method: str) -> bool:
-        for operation in closed:
-            if operation.templated and path in self._concrete:
-                continue  # a concrete route wins over a template: not this one
-            if method in operation.methods and operation.regex.match(path):
-                return True
-        return False
+        return any(
+            method in operation.methods and operation.match(path, self._concrete)
+            for operation in closed
+        )
 
     def _closed_operations(self) -> list[_Closed]:
         by_path: dict[str, _Closed] = {}
@@ -128,9 +126,3 @@ def _authorization(scope: Scope) -> str | None:
             text: str = value.decode("latin-1")
             return text
     return None
-
-
-def _route_path(scope: Scope) -> str:
-    path: str = scope["path"]
-    root_path: str = scope.get("root_path", "")
-    return path[len(root_path) :] if root_path and path.startswith(root_path) else path
