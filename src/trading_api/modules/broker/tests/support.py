@@ -14,11 +14,13 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from trading_api.market import Market
+from trading_api.app_factory import AppFactory, ModularFastAPI
+from trading_api.market import ManualClock, Market
 from trading_api.models.broker import Order, OrderStatus, OrderType, PreOrder, Side
 from trading_api.modules.broker.service import BrokerService
 from trading_api.modules.broker.settings import BrokerSettings
 from trading_api.modules.broker.tables import Base
+from trading_api.shared.auth.testing import sign_in
 from trading_api.shared.storage import ModuleDatabase
 
 Run = Callable[[Coroutine[Any, Any, Any]], Any]
@@ -26,6 +28,18 @@ ACCOUNT = "A-1"
 BUY, SELL = Side.BUY, Side.SELL
 OPEN = 1_718_028_000  # Monday 2024-06-10 10:00 New York
 AAPL = "NASDAQ:AAPL"
+
+
+def stepped_app() -> tuple[ModularFastAPI, BrokerService]:
+    """An app serving the broker alone on ``DATABASE_URL``, signed in, on a
+    market whose clock stands at :data:`OPEN`; matching runs only when a test
+    steps it (its live loop is off). Returns the app and the broker's service."""
+    app = sign_in(AppFactory().create_app(["broker"]))
+    [module] = [m for m in app.modules if m.name == "broker"]
+    module.simulation_interval = 0  # type: ignore[attr-defined]
+    service: BrokerService = module.service  # type: ignore[attr-defined]
+    service.engine.market = Market(clock=ManualClock(OPEN))
+    return app, service
 
 
 class Broker:

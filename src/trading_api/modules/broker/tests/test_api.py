@@ -13,13 +13,12 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.config import SchemathesisConfig
 
 from trading_api.app_factory import AppFactory
-from trading_api.market import ManualClock, Market
 from trading_api.modules.broker.service import BrokerService
+from trading_api.modules.broker.tests.support import stepped_app
 from trading_api.shared.auth.testing import sign_in
 from trading_api.shared.storage.testing import MigratedSQLite
 
 BASE = "/api/v1/broker"
-OPEN = 1_718_028_000  # Monday 2024-06-10 10:00 New York: US stocks trade
 MARKET, LIMIT = 2, 1
 BUY, SELL = 1, -1
 FILLED, CANCELED, WORKING = 2, 1, 6
@@ -39,11 +38,7 @@ def served(
     url = migrated_database.copy(tmp_path_factory.mktemp("broker-api") / "broker.db")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DATABASE_URL", url)
-        app = sign_in(AppFactory().create_app(["broker"]))
-        [module] = [m for m in app.modules if m.name == "broker"]
-        module.simulation_interval = 0
-        service: BrokerService = module.service
-        service.engine.market = Market(clock=ManualClock(OPEN))
+        app, service = stepped_app()
         with TestClient(app) as test_client:
             yield test_client, service
 

@@ -17,15 +17,12 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from trading_api.app_factory import AppFactory
-from trading_api.market import ManualClock, Market
 from trading_api.modules.broker.service import BrokerService
-from trading_api.shared.auth.testing import sign_in
+from trading_api.modules.broker.tests.support import stepped_app
 from trading_api.shared.storage.testing import MigratedSQLite
 from trading_api.shared.testing import serve
 
 BASE = "/api/v1/broker"
-OPEN = 1_718_028_000  # Monday 2024-06-10 10:00 New York: US stocks trade
 TIMEOUT = 10.0
 WORKING, FILLED, CANCELED = 6, 2, 1
 
@@ -65,11 +62,7 @@ def served(url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Served]:
     makes every REST call: its connections are reused.
     """
     monkeypatch.setenv("DATABASE_URL", url)
-    app = sign_in(AppFactory().create_app(["broker"]))
-    [module] = [m for m in app.modules if m.name == "broker"]
-    module.simulation_interval = 0
-    service: BrokerService = module.service
-    service.engine.market = Market(clock=ManualClock(OPEN))
+    app, service = stepped_app()
     service.set_price("AAPL", 100.0)
 
     async def set_price(symbol: str, price: float) -> None:
