@@ -5,9 +5,17 @@ Standard library only, so a bench script can import it by putting the checkout
 on ``sys.path``.
 """
 
+import os
 import shutil
-from collections.abc import Sequence
+import sqlite3
+import sys
+from collections.abc import Callable, Sequence
+from contextlib import closing
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 MODULES = ROOT / "src" / "trading_api" / "modules"
@@ -53,4 +61,52 @@ def copy_project(
             shutil.copy2(source, dest / name)
     if node_modules and (ROOT / "node_modules").is_dir():
         (dest / "node_modules").symlink_to(ROOT / "node_modules")
+    return dest
+
+
+def made_once(
+    tmp_path_factory: "pytest.TempPathFactory", name: str, make: Callable[[Path], None]
+) -> Path:
+    """The folder ``name`` that ``make(folder)`` fills, made once per test run:
+    the test workers share it (the first to ask makes it while the others wait
+    on a lock file). A failed ``make`` leaves no folder, so the next asker
+    tries again and shows the failure too."""
+    import fcntl
+
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # the run's folder, above each worker's own
+    folder, done = base / name, base / f"{name}.done"
+    with (base / f"{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            try:
+                make(folder)
+            except BaseException:
+                shutil.rmtree(folder, ignore_errors=True)
+                raise
+            done.touch()
+    return folder
+
+
+def copy_made(source: Path, dest: Path) -> Path:
+    """A private copy of a shared project folder, git data and links included."""
+    return Path(shutil.copytree(source, dest, symlinks=True))
+
+
+def warm_mypy_cache(dest: Path) -> Path:
+    """``dest`` as a mypy cache folder holding a copy of this checkout's cache,
+    if any, so a mypy run in a project copy does not analyse fastapi, pydantic
+    and the standard library again; sqlite's backup gives a consistent copy even
+    while another mypy writes."""
+    source = ROOT / ".mypy_cache" / f"{sys.version_info[0]}.{sys.version_info[1]}"
+    target = dest / source.name
+    target.mkdir(parents=True)
+    for db in sorted(source.glob("cache.*.db")):
+        with (
+            closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as old,
+            closing(sqlite3.connect(target / db.name)) as new,
+        ):
+            old.backup(new)
     return dest
