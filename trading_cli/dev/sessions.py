@@ -3,7 +3,7 @@
 A module swap must close the old module's connections, and only those: the
 server wraps each WebSocket connection's ``receive`` and ``send`` so that it can
 end one on its own. An evicted connection gets a close frame with
-:data:`~trading_api.shared.hot_swap.RELOADING_CLOSE_CODE` (1012, "service
+:data:`~trading_api.shared.ws.limits.CLOSE_RELOADING` (1012, "service
 restart"), so its client reconnects to the new code, while the module's endpoint
 sees an ordinary disconnect and releases its topics.
 """
@@ -24,10 +24,10 @@ class Session:
     """One WebSocket connection being served, and the module serving it."""
 
     def __init__(self, module: str | None, receive: "Receive", send: "Send") -> None:
-        from trading_api.shared.hot_swap import RELOADING_CLOSE_CODE
+        from trading_api.shared.ws.limits import CLOSE_RELOADING
 
         self.module = module
-        self.code = RELOADING_CLOSE_CODE
+        self.code = CLOSE_RELOADING
         self.evicted = asyncio.Event()
         self.ended = asyncio.Event()
         self._receive = receive

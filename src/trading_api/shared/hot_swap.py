@@ -10,7 +10,8 @@ shutdown hook runs. A new app that fails to build or start changes nothing.
 
 Closing the old module's open WebSocket connections is the server's part (it
 sees the connections): ``trading dev`` closes them with
-:data:`RELOADING_CLOSE_CODE` before it stops the old app.
+:data:`~trading_api.shared.ws.limits.CLOSE_RELOADING` (1012) before it stops
+the old app.
 """
 
 from __future__ import annotations
@@ -23,8 +24,6 @@ from typing import TYPE_CHECKING
 
 from starlette.routing import Mount
 
-from trading_api.shared.ws.limits import CLOSE_RELOADING
-
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
@@ -36,10 +35,6 @@ BuiltApp = tuple["FastAPI", "WsApp | None"]
 """What :meth:`~trading_api.shared.module_interface.Module.create_app` returns."""
 
 logger = logging.getLogger(__name__)
-
-RELOADING_CLOSE_CODE = CLOSE_RELOADING
-"""WebSocket close code of a connection whose module was reloaded: 1012, "service
-restart" (RFC 6455 registry). The client should reconnect."""
 
 
 class _Lifespan:
