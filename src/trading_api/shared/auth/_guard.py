@@ -22,6 +22,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
+from starlette.datastructures import Headers
 from starlette.routing import BaseRoute, Match
 from starlette.types import Receive, Scope, Send
 
@@ -121,8 +122,4 @@ def _needs_token(dependant: Dependant) -> bool:
 
 
 def _authorization(scope: Scope) -> str | None:
-    for name, value in scope.get("headers", ()):
-        if name == b"authorization":
-            text: str = value.decode("latin-1")
-            return text
-    return None
+    return Headers(scope=scope).get("authorization")
