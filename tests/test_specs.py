@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from trading_cli.build.specs import build_specs
-from trading_cli.build.validators import AsyncApiParser, OpenApiValidator
+from trading_cli.build.validators import OpenApiValidator, find_parser_root
 from trading_cli.project import Project
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,32 +25,61 @@ MERGED_ASYNCAPI = Path("src/trading_api/specs_generated/asyncapi.json")
 DATAFEED_SPEC = Path(
     "src/trading_api/modules/datafeed/specs_generated/datafeed_openapi.json"
 )
+CHECK = ("specs", "build", "--check")
 CopyProject = Callable[..., Path]
 Cli = Callable[..., Any]
 
 
-@pytest.fixture(scope="session")
-def session_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One validation cache for this file's builds: the documents are the same
-    in every copy, so each is validated once (what a developer's cache does)."""
-    return tmp_path_factory.mktemp("validation-cache")
+NO_NODE = str(Path(sys.executable).parent)
+"""A PATH without Node (nor the AsyncAPI parser it runs)."""
+
+
+@dataclass
+class Validations:
+    """``trading specs build --check`` on the unchanged project, three times on
+    one validation cache that starts empty: without Node (outside CI), then with
+    the AsyncAPI parser, then without Node again. The runs with the parser are
+    None when it is not installed."""
+
+    cache: Path
+    without_node: Any  # CliOutcome
+    with_parser: Any | None
+    cached: list[Path]  # the cache's files right after the run with the parser
+    again_without_node: Any | None
+
+
+def parser_installed() -> bool:
+    return shutil.which("node") is not None and find_parser_root(ROOT) is not None
+
+
+@pytest.fixture(scope="module")
+def validations(
+    unchanged: Path, cli_once: Cli, tmp_path_factory: pytest.TempPathFactory
+) -> Validations:
+    """The real validation of every committed document, done once for the file:
+    its cache then serves every other build here (the documents are the same in
+    every copy, so each is validated once, as a developer's cache does)."""
+    cache = tmp_path_factory.mktemp("validation-cache")
+    env = {"XDG_CACHE_HOME": str(cache), "CI": ""}
+    without_node = cli_once(unchanged, *CHECK, env={**env, "PATH": NO_NODE})
+    if not parser_installed():
+        return Validations(cache, without_node, None, [], None)
+    with_parser = cli_once(unchanged, *CHECK, env=env)
+    cached = [path for path in cache.rglob("*") if path.is_file()]
+    again = cli_once(unchanged, *CHECK, env={**env, "PATH": NO_NODE})
+    return Validations(cache, without_node, with_parser, cached, again)
 
 
 @pytest.fixture(autouse=True)
 def validation_cache(
-    session_cache: Path, monkeypatch: pytest.MonkeyPatch, remember_verdicts: None
+    validations: Validations, monkeypatch: pytest.MonkeyPatch, remember_verdicts: None
 ) -> None:
-    """Builds remember verdicts, even in CI (see tests/conftest.py): the tests
-    about validating empty the cache or set CI themselves."""
-    monkeypatch.setenv("XDG_CACHE_HOME", str(session_cache))
-
-
-@pytest.fixture
-def empty_validation_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Validate every document for real: no verdicts from earlier builds."""
-    cache = tmp_path / "cache"
-    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
-    return cache
+    """Builds remember verdicts, even in CI (see tests/conftest.py), in the cache
+    :func:`validations` filled. Node is off the PATH: a build whose AsyncAPI
+    documents are all known valid never needs the parser, yet starts it as soon
+    as any document is new. The tests about validating set their own."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(validations.cache))
+    monkeypatch.setenv("PATH", NO_NODE)
 
 
 @pytest.fixture
@@ -108,7 +137,7 @@ class FromScratch:
 def from_scratch(
     project_copy: CopyProject,
     cli_once: Cli,
-    session_cache: Path,
+    validations: Validations,
     remembered: dict[str, str],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> FromScratch:
@@ -116,8 +145,8 @@ def from_scratch(
     root = project_copy(tmp_path_factory.mktemp("scratch") / "project")
     for folder in root.glob("src/trading_api/**/specs_generated"):
         shutil.rmtree(folder)
-    cache = {"XDG_CACHE_HOME": str(session_cache), **remembered}
-    first = cli_once(root, "specs", "build", env=cache)
+    env = {"XDG_CACHE_HOME": str(validations.cache), "PATH": NO_NODE, **remembered}
+    first = cli_once(root, "specs", "build", env=env)
     written = spec_files(root)
     stamps = {path: (root / path).stat().st_mtime_ns for path in written}
     return FromScratch(root, first, written, stamps)
@@ -281,35 +310,36 @@ def test_check_reports_a_missing_ws_router(project: Path, cli: Cli) -> None:
     assert not router.exists()
 
 
-@pytest.mark.usefixtures("empty_validation_cache")
-def test_missing_node_is_one_note_outside_ci(unchanged: Path, cli: Cli) -> None:
-    no_node = {"PATH": str(Path(sys.executable).parent), "CI": ""}
-    result = cli(unchanged, "specs", "build", "--check", env=no_node)
+def test_missing_node_is_one_note_outside_ci(validations: Validations) -> None:
+    result = validations.without_node
     assert result.code == 0, result.err
     assert result.err.count("note: the AsyncAPI parser is not installed") == 1
 
 
-@pytest.mark.usefixtures("empty_validation_cache")
-def test_missing_node_fails_the_build_in_ci(unchanged: Path, cli: Cli) -> None:
-    in_ci = {"PATH": str(Path(sys.executable).parent), "CI": "true"}
-    result = cli(unchanged, "specs", "build", "--check", env=in_ci)
+@pytest.fixture(scope="module")
+def core_only(
+    project_copy: CopyProject, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """A copy of the project with ``core`` as its only module."""
+    return project_copy(tmp_path_factory.mktemp("core") / "project", modules=["core"])
+
+
+def test_missing_node_fails_the_build_in_ci(core_only: Path, cli: Cli) -> None:
+    result = cli(core_only, *CHECK, env={"PATH": NO_NODE, "CI": "true"})
     assert result.code == 1
     assert "AsyncAPI parser is not installed" in result.err
 
 
 @pytest.mark.requires("asyncapi-parser")
 def test_a_document_passed_once_is_not_validated_again(
-    unchanged: Path, cli: Cli, empty_validation_cache: Path
+    unchanged: Path, validations: Validations
 ) -> None:
-    first = cli(unchanged, "specs", "build", "--check", env={"CI": ""})
-    cached = list(empty_validation_cache.rglob("*"))
-    no_node = {"PATH": str(Path(sys.executable).parent), "CI": ""}
-    second = cli(unchanged, "specs", "build", "--check", env=no_node)
+    first, second = validations.with_parser, validations.again_without_node
 
+    assert first is not None and second is not None
     assert first.code == 0, first.err
-    assert len([path for path in cached if path.is_file()]) == len(
-        spec_files(unchanged)
-    )
+    assert "note:" not in first.err
+    assert len(validations.cached) == len(spec_files(unchanged))
     assert second.code == 0, second.err
     assert "note:" not in second.err
 
@@ -322,15 +352,3 @@ def test_openapi_validator_names_the_problem() -> None:
         Path("a"): [],
         Path("b"): ['info: "version" is a required property'],
     }
-
-
-@pytest.mark.requires("asyncapi-parser")
-def test_asyncapi_parser_checks_every_document_of_a_batch() -> None:
-    valid = {"asyncapi": "3.0.0", "info": {"title": "t", "version": "1"}}
-    broken = {"asyncapi": "3.0.0", "info": {"title": "t"}, "channels": {"a": 5}}
-    batch = dict(zip(map(Path, "abcd"), [valid, broken] * 2, strict=True))
-    problems = AsyncApiParser(ROOT).validate(batch)
-    assert problems[Path("a")] == problems[Path("c")] == []
-    assert problems[Path("b")] == problems[Path("d")]
-    assert any("version" in p for p in problems[Path("b")])
-    assert any(p.startswith("channels.a") for p in problems[Path("b")])

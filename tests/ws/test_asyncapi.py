@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -11,19 +12,15 @@ import pytest
 from pydantic import BaseModel, Field
 
 from trading_api.shared.errors import SpecConflictError
+from trading_api.shared.settings import Settings
+from trading_api.shared.testing import serve
 from trading_api.shared.ws import ConflateByKey, WsApp, WsRouter
 from trading_api.shared.ws.asyncapi import merge_asyncapi
 from trading_cli.build.validators import AsyncApiParser
 
-from .conftest import Server, Tick
+from .conftest import Server, Tick, TickModule
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def parser_problems(document: dict[str, Any]) -> list[str]:
-    """The official parser's errors and warnings about ``document``."""
-    parser = AsyncApiParser(ROOT, include_warnings=True)
-    return parser.validate({Path("document"): document})[Path("document")]
 
 
 class Cat(BaseModel):
@@ -63,26 +60,66 @@ def refs(node: Any) -> list[str]:
     return []
 
 
-@pytest.mark.requires("asyncapi-parser")
-def test_module_document_passes_the_official_parser(server: Server) -> None:
-    document = httpx.get(server.base + "/ws/asyncapi.json").json()
-
-    assert document["asyncapi"] == "3.0.0"
-    assert parser_problems(document) == []
+VALID = {"asyncapi": "3.0.0", "info": {"title": "t", "version": "1"}}
+BROKEN = {"asyncapi": "3.0.0", "info": {"title": "t"}, "channels": {"a": 5}}
 
 
-@pytest.mark.requires("asyncapi-parser")
-def test_merged_document_passes_the_official_parser(server: Server) -> None:
+@dataclass
+class Parsed:
+    """Documents and what the official parser said about each (errors and
+    warnings), all from one parser run."""
+
+    documents: dict[str, dict[str, Any]]
+    problems: dict[str, list[str]]
+
+
+@pytest.fixture(scope="module")
+def parsed() -> Parsed:
+    """The ticker module's document as served, a merged document, and a batch
+    of valid and broken ones alternating, through one run of the official
+    parser (its start-up costs seconds of CPU)."""
+    module = TickModule()
+    app, ticker = module.create_app(Settings())
+    assert ticker is not None
+    with serve(app) as base:
+        served = httpx.get(base + "/ws/asyncapi.json").json()
+    merged = merge_asyncapi(
+        {"/api/v1/ticker": ticker.asyncapi(), "/api/v1/zoo": pets_app().asyncapi()},
+        title="Trading API",
+        version="1.0.0",
+    )
     documents = {
-        "/api/v1/ticker": server.ws_app.asyncapi(),
-        "/api/v1/zoo": pets_app().asyncapi(),
+        "module": served,
+        "merged": merged,
+        **dict(zip("abcd", [VALID, BROKEN] * 2, strict=True)),
     }
+    parser = AsyncApiParser(ROOT, include_warnings=True)
+    found = parser.validate({Path(name): doc for name, doc in documents.items()})
+    return Parsed(documents, {str(path): problems for path, problems in found.items()})
 
-    merged = merge_asyncapi(documents, title="Trading API", version="1.0.0")
 
-    assert parser_problems(merged) == []
+@pytest.mark.requires("asyncapi-parser")
+def test_module_document_passes_the_official_parser(parsed: Parsed) -> None:
+    assert parsed.documents["module"]["asyncapi"] == "3.0.0"
+    assert parsed.problems["module"] == []
+
+
+@pytest.mark.requires("asyncapi-parser")
+def test_merged_document_passes_the_official_parser(parsed: Parsed) -> None:
+    merged = parsed.documents["merged"]
+
+    assert parsed.problems["merged"] == []
     assert {"ticker.ticks", "zoo.pets", "ticker._control"} <= set(merged["channels"])
     assert merged["servers"]["zoo"]["pathname"] == "/api/v1/zoo"
+
+
+@pytest.mark.requires("asyncapi-parser")
+def test_asyncapi_parser_checks_every_document_of_a_batch(parsed: Parsed) -> None:
+    problems = parsed.problems
+    assert problems["a"] == problems["c"] == []
+    assert problems["b"] == problems["d"]
+    assert any("version" in p for p in problems["b"])
+    assert any(p.startswith("channels.a") for p in problems["b"])
 
 
 def test_each_channel_publishes_its_delivery_class(server: Server) -> None:
@@ -162,8 +199,6 @@ def test_merge_refuses_one_schema_name_with_two_meanings() -> None:
         data_model = Tick
 
     other = WsApp("other", [OtherRouter(object())], title="o", version="1")  # type: ignore[arg-type]
-    from .conftest import TickModule
-
     _, ticker = TickModule().create_app()
     assert ticker is not None
 
