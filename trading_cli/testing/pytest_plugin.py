@@ -10,8 +10,18 @@ plugin before the first test file that names ``schemathesis`` is imported (or
 as soon as something imported schemathesis). Its hooks then run exactly as if
 it had been loaded at start: pytest replays ``pytest_configure`` for a plugin
 registered late.
+
+It also keeps the garbage collector out of the way of the tests. A test process
+holds every module of the app, of pytest and of hypothesis: each full
+collection walks them all, again and again, although none of them is ever
+garbage. So the collector is off while pytest starts and collects (imports
+make few cycles), and once collection ends the objects alive then are frozen
+(``gc.freeze``: collections skip them) and the collector runs again, with a
+larger first generation. `trading test broker` spends about half as long in
+the collector, 1.5 s less CPU.
 """
 
+import gc
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +33,31 @@ if TYPE_CHECKING:
     from trading_api.shared.storage.testing import TemporaryPostgres
 
 SCHEMATHESIS_PLUGIN = "schemathesis.pytest.plugin"
+GC_THRESHOLDS = (20_000, 10, 10)
+"""The collector's thresholds while tests run (Python's default: 700, 10, 10)."""
+
+gc.disable()  # this plugin is imported as pytest starts (``-p`` in the settings)
+
+
+def _settle_gc() -> None:
+    """Freeze what start-up left alive and turn the collector back on, once."""
+    if gc.isenabled():
+        return
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+    gc.enable()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    _settle_gc()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> Iterator[None]:
+    """A process that collects nothing (pytest-xdist's controller, a failed
+    collection) turns the collector back on here."""
+    _settle_gc()
+    return (yield)
 
 
 def _needs_schemathesis(collector: pytest.Collector) -> bool:
