@@ -6,7 +6,8 @@ import shutil
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -549,18 +550,52 @@ def _in_process(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(options, "debug", False)
 
 
+@contextmanager
+def _as_its_runtime(cwd: Path) -> Iterator[None]:
+    """Import the module packages of the project copy at ``cwd`` as its own
+    runtime would: as ``trading_api.modules.<package>``, so a module only the
+    copy has (one a command just made) imports itself by that name, as every
+    generated WS router does. The packages this checkout has come from this
+    checkout, as the rest of the runtime does. Afterwards the copy's packages
+    are forgotten, so the next copy's module of the same name is imported
+    afresh."""
+    import trading_api.modules as package
+    from trading_api.shared import module_registry
+
+    folder = (cwd / "src" / "trading_api" / "modules").resolve()
+    default = module_registry.DEFAULT_MODULES_DIR
+    package.__path__.append(str(folder))
+    module_registry.DEFAULT_MODULES_DIR = folder
+    try:
+        yield
+    finally:
+        module_registry.DEFAULT_MODULES_DIR = default
+        package.__path__.remove(str(folder))
+        for name, module in list(sys.modules.items()):
+            origin = getattr(module, "__file__", None) or ""
+            if name.startswith("trading_api.modules.") and origin.startswith(
+                f"{folder}{os.sep}"
+            ):
+                del sys.modules[name]
+        sys.path_importer_cache.pop(str(folder), None)
+
+
 def _invoke(
     monkeypatch: pytest.MonkeyPatch,
     cwd: Path,
     args: Sequence[str],
     env: dict[str, str] | None,
+    its_modules: bool = False,
 ) -> CliOutcome:
     from typer.testing import CliRunner
 
     from trading_cli.main import app
 
     monkeypatch.chdir(cwd)
-    result = CliRunner().invoke(app, list(args), env={"NO_COLOR": "1", **(env or {})})
+    with _as_its_runtime(cwd) if its_modules else nullcontext():
+        result = CliRunner().invoke(
+            app, list(args), env={"NO_COLOR": "1", **(env or {})}
+        )
     # The root command turns a TradingError into its line and exit code;
     # anything else escaping is a bug the test should show.
     error = result.exception
@@ -576,11 +611,19 @@ def cli(monkeypatch: pytest.MonkeyPatch) -> Cli:
 
     ``env`` adds to the environment for the run. The import path and
     ``PYTHONPATH`` a command sets for the project are put back after the test.
+    With ``its_modules`` the copy's module packages import as its own runtime
+    imports them (see :func:`_as_its_runtime`): needed by a command that
+    imports a module only the copy has (new-module, update-module, a build).
     """
     _in_process(monkeypatch)
 
-    def run(cwd: Path, *args: str, env: dict[str, str] | None = None) -> CliOutcome:
-        return _invoke(monkeypatch, cwd, args, env)
+    def run(
+        cwd: Path,
+        *args: str,
+        env: dict[str, str] | None = None,
+        its_modules: bool = False,
+    ) -> CliOutcome:
+        return _invoke(monkeypatch, cwd, args, env, its_modules)
 
     return run
 
@@ -590,9 +633,14 @@ def cli_once() -> Cli:
     """:func:`cli` for module- and session-scoped fixtures: each run puts the
     working folder, the import path and ``PYTHONPATH`` back as soon as it ends."""
 
-    def run(cwd: Path, *args: str, env: dict[str, str] | None = None) -> CliOutcome:
+    def run(
+        cwd: Path,
+        *args: str,
+        env: dict[str, str] | None = None,
+        its_modules: bool = False,
+    ) -> CliOutcome:
         with pytest.MonkeyPatch.context() as monkeypatch:
             _in_process(monkeypatch)
-            return _invoke(monkeypatch, cwd, args, env)
+            return _invoke(monkeypatch, cwd, args, env, its_modules)
 
     return run

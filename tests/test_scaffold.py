@@ -29,7 +29,6 @@ SKIPPED = {
 }
 CopyProject = Callable[..., Path]
 Git = Callable[..., str]
-Trading = Callable[..., subprocess.CompletedProcess[str]]
 Cli = Callable[..., Any]
 
 
@@ -59,28 +58,29 @@ class Scaffolded:
 @pytest.fixture(scope="module")
 def scaffolded(
     project_copy: CopyProject,
-    trading: Trading,
     cli_once: Cli,
     remembered: dict[str, str],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Scaffolded:
-    """A project copy in git, with market-data made by new-module (the dry run
-    in process, the real one as the console script)."""
+    """A project copy in git, with market-data made by new-module, the dry run
+    and the real one in process (the console script's new-module, a process of
+    its own, is what tests/test_scaffold_crash.py and
+    tests/test_scaffold_concurrency.py kill and race)."""
     root = project_copy(tmp_path_factory.mktemp("scaffold") / "project", git=True)
     before = snapshot(root)
     args = ["new-module", "market-data", "--description", "Quotes and bars."]
     dry = cli_once(root, *args, "--dry-run", "--json")
     assert dry.code == 0, dry.err
     after_dry_run = snapshot(root)
-    made = trading(root, *args, "--json", env=remembered)
-    assert made.returncode == 0, made.stderr
+    made = cli_once(root, *args, "--json", env=remembered, its_modules=True)
+    assert made.code == 0, made.err
     return Scaffolded(
         root,
         before,
         after_dry_run,
         snapshot(root),
         json.loads(dry.out),
-        json.loads(made.stdout),
+        json.loads(made.out),
     )
 
 
@@ -149,13 +149,13 @@ def test_rendered_module_is_mypy_strict_and_ruff_clean(
 
 
 def test_generated_code_and_specs_are_up_to_date(
-    scaffolded: Scaffolded, trading: Trading
+    scaffolded: Scaffolded, cli: Cli
 ) -> None:
-    # In a process of its own: the new module's generated WS router imports it
-    # as trading_api.modules.market_data, which only the copy's runtime has.
+    # The new module's generated WS router imports it as
+    # trading_api.modules.market_data, as the copy's own runtime has it.
     for command in (("specs", "build", "--check"), ("clients", "build", "--check")):
-        result = trading(scaffolded.root, *command)
-        assert result.returncode == 0, result.stdout + result.stderr
+        result = cli(scaffolded.root, *command, its_modules=True)
+        assert result.code == 0, result.out + result.err
 
 
 def test_boundaries_hold_for_the_new_module(scaffolded: Scaffolded, cli: Cli) -> None:
@@ -328,9 +328,7 @@ def test_failure_mid_render_leaves_nothing_behind(project: Path, cli: Cli) -> No
     assert snapshot(project) == before
 
 
-def test_failure_in_generation_rolls_everything_back(
-    project: Path, trading: Trading
-) -> None:
+def test_failure_in_generation_rolls_everything_back(project: Path, cli: Cli) -> None:
     """The client builder refuses cookie parameters: by then the module folder
     is in place and the merged specs are rewritten, and all of it must go."""
     api = project / "templates/module/template/api.py.jinja"
@@ -348,10 +346,10 @@ def test_failure_in_generation_rolls_everything_back(
     end = "\n    return router\n"
     api.write_text(source.replace(end, route + end))
     before = snapshot(project)
-    result = trading(project, "new-module", "order-book")
-    assert result.returncode == 1
-    assert "so nothing was changed" in result.stderr
-    assert "cookie" in result.stderr.lower()
+    result = cli(project, "new-module", "order-book", its_modules=True)
+    assert result.code == 1
+    assert "so nothing was changed" in result.err
+    assert "cookie" in result.err.lower()
     assert snapshot(project) == before
 
 

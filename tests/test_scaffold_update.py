@@ -4,7 +4,6 @@ with real git commits, on a copy of the project."""
 import json
 import os
 import shutil
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,6 @@ LIST_DOC = '"""Every item, oldest first."""'
 
 CopyProject = Callable[..., Path]
 Git = Callable[..., str]
-Trading = Callable[..., subprocess.CompletedProcess[str]]
 Cli = Callable[..., Any]
 
 
@@ -100,16 +98,14 @@ def test_check_fails_for_a_module_behind_the_template(
 
 
 def test_update_merges_template_change_keeps_local_edits_and_regenerates(
-    project: Path,
-    trading: Trading,
-    git: Git,
+    project: Path, cli: Cli, git: Git
 ) -> None:
     field = '    name: str = Field(description="Display name.")\n'
     new_field = field + '    note: str = ""\n'
     commit = change_template(git, project, "models.py.jinja", field, new_field)
     edit(project / MODULE / "service.py", LIST_DOC, '"""Local wording."""')
-    result = trading(project, "update-module", "market-data")
-    assert result.returncode == 0, result.stderr
+    result = cli(project, "update-module", "market-data", its_modules=True)
+    assert result.code == 0, result.err
     assert 'note: str = ""' in (project / MODULE / "models.py").read_text()
     assert '"""Local wording."""' in (project / MODULE / "service.py").read_text()
     assert recorded_commit(project) == commit
@@ -202,7 +198,7 @@ def test_update_refuses_to_go_on_while_markers_remain(
 
 
 def test_resolving_the_markers_and_updating_again_records_the_resolution(
-    project: Path, cli: Cli, trading: Trading, git: Git
+    project: Path, cli: Cli, git: Git
 ) -> None:
     make_conflict(project, git, cli)
     service = project / MODULE / "service.py"
@@ -211,16 +207,16 @@ def test_resolving_the_markers_and_updating_again_records_the_resolution(
     end = text.index("\n", end) + 1
     service.write_text(text[:start] + 8 * " " + '"""Both wordings."""\n' + text[end:])
 
-    result = trading(project, "update-module", "market-data")  # regenerates
+    result = cli(project, "update-module", "market-data", its_modules=True)
     check = cli(project, "update-module", "market-data", "--check")
 
-    assert result.returncode == 0, result.stderr
-    assert "recorded the resolved conflicts" in result.stdout
+    assert result.code == 0, result.err
+    assert "recorded the resolved conflicts" in result.out
     assert check.code == 0, check.out + check.err
     answers = (project / MODULE / ".copier-answers.yml").read_text()
     assert "_conflicts" not in answers
-    specs = trading(project, "specs", "build", "--check")
-    assert specs.returncode == 0, specs.stdout
+    specs = cli(project, "specs", "build", "--check", its_modules=True)
+    assert specs.code == 0, specs.out + specs.err
 
 
 def test_a_commit_that_is_an_option_never_reaches_git(project: Path, cli: Cli) -> None:
