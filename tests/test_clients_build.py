@@ -338,9 +338,15 @@ with serve(AppFactory().create_app(["gadgets"])) as url:
 """
 
 
-@pytest.fixture
-def gadgets(project: Path, cli: Cli) -> Path:
-    """The project copy with the gadgets module added and its client built."""
+@pytest.fixture(scope="module")
+def gadgets(
+    project_copy: CopyProject,
+    cli_once: Cli,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Path:
+    """A project copy with the gadgets module added and its client built; the
+    tests that use it only read it."""
+    project = project_copy(tmp_path_factory.mktemp("gadgets") / "project")
     package = project / "src/trading_api/modules/gadgets"
     (package / "tests").mkdir(parents=True)
     for name, text in (
@@ -349,14 +355,15 @@ def gadgets(project: Path, cli: Cli) -> Path:
         ("api.py", GADGETS_API),
     ):
         (package / name).write_text(text.lstrip())
-    result = cli(project, "clients", "build", "gadgets")
+    result = cli_once(project, "clients", "build", "gadgets")
     assert result.code == 0, result.err
-    return package / "client_generated"
+    return project
 
 
 def test_client_carries_every_kind_of_parameter_to_a_real_server(
-    project: Path, gadgets: Path
+    gadgets: Path,
 ) -> None:
+    project = gadgets
     result = subprocess.run(
         [sys.executable, "-c", GADGETS_SCRIPT],
         cwd=project,
@@ -381,8 +388,9 @@ def test_client_carries_every_kind_of_parameter_to_a_real_server(
 
 
 def test_generated_clients_are_formatted_lint_clean_and_strictly_typed(
-    project: Path, gadgets: Path, mypy_cache: Callable[[Path], Path]
+    gadgets: Path, mypy_cache: Callable[[Path], Path]
 ) -> None:
+    project = gadgets
     folders = [str(path) for path in project.glob("src/**/client_generated")]
     assert len(folders) >= 4
     cache = mypy_cache(project / ".mypy_cache")  # this checkout's, as a start

@@ -3,6 +3,8 @@
 import re
 import shutil
 import subprocess
+from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -13,15 +15,19 @@ from trading_api.shared.testing import serve
 DOCS_PAGES = ["/api/v1/docs", "/api/v1/core/docs"]
 
 
+@pytest.fixture(scope="module")
+def base_url() -> Iterator[str]:
+    """The core-only app on a real server, shared by this file's tests (they
+    only read pages)."""
+    with serve(AppFactory().create_app([])) as url:
+        yield url
+
+
 @pytest.mark.parametrize("page", DOCS_PAGES)
-def test_docs_page_uses_only_local_assets(page: str) -> None:
-    app = AppFactory().create_app([])
-    with serve(app) as base_url:
-        html = httpx.get(f"{base_url}{page}").text
-        assets = re.findall(r'(?:href|src)="([^"]+)"', html)
-        statuses = {
-            asset: httpx.get(f"{base_url}{asset}").status_code for asset in assets
-        }
+def test_docs_page_uses_only_local_assets(base_url: str, page: str) -> None:
+    html = httpx.get(f"{base_url}{page}").text
+    assets = re.findall(r'(?:href|src)="([^"]+)"', html)
+    statuses = {asset: httpx.get(f"{base_url}{asset}").status_code for asset in assets}
     assert not re.search(r"https?://", html)
     assert len(assets) >= 3
     assert set(statuses.values()) == {200}
@@ -35,30 +41,29 @@ def chromium() -> str:
 
 @pytest.mark.requires("chromium")
 @pytest.mark.parametrize("page", DOCS_PAGES)
-def test_docs_page_renders_operations_in_a_real_browser(page: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    browser = chromium()
-    app = AppFactory().create_app([])
-    with serve(app) as base_url:
-        result = subprocess.run(
-            [
-                browser,
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                f"--user-data-dir={tmp_path}",
-                "--virtual-time-budget=5000",
-                "--dump-dom",
-                f"{base_url}{page}",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+def test_docs_page_renders_operations_in_a_real_browser(
+    base_url: str, page: str, tmp_path: Path
+) -> None:
+    result = subprocess.run(
+        [
+            chromium(),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path}",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+            f"{base_url}{page}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     dom = result.stdout
     assert "Unable to render" not in dom
     assert "opblock" in dom
