@@ -357,13 +357,14 @@ def template_before() -> TemplateBefore:
     return read
 
 
-UpdateFromOlder = Callable[..., tuple[Path, subprocess.CompletedProcess[str]]]
+UpdateFromOlder = Callable[..., tuple[Path, "CliOutcome"]]
 
 
 @pytest.fixture
 def update_from_older(
     project_copy: Callable[..., Path],
     template_before: TemplateBefore,
+    cli: "Cli",
     tmp_path: Path,
 ) -> UpdateFromOlder:
     """``(marker, file, names, *, before=None) -> (project, result)``: a git
@@ -371,7 +372,8 @@ def update_from_older(
     the template's ``names`` as they were before ``marker`` came into ``file``
     (see ``template_before``); the template's current ``names`` are then
     committed and ``update-module market-data`` run, its result returned.
-    ``before(project)`` runs once the older module is committed."""
+    ``before(project)`` runs once the older module is committed. Both commands
+    run in process (see :func:`cli`)."""
     template = Path("templates/module/template")
 
     def write(project: Path, files: dict[str, str]) -> None:
@@ -384,21 +386,25 @@ def update_from_older(
         names: Sequence[str],
         *,
         before: Callable[[Path], None] | None = None,
-    ) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    ) -> tuple[Path, CliOutcome]:
         old = template_before(marker, file, names)
         project = project_copy(tmp_path / "project", git=True)
         new = {name: (project / template / name).read_text() for name in names}
         write(project, old)
         run_git(project, "commit", "-q", "-am", "The template before the change")
-        made = run_trading(project, "new-module", "market-data", env=REMEMBERED)
-        assert made.returncode == 0, made.stderr
+        made = cli(
+            project, "new-module", "market-data", env=REMEMBERED, its_modules=True
+        )
+        assert made.code == 0, made.err
         run_git(project, "add", "-A")
         run_git(project, "commit", "-q", "-m", "Add market-data")
         if before is not None:
             before(project)
         write(project, new)
         run_git(project, "commit", "-q", "-am", "The template changes")
-        updated = run_trading(project, "update-module", "market-data", env=REMEMBERED)
+        updated = cli(
+            project, "update-module", "market-data", env=REMEMBERED, its_modules=True
+        )
         return project, updated
 
     return update
