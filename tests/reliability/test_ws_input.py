@@ -1,15 +1,20 @@
-"""Hostile WS frames against uvicorn in its own process: an error, never a drop."""
+"""Hostile WS frames against uvicorn in its own process: an error, never a drop.
+
+One server serves every test of this file; each test leaves it with no
+connection and no topic, and subscribes to topics of its own.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterator
 
 import pytest
 
 from trading_api.shared.ws.testing import WsTestClient
 
-from .ws_process import serve_streams
+from .ws_process import ServerProcess, serve_streams
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
@@ -17,6 +22,20 @@ pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture(scope="module")
+def shared_server() -> Iterator[ServerProcess]:
+    with serve_streams() as server:
+        yield server
+
+
+@pytest.fixture
+def server(shared_server: ServerProcess) -> Iterator[ServerProcess]:
+    """The shared server, idle; left idle again: no connection, no topic."""
+    shared_server.wait_stats(connections=0, topics=0)
+    yield shared_server
+    shared_server.wait_stats(connections=0, topics=0)
 
 
 @pytest.mark.parametrize(
@@ -30,20 +49,19 @@ def anyio_backend() -> str:
     ids=["nesting-bomb-6kb", "lone-surrogate", "nan-ping", "overflowing-number"],
 )
 async def test_hostile_frame_gets_an_error_and_the_connection_lives(
-    frame: str, code: str
+    server: ServerProcess, frame: str, code: str
 ) -> None:
-    with serve_streams() as server:
-        async with WsTestClient.connect(server.base) as client:
-            await client.subscribe("journal", {"symbol": "A", "ticking": False})
-            await client.send_raw(frame)
-            raw_error = await client.connection.recv()
-            await asyncio.to_thread(server.post, "/burst", count=3, route="journal")
-            seqs = [
-                (await client.receive("journal.update"))["payload"]["seq"]
-                for _ in range(3)
-            ]
-            pong = await client.ping({"after": code})
-        stats = server.wait_stats(connections=0)
+    async with WsTestClient.connect(server.base) as client:
+        # A topic of this test's own: its updates are numbered from 1.
+        await client.subscribe("journal", {"symbol": code, "ticking": False})
+        await client.send_raw(frame)
+        raw_error = await client.connection.recv()
+        await asyncio.to_thread(server.post, "/burst", count=3, route="journal")
+        seqs = [
+            (await client.receive("journal.update"))["payload"]["seq"] for _ in range(3)
+        ]
+        pong = await client.ping({"after": code})
+    stats = await asyncio.to_thread(server.wait_stats, connections=0)
 
     error = json.loads(raw_error)  # strict JSON: no NaN, valid UTF-8
     assert error["type"] == "error"
@@ -53,7 +71,9 @@ async def test_hostile_frame_gets_an_error_and_the_connection_lives(
     assert stats["topics"] == 0
 
 
-async def test_every_reply_to_odd_but_valid_input_is_strict_json() -> None:
+async def test_every_reply_to_odd_but_valid_input_is_strict_json(
+    server: ServerProcess,
+) -> None:
     frames = [
         '{"type": "ping", "payload": {"big": 1e308, "neg": -0.0, "int": 1'
         + "0" * 300
@@ -61,12 +81,11 @@ async def test_every_reply_to_odd_but_valid_input_is_strict_json() -> None:
         '{"type": "ping", "payload": {"emoji": "\\ud83d\\ude00", "nul": "\\u0000"}}',
         '{"type": "journal.subscribe", "payload": {"symbol": "\\u00e9\\u20ac"}}',
     ]
-    with serve_streams() as server:
-        async with WsTestClient.connect(server.base) as client:
-            replies = []
-            for frame in frames:
-                await client.send_raw(frame)
-                replies.append(await client.connection.recv())
+    async with WsTestClient.connect(server.base) as client:
+        replies = []
+        for frame in frames:
+            await client.send_raw(frame)
+            replies.append(await client.connection.recv())
 
     parsed = [json.loads(r, parse_constant=pytest.fail) for r in replies]
     assert [p["type"] for p in parsed] == ["pong", "pong", "journal.subscribe.response"]
