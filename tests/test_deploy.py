@@ -1,5 +1,10 @@
 """``trading up``, ``status``, ``logs``, ``down`` for real: supervisord, nginx and
-uvicorn on free loopback ports."""
+uvicorn on free loopback ports.
+
+One deployment serves the tests in this file's order, the last one taking it
+down; the commands run in process (:func:`cli`), except ``logs --follow``, which
+is stopped as a user stops it, with Ctrl-C.
+"""
 
 import functools
 import http.client
@@ -24,8 +29,16 @@ from trading_cli.deploy.topology import RunDir
 ROOT = Path(__file__).resolve().parents[1]
 KNOWN = ["core", "broker", "datafeed"]
 TRADING = (sys.executable, "-m", "trading_cli.main")
-Trading = Callable[..., subprocess.CompletedProcess[str]]
 pytestmark = pytest.mark.requires("nginx")
+
+
+class CliOutcome:  # the conftest's, for annotations only
+    code: int
+    out: str
+    err: str
+
+
+Cli = Callable[..., CliOutcome]
 
 
 def _free_ports(*counts: int) -> list[int]:
@@ -101,7 +114,7 @@ def _stop_leftovers(pids: list[int]) -> None:
 
 
 class Deployment:
-    def __init__(self, folder: Path, trading: Trading) -> None:
+    def __init__(self, folder: Path, trading: Cli) -> None:
         self.folder = folder
         self.trading = trading
         self.gateway, self.core_port, self.feed_port = _free_ports(1, 1, 2)
@@ -123,7 +136,7 @@ class Deployment:
         # gets another DATABASE_URL, and a new one would be another deployment.
         self.database = f"sqlite:///{folder / 'trading.db'}"
 
-    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def cli(self, *args: str) -> CliOutcome:
         return self.trading(
             ROOT,
             *args,
@@ -138,9 +151,9 @@ class Deployment:
 
 @pytest.fixture(scope="module")
 def deployment(
-    tmp_path_factory: pytest.TempPathFactory, trading: Trading
-) -> Iterator[tuple[Deployment, subprocess.CompletedProcess[str]]]:
-    deploy = Deployment(tmp_path_factory.mktemp("deploy"), trading)
+    tmp_path_factory: pytest.TempPathFactory, cli_once: Cli
+) -> Iterator[tuple[Deployment, CliOutcome]]:
+    deploy = Deployment(tmp_path_factory.mktemp("deploy"), cli_once)
     started = deploy.cli("up")
     pids = _processes_of(deploy.run)
     try:
@@ -151,11 +164,11 @@ def deployment(
 
 
 def test_up_prints_each_server_and_every_module_answers_through_nginx(
-    deployment: tuple[Deployment, subprocess.CompletedProcess[str]],
+    deployment: tuple[Deployment, CliOutcome],
 ) -> None:
     deploy, started = deployment
-    assert started.returncode == 0, started.stderr
-    lines = started.stdout.splitlines()
+    assert started.code == 0, started.err
+    lines = started.out.splitlines()
     # The deployment's fresh database is migrated first, once, for the broker.
     assert lines[0].startswith("database: broker: base -> ")
     rows = [line.split("\t") for line in lines[1:]]
@@ -192,10 +205,10 @@ def test_up_prints_each_server_and_every_module_answers_through_nginx(
 
 
 def test_gateway_leads_to_the_docs_and_lists_itself_in_asyncapi(
-    deployment: tuple[Deployment, subprocess.CompletedProcess[str]],
+    deployment: tuple[Deployment, CliOutcome],
 ) -> None:
     deploy, started = deployment
-    assert started.returncode == 0, started.stderr
+    assert started.code == 0, started.err
     for path in ("/", "/api/v1", "/api/v1/"):
         connection = http.client.HTTPConnection("127.0.0.1", deploy.gateway, timeout=5)
         try:
@@ -215,7 +228,7 @@ def test_gateway_leads_to_the_docs_and_lists_itself_in_asyncapi(
 
 
 def test_websocket_subscribes_through_nginx(
-    deployment: tuple[Deployment, subprocess.CompletedProcess[str]],
+    deployment: tuple[Deployment, CliOutcome],
 ) -> None:
     from websockets.sync.client import connect
 
@@ -234,23 +247,23 @@ def test_websocket_subscribes_through_nginx(
 
 
 def test_up_again_says_already_up(
-    deployment: tuple[Deployment, subprocess.CompletedProcess[str]],
+    deployment: tuple[Deployment, CliOutcome],
 ) -> None:
     deploy, _ = deployment
     result = deploy.cli("up")
 
-    assert result.returncode == 0
-    assert result.stdout.startswith(f"already up: http://127.0.0.1:{deploy.gateway}")
+    assert result.code == 0
+    assert result.out.startswith(f"already up: http://127.0.0.1:{deploy.gateway}")
 
 
 def test_status_json_lists_every_program_running_and_healthy(
-    deployment: tuple[Deployment, subprocess.CompletedProcess[str]],
+    deployment: tuple[Deployment, CliOutcome],
 ) -> None:
     deploy, _ = deployment
     result = deploy.cli("status", "--json")
 
-    assert result.returncode == 0, result.stderr
-    document = json.loads(result.stdout)
+    assert result.code == 0, result.err
+    document = json.loads(result.out)
     programs = {p["name"]: p for p in document["programs"]}
     assert document["up"] is True
     assert sorted(programs) == sorted(
@@ -267,31 +280,31 @@ def test_status_json_lists_every_program_running_and_healthy(
 
 
 def test_logs_prefix_each_line_with_its_program(
-    deployment: tuple[Deployment, subprocess.CompletedProcess[str]],
+    deployment: tuple[Deployment, CliOutcome],
 ) -> None:
     deploy, _ = deployment
     _get(deploy.gateway, "/api/v1/datafeed/config")
     result = deploy.cli("logs", "datafeed", "--lines", "50")
 
-    assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
+    assert result.code == 0, result.err
+    lines = result.out.splitlines()
     assert lines
     assert all(line.startswith("datafeed-") for line in lines)
     assert any("GET /api/v1/datafeed/config" in line for line in lines)
 
 
 def test_logs_of_unknown_server_lists_the_known(
-    deployment: tuple[Deployment, subprocess.CompletedProcess[str]],
+    deployment: tuple[Deployment, CliOutcome],
 ) -> None:
     deploy, _ = deployment
     result = deploy.cli("logs", "options")
 
-    assert result.returncode == 2
-    assert "known: core-broker, datafeed, nginx" in result.stderr
+    assert result.code == 2
+    assert "known: core-broker, datafeed, nginx" in result.err
 
 
 def test_logs_follow_prints_new_lines_until_interrupted(
-    deployment: tuple[Deployment, subprocess.CompletedProcess[str]],
+    deployment: tuple[Deployment, CliOutcome],
 ) -> None:
     deploy, _ = deployment
     process = subprocess.Popen(
@@ -333,7 +346,7 @@ def test_logs_follow_prints_new_lines_until_interrupted(
 
 
 def test_killed_server_is_restarted_with_a_new_pid(
-    deployment: tuple[Deployment, subprocess.CompletedProcess[str]],
+    deployment: tuple[Deployment, CliOutcome],
 ) -> None:
     deploy, _ = deployment
     program = f"core-broker:core-broker-{deploy.core_port}"
@@ -355,7 +368,7 @@ def test_killed_server_is_restarted_with_a_new_pid(
 
 
 def test_stopped_server_gives_502_for_its_modules_only(
-    deployment: tuple[Deployment, subprocess.CompletedProcess[str]],
+    deployment: tuple[Deployment, CliOutcome],
 ) -> None:
     deploy, _ = deployment
     deploy.supervisor.stop_group("datafeed")
@@ -369,12 +382,12 @@ def test_stopped_server_gives_502_for_its_modules_only(
     assert down[0] == 502
     assert json.loads(down[1])["detail"].startswith("the server for this path is down")
     assert other[0] == 200
-    assert status.returncode == 1
-    assert f"datafeed-{deploy.feed_port}" in status.stderr
+    assert status.code == 1
+    assert f"datafeed-{deploy.feed_port}" in status.err
 
 
 def test_down_leaves_no_process_behind(
-    deployment: tuple[Deployment, subprocess.CompletedProcess[str]],
+    deployment: tuple[Deployment, CliOutcome],
 ) -> None:
     deploy, _ = deployment
     pids = _processes_of(deploy.run)
@@ -384,11 +397,11 @@ def test_down_leaves_no_process_behind(
     status = deploy.cli("status")
     again = deploy.cli("down")
 
-    assert stopped.returncode == 0, stopped.stderr
+    assert stopped.code == 0, stopped.err
     assert [pid for pid in pids if is_alive(pid)] == []
-    assert status.returncode == 3
-    assert "no deployment is up" in status.stderr
-    assert (again.returncode, again.stdout.strip()) == (0, "not up: nothing to stop")
+    assert status.code == 3
+    assert "no deployment is up" in status.err
+    assert (again.code, again.out.strip()) == (0, "not up: nothing to stop")
     with pytest.raises(ConnectionRefusedError):
         _get(deploy.gateway, "/api/v1/core/health")
 
@@ -419,7 +432,7 @@ class FlakyModule(Module):
 
 
 def test_server_that_fails_to_start_stops_everything_and_shows_its_log(
-    tmp_path: Path, project_copy: Callable[..., Path], trading: Trading
+    tmp_path: Path, project_copy: Callable[..., Path], cli: Cli
 ) -> None:
     project = project_copy(tmp_path / "project", parts=("pyproject.toml", "src"))
     package = project / "src" / "trading_api" / "modules" / "flaky"
@@ -434,14 +447,14 @@ def test_server_that_fails_to_start_stops_everything_and_shows_its_log(
     )
     run = RunDir.for_config(config)
     try:
-        result = trading(project, "up", "--config", str(config), "--timeout", "20")
+        result = cli(project, "up", "--config", str(config), "--timeout", "20")
     finally:
         leftovers = _processes_of(run)
         _stop_leftovers(leftovers)
 
-    assert result.returncode == 1
-    error = result.stderr.strip().splitlines()[-1]
+    assert result.code == 1
+    error = result.err.strip().splitlines()[-1]
     assert error.startswith(f"error: the deployment did not come up: flaky-{flaky}")
     assert "everything is stopped again" in error
-    assert f"flaky-{flaky} | RuntimeError: price feed unreachable" in result.stderr
+    assert f"flaky-{flaky} | RuntimeError: price feed unreachable" in result.err
     assert leftovers == []
