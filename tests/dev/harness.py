@@ -1,9 +1,8 @@
 """What the dev loop's tests share: a running `trading dev`, the files they
 write into a project copy, and waiting on what a user sees.
 
-``tests/reliability/test_broker_dev.py`` and ``bench/reload_latency.py`` drive
-their servers through :class:`Process` and :class:`Dev` too (the bench imports
-this file with the checkout on ``sys.path``).
+``bench/reload_latency.py`` drives its servers through :class:`Process` and
+:class:`Dev` too (it imports this file with the checkout on ``sys.path``).
 """
 
 import os
