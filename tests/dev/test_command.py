@@ -6,7 +6,6 @@ of Ctrl-C, in this order: Ctrl-C stops it, and the last test reads what it left.
 """
 
 import socket
-import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -39,7 +38,6 @@ class CliOutcome:  # the conftest's, for annotations only
 
 
 Cli = Callable[..., CliOutcome]
-Trading = Callable[..., subprocess.CompletedProcess[str]]
 CopyProject = Callable[..., Path]
 
 
@@ -86,13 +84,13 @@ def test_unknown_module_is_usage_error_before_starting(project: Path, cli: Cli) 
     assert not (module_dir(project, "demo") / "ws_generated").exists()
 
 
-def test_unknown_module_exits_2_with_one_line(project: Path, trading: Trading) -> None:
-    result = trading(project, "dev", "--port", "0", "--modules", "nope")
+def test_unknown_module_exits_2_with_one_line(project: Path, cli: Cli) -> None:
+    result = cli(project, "dev", "--port", "0", "--modules", "nope")
 
-    assert result.returncode == 2, result.stdout + result.stderr
-    assert result.stderr.count("\n") == 1
-    assert "unknown module 'nope'; known modules: core, demo, other" in result.stderr
-    assert result.stdout == ""
+    assert result.code == 2, result.out + result.err
+    assert result.err.count("\n") == 1
+    assert "unknown module 'nope'; known modules: core, demo, other" in result.err
+    assert result.out == ""
 
 
 def test_busy_port_is_a_failure_naming_the_port(project: Path, cli: Cli) -> None:
