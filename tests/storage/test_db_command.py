@@ -37,18 +37,27 @@ def scaffolded(
 
 @pytest.fixture
 def project(scaffolded: Path, tmp_path: Path) -> Path:
-    """A private copy of :func:`scaffolded`."""
+    """A private copy of :func:`scaffolded` to change, without its git data
+    (nothing here uses it, and it is most of the copying)."""
     import shutil
 
-    return Path(shutil.copytree(scaffolded, tmp_path / "project", symlinks=True))
+    return Path(
+        shutil.copytree(
+            scaffolded,
+            tmp_path / "project",
+            symlinks=True,
+            ignore=shutil.ignore_patterns(".git"),
+        )
+    )
 
 
 @pytest.fixture
-def db(cli: Cli, project: Path, database_url: str) -> Callable[..., CliOutcome]:
-    """``trading db ARGS`` in :func:`project` on the test's database."""
+def db(cli: Cli, scaffolded: Path, database_url: str) -> Callable[..., CliOutcome]:
+    """``trading db ARGS`` in :func:`scaffolded` (unchanged: commands on a
+    database write nothing in the project) on the test's database."""
 
     def run(*args: str) -> CliOutcome:
-        return cli(project, "db", *args, env={"DATABASE_URL": database_url})
+        return cli(scaffolded, "db", *args, env={"DATABASE_URL": database_url})
 
     return run
 
@@ -83,13 +92,14 @@ def test_upgrade_creates_the_tables_and_status_follows(db: Cli) -> None:
 
 
 def test_a_changed_model_fails_check_until_its_migration_is_written(
-    project: Path, cli: Cli, db: Cli
+    project: Path, cli: Cli, database_url: str
 ) -> None:
     add_tag_column(project)
     drift = cli(project, "db", "check")
     written = cli(project, "db", "revision", "notes", "-m", "add tag")
     in_step = cli(project, "db", "check")
-    upgraded = db("upgrade", "notes")
+    database = {"DATABASE_URL": database_url}
+    upgraded = cli(project, "db", "upgrade", "notes", env=database)
 
     assert drift.code == 1
     assert "notes: add column notes__items.tag" in drift.out
@@ -153,19 +163,19 @@ def test_drop_asks_for_yes_and_then_drops(db: Cli) -> None:
     ],
 )
 def test_bad_arguments_are_refused_in_one_line(
-    project: Path, cli: Cli, args: list[str], code: int, message: str
+    scaffolded: Path, cli: Cli, args: list[str], code: int, message: str
 ) -> None:
-    result = cli(project, "db", *args)
+    result = cli(scaffolded, "db", *args)
     assert result.code == code
     assert message in result.err
     assert len(result.err.strip().splitlines()) == 1
 
 
 def test_an_unreachable_database_is_one_line_naming_the_fix(
-    project: Path, cli: Cli
+    scaffolded: Path, cli: Cli
 ) -> None:
     result = cli(
-        project,
+        scaffolded,
         "db",
         "upgrade",
         env={"DATABASE_URL": "postgresql://u:secret@127.0.0.1:9/x"},
