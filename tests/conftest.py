@@ -7,7 +7,7 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -476,7 +476,9 @@ def private_copy() -> Callable[[Path, Path], Path]:
 
 @pytest.fixture(scope="session")
 def market_data_project(
-    tmp_path_factory: pytest.TempPathFactory, project_copy: Callable[..., Path]
+    tmp_path_factory: pytest.TempPathFactory,
+    project_copy: Callable[..., Path],
+    cli_once: "Cli",
 ) -> Path:
     """A git copy of the project where ``new-module market-data`` made a module,
     committed. Shared by every test of the run: copy it (:func:`private_copy`)
@@ -484,8 +486,10 @@ def market_data_project(
 
     def make(root: Path) -> None:
         project_copy(root, git=True)
-        made = run_trading(root, "new-module", "market-data", env=REMEMBERED)
-        assert made.returncode == 0, made.stderr
+        made = cli_once(
+            root, "new-module", "market-data", env=REMEMBERED, its_modules=True
+        )
+        assert made.code == 0, made.err
         run_git(root, "add", "-A")
         run_git(root, "commit", "-q", "-m", "Add market-data")
 
@@ -494,7 +498,9 @@ def market_data_project(
 
 @pytest.fixture(scope="session")
 def notes_project(
-    tmp_path_factory: pytest.TempPathFactory, project_copy: Callable[..., Path]
+    tmp_path_factory: pytest.TempPathFactory,
+    project_copy: Callable[..., Path],
+    cli_once: "Cli",
 ) -> Path:
     """A git copy of the project with ``core`` as its only module (and the
     checkout's node_modules), where ``new-module notes --no-ws`` made a module
@@ -503,8 +509,10 @@ def notes_project(
 
     def make(root: Path) -> None:
         project_copy(root, modules=["core"], git=True, node_modules=True)
-        made = run_trading(root, "new-module", "notes", "--no-ws", env=REMEMBERED)
-        assert made.returncode == 0, made.stderr
+        made = cli_once(
+            root, "new-module", "notes", "--no-ws", env=REMEMBERED, its_modules=True
+        )
+        assert made.code == 0, made.err
 
     return made_once(tmp_path_factory, "notes-project", make)
 
@@ -632,6 +640,14 @@ def cli(monkeypatch: pytest.MonkeyPatch) -> Cli:
         return _invoke(monkeypatch, cwd, args, env, its_modules)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def its_runtime() -> Callable[[Path], AbstractContextManager[None]]:
+    """:func:`_as_its_runtime`: ``with its_runtime(project):`` imports the
+    module packages of a project copy as its own runtime would, e.g. to build
+    and serve an app with a module only the copy has."""
+    return _as_its_runtime
 
 
 @pytest.fixture(scope="session")

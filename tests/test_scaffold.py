@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -174,46 +175,41 @@ def test_merged_specs_include_the_new_module(scaffolded: Scaffolded) -> None:
     assert asyncapi["servers"]["market-data"]["pathname"] == "/api/v1/market-data"
 
 
-SERVE = """
-import json, httpx
-from websockets.sync.client import connect
-from trading_api.app_factory import AppFactory
-from trading_api.shared.auth.testing import bearer, dev_token
-from trading_api.shared.testing import serve
-
-auth = bearer(dev_token())  # the new module's routes are closed by default
-with serve(AppFactory().create_app(["market-data"])) as url:
-    ws_url = url.replace("http", "ws", 1) + "/api/v1/market-data/ws"
-    with connect(ws_url, additional_headers=auth) as ws:
-        ws.send(json.dumps({"type": "items.subscribe", "payload": {}}))
-        print(json.loads(ws.recv(timeout=10))["payload"]["status"])
-        items = url + "/api/v1/market-data/items"
-        item = httpx.post(items, json={"name": "x"}, headers=auth)
-        print(item.status_code, httpx.get(items, headers=auth).json())
-        print(json.loads(ws.recv(timeout=10))["payload"]["payload"]["action"])
-"""
-
-
 def test_app_serves_the_new_module_over_rest_and_ws(
-    scaffolded: Scaffolded, cli: Cli, tmp_path: Path
+    scaffolded: Scaffolded,
+    cli: Cli,
+    its_runtime: Callable[[Path], AbstractContextManager[None]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    import httpx
+    from websockets.sync.client import connect
+
+    from trading_api.app_factory import AppFactory
+    from trading_api.shared.auth.testing import bearer, dev_token
+    from trading_api.shared.testing import serve
+
     database = {"DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}"}
     migrated = cli(scaffolded.root, "db", "upgrade", env=database)
     assert "market-data: base -> 0001" in migrated.out.splitlines(), migrated.err
-    result = subprocess.run(
-        [sys.executable, "-c", SERVE],
-        cwd=scaffolded.root,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "PYTHONPATH": str(scaffolded.root / "src"), **database},
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == [
-        "ok",
-        "201 [{'id': 1, 'name': 'x'}]",
-        "created",
-    ]
+    monkeypatch.setenv("DATABASE_URL", database["DATABASE_URL"])
+    auth = bearer(dev_token())  # the new module's routes are closed by default
+    seen = []
+    with its_runtime(scaffolded.root):
+        factory = AppFactory(scaffolded.root / MODULE.parent)
+        with serve(factory.create_app(["market-data"])) as url:
+            ws_url = url.replace("http", "ws", 1) + "/api/v1/market-data/ws"
+            with connect(ws_url, additional_headers=auth) as ws:
+                subscribe = {"type": "items.subscribe", "payload": {}}
+                ws.send(json.dumps(subscribe))
+                seen.append(json.loads(ws.recv(timeout=10))["payload"]["status"])
+                items = url + "/api/v1/market-data/items"
+                item = httpx.post(items, json={"name": "x"}, headers=auth)
+                listed = httpx.get(items, headers=auth).json()
+                seen.append(f"{item.status_code} {listed}")
+                pushed = json.loads(ws.recv(timeout=10))["payload"]["payload"]
+                seen.append(pushed["action"])
+    assert seen == ["ok", "201 [{'id': 1, 'name': 'x'}]", "created"]
 
 
 @pytest.mark.parametrize(

@@ -237,14 +237,18 @@ def test_a_full_run_reports_every_step_and_fails_on_a_broken_one(
 
 @pytest.fixture
 def small_project(project_copy: CopyProject, cli: Cli, tmp_path: Path) -> Path:
-    """A copy with only the core module and one cross-cutting test, so the
-    whole CI run stays quick; its generated files are rebuilt to match."""
+    """A copy with only the core module, whose tests are the probe's, and one
+    cross-cutting test, so the whole CI run stays quick (pytest still collects
+    from both kinds of test folder); its generated files are rebuilt to match."""
     root = project_copy(
         tmp_path / "small",
         parts=("pyproject.toml", "src"),
         modules=["core"],
         node_modules=True,  # the AsyncAPI parser, as after npm ci
     )
+    for test_file in (root / MODULES / "core" / "tests").glob("test_*.py"):
+        test_file.unlink()
+    write_probe(root, outcome="True")
     (root / "tests").mkdir()
     (root / "tests" / "test_ok.py").write_text("def test_ok() -> None:\n    pass\n")
     # The project's own mypy settings decide what the mypy step checks: here
