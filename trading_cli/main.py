@@ -129,6 +129,9 @@ def run() -> None:
         from trading_cli.root_help import print_root_help
 
         sys.exit(print_root_help(no_args=not sys.argv[1:]))
+    from trading_cli import relax_collector
+
+    relax_collector()
     import typer.main
 
     from trading_cli.root import app

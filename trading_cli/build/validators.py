@@ -246,6 +246,9 @@ def openapi_problems(document: dict[str, Any]) -> list[str]:
 
 def main() -> None:
     """Validate the OpenAPI documents on stdin (the validator process)."""
+    from trading_cli import relax_collector
+
+    relax_collector()
     import openapi_spec_validator.shortcuts  # noqa: F401 - load before input arrives
 
     problems = [

@@ -23,6 +23,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from trading_cli import relax_collector
 from trading_cli.errors import CliError, TradingError
 from trading_cli.project import Project
 from trading_cli.scaffold.answers import TEMPLATE_SRC, ModuleAnswers
@@ -99,6 +100,7 @@ class RenderProcess:
 
 def main() -> None:
     """The child: render the request given as argument, reply on stdout."""
+    relax_collector()
     request: dict[str, Any] = json.loads(sys.argv[1])
     _stop_with_parent(os.getppid())
     from trading_cli.journal import failpoint
