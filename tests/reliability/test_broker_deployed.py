@@ -10,8 +10,6 @@ fill lies on the path the datafeed charts over the moments the requests took.
 import os
 import signal
 import socket
-import subprocess
-import sys
 import textwrap
 import time
 from collections.abc import Callable, Iterator
@@ -27,8 +25,16 @@ from trading_cli.deploy.supervisor import descendants, is_alive
 from trading_cli.deploy.topology import RunDir
 
 ROOT = Path(__file__).resolve().parents[2]
-Trading = Callable[..., subprocess.CompletedProcess[str]]
 BTC = "BINANCE:BTCUSD"
+
+
+class CliOutcome:  # the conftest's, for annotations only
+    code: int
+    out: str
+    err: str
+
+
+Cli = Callable[..., CliOutcome]
 
 
 def free_port() -> int:
@@ -54,7 +60,7 @@ def auth() -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def gateway(tmp_path_factory: pytest.TempPathFactory, cli_once: Cli) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("broker-deploy")
     ports = [free_port() for _ in range(3)]
     config = folder / "deploy.yaml"
@@ -69,22 +75,14 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         )
     )
 
-    def trading(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "trading_cli.main", *args, "--config", str(config)],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            stdin=subprocess.DEVNULL,
-            env={**os.environ, "NO_COLOR": "1"},
-        )
+    def trading(*args: str) -> CliOutcome:  # in process, with CliRunner
+        return cli_once(ROOT, *args, "--config", str(config))
 
     run = RunDir.for_config(config)
     started = trading("up")
     pids = processes_of(run)
     try:
-        assert started.returncode == 0, started.stdout + started.stderr
+        assert started.code == 0, started.out + started.err
         yield f"http://127.0.0.1:{ports[0]}"
     finally:
         trading("down")

@@ -13,7 +13,6 @@ import json
 import os
 import signal
 import socket
-import subprocess
 import textwrap
 import time
 from collections.abc import Callable, Iterator
@@ -33,7 +32,15 @@ WAIT = 15.0
 """Seconds a pushed message may take before the test fails (never reached)."""
 CANCELED, FILLED, WORKING = 1, 2, 6
 pytestmark = pytest.mark.requires("nginx")
-Trading = Callable[..., subprocess.CompletedProcess[str]]
+
+
+class CliOutcome:  # the conftest's, for annotations only
+    code: int
+    out: str
+    err: str
+
+
+Cli = Callable[..., CliOutcome]
 
 
 def free_block(count: int) -> int:
@@ -66,15 +73,15 @@ class Instances:
     gateway: int
     broker: int
     database: str
-    started: subprocess.CompletedProcess[str]
-    trading: Trading
+    started: CliOutcome
+    trading: Cli
 
     @property
     def ports(self) -> list[int]:
         """Instance A's port, then instance B's."""
         return [self.broker, self.broker + 1]
 
-    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def cli(self, *args: str) -> CliOutcome:
         return self.trading(
             ROOT,
             *args,
@@ -87,7 +94,7 @@ class Instances:
 @pytest.fixture(scope="module")
 def instances(
     tmp_path_factory: pytest.TempPathFactory,
-    trading: Trading,
+    cli_once: Cli,
     postgres: TemporaryPostgres | None,
     optional_tool: Callable[[str], str],
 ) -> Iterator[Instances]:
@@ -109,13 +116,13 @@ def instances(
     )
     database = postgres.new_database()
     environment = {"DATABASE_URL": database}
-    started = trading(ROOT, "up", "--config", str(config), env=environment)
+    started = cli_once(ROOT, "up", "--config", str(config), env=environment)
     run = RunDir.for_config(config)
     pids = processes_of(run)
     try:
-        yield Instances(config, gateway, broker, database, started, trading)
+        yield Instances(config, gateway, broker, database, started, cli_once)
     finally:
-        trading(ROOT, "down", "--config", str(config), env=environment)
+        cli_once(ROOT, "down", "--config", str(config), env=environment)
         for pid in pids + processes_of(run):  # only this deployment's, by pid
             if is_alive(pid):
                 os.kill(pid, signal.SIGKILL)
@@ -159,11 +166,11 @@ def request(
 def test_up_starts_both_instances_on_the_same_database(
     instances: Instances,
 ) -> None:
-    assert instances.started.returncode == 0, instances.started.stderr
+    assert instances.started.code == 0, instances.started.err
     result = instances.cli("status", "--json")
 
-    assert result.returncode == 0, result.stderr
-    document = json.loads(result.stdout)
+    assert result.code == 0, result.err
+    document = json.loads(result.out)
     programs = {p["name"]: p for p in document["programs"]}
     brokers = [programs[f"broker-{port}"] for port in instances.ports]
     assert [(p["state"], p["health"]) for p in brokers] == [("RUNNING", "ok")] * 2
@@ -185,10 +192,10 @@ def test_the_run_folder_keeps_the_database_url_private(instances: Instances) -> 
 def test_the_migrations_ran_once_before_the_instances_started(
     instances: Instances,
 ) -> None:
-    lines = instances.started.stdout.splitlines()
+    lines = instances.started.out.splitlines()
     migrated = [line for line in lines if line.startswith("database: broker: ")]
 
-    assert len(migrated) == 1, instances.started.stdout
+    assert len(migrated) == 1, instances.started.out
     assert migrated[0].startswith("database: broker: base -> ")
     assert lines.index(migrated[0]) < lines.index(
         next(line for line in lines if line.startswith("server\t"))
@@ -269,7 +276,8 @@ Limits = list[tuple[int, float]]  # (side, limit price)
 
 def limits_reached_soon(now: float) -> tuple[str, int, Limits]:
     """A 24x7 symbol, a window in seconds and at least four limit orders that
-    its path reaches within the window after ``now``: the first that moves.
+    its path reaches within the window after ``now``: the first that moves
+    (the broker matches every half second: even 3 s are six ticks).
 
     The market's path is the same in every process, so the orders fill on
     later ticks. A path can rest flat for a while (BTCUSD for 20 s about 4% of
@@ -277,7 +285,7 @@ def limits_reached_soon(now: float) -> tuple[str, int, Limits]:
     """
     from trading_api.market.prices import price_at, price_range
 
-    for window in (6, 10, 15, 20, 30, 60, 90):
+    for window in (3, 6, 10, 15, 20, 30, 60, 90):
         for symbol in ("BTCUSD", "ETHUSD", "SOLUSD"):
             price = price_at(symbol, now)
             low, high = price_range(symbol, now + 1, now + window)
