@@ -7,7 +7,9 @@ killed with SIGKILL at an arbitrary instant, restarted on the same file, and
 every answer the clients got is compared with what the restarted server reports:
 every acknowledged order exists in the state it was acknowledged in (a request
 in flight at the kill may or may not have happened), and every position equals
-the sum of its executions. Bounded: three kills.
+the sum of its executions. Bounded: three kills, each once the clients have had
+a random number of answers (15 to 40), so the kill lands at an arbitrary point
+of their requests however fast the machine is.
 
 The servers share one import: a parent process imports the app once and forks
 each server from it (as a pre-forking server manager would), so the four starts
@@ -191,6 +193,8 @@ class Client:
     """The acknowledged limit price of each resting order."""
     uncertain: set[str] = field(default_factory=set)
     """Orders a request was in flight for when the server died."""
+    answers: int = 0
+    """How many requests the server acknowledged."""
 
     def run(self, url: str, stop: threading.Event) -> None:
         rng = random.Random(self.seed)
@@ -213,6 +217,7 @@ class Client:
                         self._modify(http, rng, target)
                     else:
                         self._cancel(http, target)
+                    self.answers += 1
                 except httpx.TransportError:
                     if target is not None:
                         self.uncertain.add(target)
@@ -280,6 +285,14 @@ class Client:
         assert {e["orderId"] for e in executions} == filled
 
 
+def wait_for_answers(clients: list[Client], total: int) -> None:
+    """Until the clients have had ``total`` acknowledged answers in all."""
+    deadline = time.monotonic() + STARTUP
+    while sum(c.answers for c in clients) < total:
+        assert time.monotonic() < deadline, "the clients got too few answers"
+        time.sleep(0.005)
+
+
 def test_a_killed_server_restarts_with_every_acknowledged_order(
     servers: Callable[[], Server],
 ) -> None:
@@ -294,9 +307,10 @@ def test_a_killed_server_restarts_with_every_acknowledged_order(
             threading.Thread(target=c.run, args=(server.url, stop), daemon=True)
             for c in clients
         ]
+        answered = sum(c.answers for c in clients)
         for thread in threads:
             thread.start()
-        time.sleep(rng.uniform(0.5, 1.5))
+        wait_for_answers(clients, answered + rng.randint(15, 40))
         server.kill()
         stop.set()
         for thread in threads:
