@@ -5,7 +5,6 @@ written while it runs, by `trading db revision` or by hand, and the server is
 asked what it serves.
 """
 
-import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -42,14 +41,13 @@ FAILING = 'op.execute("ALTER TABLE notes__missing ADD COLUMN x INTEGER")'
 INDEX = 'op.create_index("ix_notes__items_tag", "notes__items", ["tag"])'
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def scaffolded(
-    notes_project: Path,
-    private_copy: Callable[[Path, Path], Path],
-    tmp_path_factory: pytest.TempPathFactory,
+    notes_project: Path, private_copy: Callable[[Path, Path], Path], tmp_path: Path
 ) -> Path:
-    """A project with core and a module `notes`, as `new-module` makes it."""
-    return private_copy(notes_project, tmp_path_factory.mktemp("dev-db") / "project")
+    """A project with core and a module `notes`, as `new-module` makes it: this
+    test's own copy."""
+    return private_copy(notes_project, tmp_path / "project")
 
 
 def write_migration(project: Path, name: str, parent: str, upgrade: str) -> None:
@@ -97,7 +95,7 @@ def lines_in_order(dev: Dev, *patterns: str, since: int) -> list[str]:
 def test_migrations_written_while_serving_are_applied_before_the_new_code(
     scaffolded: Path, tmp_path: Path, cli: Cli
 ) -> None:
-    project = Path(shutil.copytree(scaffolded, tmp_path / "project", symlinks=True))
+    project = scaffolded
     database = {"DATABASE_URL": f"sqlite:///{tmp_path / 'dev.db'}"}
     dev = Dev(project, "--modules", "notes", "--no-build", env=database)
     try:
