@@ -18,6 +18,10 @@ from pathlib import Path
 
 import httpx
 
+from trading_cli.dev.loop_guard import LoopGuard
+
+SERVER_OUTCOME = r"^(serving |reloaded in |error: )"
+"""The lines ``trading dev`` prints once a server is up or has failed."""
 TIMEOUT = 60.0
 BUILD_TIMEOUT = 100.0
 """Specs and clients are rebuilt at a low priority: on a machine busy with other
@@ -210,6 +214,8 @@ class Process:
             text=True,
         )
         self.lines: list[str] = []
+        self.read_at: list[float] = []
+        """When each line was read (``time.monotonic()``)."""
         self._changed = threading.Condition()
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -218,6 +224,7 @@ class Process:
         for line in self.process.stdout:
             with self._changed:
                 self.lines.append(line.rstrip("\n"))
+                self.read_at.append(time.monotonic())
                 self._changed.notify_all()
 
     def mark(self) -> int:
@@ -242,6 +249,16 @@ class Process:
                     output = "\n".join(self.lines)
                     raise AssertionError(f"no line matching {pattern!r}:\n{output}")
                 self._changed.wait(timeout=min(left, 0.5))
+
+    def last_read(self, pattern: str) -> float | None:
+        """When the last line matching ``pattern`` was read, if one was."""
+        regex = re.compile(pattern)
+        with self._changed:
+            pairs = zip(self.lines, self.read_at, strict=True)
+            for line, moment in reversed(list(pairs)):
+                if regex.search(line):
+                    return moment
+        return None
 
     def count(self, pattern: str, since: int = 0) -> int:
         with self._changed:
@@ -268,6 +285,15 @@ class Dev(Process):
     ) -> None:
         command = [sys.executable, "-m", "trading_cli.main", "dev", "--port", "0"]
         super().__init__([*command, *args], root, env)
+
+    def pace_like_a_person(self) -> None:
+        """Wait out the loop guard's grace after the last server came up (or
+        failed to) before the next save: a save that lands within it counts as
+        caused by the reload. No wait when that was longer ago."""
+        grace = LoopGuard().grace + 0.05
+        last = self.last_read(SERVER_OUTCOME)
+        if last is not None:
+            time.sleep(max(0.0, last + grace - time.monotonic()))
 
     @property
     def auth(self) -> dict[str, str]:

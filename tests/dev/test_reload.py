@@ -13,7 +13,6 @@ import os
 import sys
 import textwrap
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,7 +109,7 @@ def served(shared: Served) -> Iterator[Served]:
     """The shared server as the test found it; afterwards the files the test
     saved are put back and served again."""
     before = sources(shared.project)
-    pace_like_a_person()
+    shared.dev.pace_like_a_person()
     shared.since = shared.dev.mark()
     yield shared
     after = sources(shared.project)
@@ -118,7 +117,7 @@ def served(shared: Served) -> Iterator[Served]:
     added = [path for path in after if path not in before]
     if not changed and not added:
         return
-    pace_like_a_person()
+    shared.dev.pace_like_a_person()
     mark = shared.dev.mark()
     for path in added:
         path.unlink()
@@ -126,12 +125,6 @@ def served(shared: Served) -> Iterator[Served]:
         path.write_bytes(data)
     shared.dev.wait_for(r"^reloaded in", since=mark)
     poll(answers(shared.greeting, {"text": "hello"}), "the files put back")
-
-
-def pace_like_a_person() -> None:
-    """Wait out the loop guard's grace after a reload before the next save: a
-    save that lands within it counts as caused by the reload."""
-    time.sleep(LoopGuard().grace + 0.05)
 
 
 def test_edited_rest_handler_is_served_and_its_phases_told(served: Served) -> None:
@@ -189,7 +182,7 @@ def test_syntax_error_in_a_module_keeps_its_old_code_serving(served: Served) -> 
     served.wait_for(r"SyntaxError")
     assert httpx.get(served.greeting).json() == {"text": "hello"}
 
-    pace_like_a_person()
+    served.dev.pace_like_a_person()
     save(api, DEMO["api.py"].replace('"hello"', '"fixed"'))
     poll(answers(served.greeting, {"text": "fixed"}), "the fixed handler")
     assert "api.py:" in where
@@ -210,7 +203,7 @@ def test_syntax_error_in_shared_code_answers_503_until_fixed(served: Served) -> 
     assert failed.status_code == 503
     assert "SyntaxError" in failed.json()["detail"], failed.text
 
-    pace_like_a_person()
+    served.dev.pace_like_a_person()
     mark = served.dev.mark()
     save(model, GREETING_MODEL + '    lang: str = "fr"\n')
     poll(answers(served.greeting, {"text": "hello", "lang": "fr"}), "the fix")
@@ -335,7 +328,7 @@ def test_added_ws_route_is_generated_documented_and_served(looping: Served) -> N
 
     # The files the reload and the build wrote caused no reload: events reach
     # the watcher in order, so such a reload would come before this edit's.
-    pace_like_a_person()
+    served.dev.pace_like_a_person()
     save(demo / "api.py", DEMO["api.py"].replace('"hello"', '"hi"'))
     second = served.wait_for(r"^reloaded in", count=2)
     assert "modules/demo/api.py" in second

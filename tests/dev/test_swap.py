@@ -10,7 +10,6 @@ migrates as it starts; the last test reloads it in full.
 
 import asyncio
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +22,6 @@ from websockets.exceptions import ConnectionClosed
 from trading_api.shared.auth import DevIssuer
 from trading_api.shared.auth.testing import bearer
 from trading_api.shared.ws.testing import WsTestClient
-from trading_cli.dev.loop_guard import LoopGuard
 from trading_cli.dev.server import STATS_PATH
 
 from .harness import TIMEOUT, Dev, module_dir, poll, write_module
@@ -176,12 +174,6 @@ def market(
         dev.stop()
 
 
-def pace_like_a_person() -> None:
-    """Wait out the loop guard's grace after a reload before the next save: a
-    save that lands within it counts as caused by the reload."""
-    time.sleep(LoopGuard().grace + 0.05)
-
-
 def save_broker_version(market: Market, version: str) -> None:
     init = module_dir(market.project, "broker") / "__init__.py"
     init.write_text(f"{market.original}\nBrokerModule.version = {version!r}\n")
@@ -259,7 +251,7 @@ async def swap_broker_while_subscribed(
             ) as broker:
                 response = await broker.subscribe("orders", {"accountId": "DEMO-1"})
                 assert response["status"] == "ok", response
-                await asyncio.to_thread(pace_like_a_person)
+                await asyncio.to_thread(dev.pace_like_a_person)
                 version = f"1.{swap}.{since}"
                 save_broker_version(market, version)
                 await asyncio.to_thread(dev.wait_for, r"^reloaded in", swap, since)
@@ -296,7 +288,7 @@ def test_many_swaps_leave_no_task_module_or_memory_behind(market: Market) -> Non
         dev.wait_for(r"^reloaded in", swaps, since)
 
     # Swaps of an earlier test of this server count towards the warm-up.
-    pace_like_a_person()
+    market.dev.pace_like_a_person()
     done = httpx.get(f"{url}{STATS_PATH}").json()["swaps"]
     for _ in range(max(WARM_UP_SWAPS - done, 0)):
         swap()
@@ -372,14 +364,15 @@ def test_a_swap_and_a_full_reload_keep_every_order(market: Market) -> None:
 
     since = dev.mark()
     saved = f"3.0.{since}"
-    pace_like_a_person()
+    market.dev.pace_like_a_person()
     save_broker_version(market, saved)
     swapped = dev.wait_for(r"^reloaded in", since=since)
     after_swap = account_state(market)
     version = broker_version(market.url)
 
     since = dev.mark()
-    pace_like_a_person()  # past the loop guard's grace: this save is the user's
+    # Past the loop guard's grace: this save is the user's.
+    market.dev.pace_like_a_person()
     shared = market.project / "src" / "trading_api" / "shared" / "module_interface.py"
     shared.write_text(shared.read_text() + "\n# edited\n")
     full = dev.wait_for(r"^reloaded in", since=since)
