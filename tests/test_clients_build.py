@@ -2,17 +2,17 @@
 
 Each test copies the project to a temporary folder, edits the copy the way a
 developer would, and runs the ``trading`` command there (in process, with typer's
-``CliRunner``); the generated client then runs in a fresh process against a real
-server.
+``CliRunner``); the generated client then talks to a real server over loopback
+HTTP, its package imported as the copy's runtime imports it.
 """
 
 import json
-import os
 import shutil
 import subprocess
 import sys
 import textwrap
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -312,31 +312,6 @@ def create_router() -> APIRouter:
     return router
 '''
 
-GADGETS_SCRIPT = """
-import json
-
-from trading_api.app_factory import AppFactory
-from trading_api.modules.gadgets.client_generated import GadgetsClient
-from trading_api.modules.gadgets.models import Gadget
-from trading_api.shared.auth.testing import dev_token
-from trading_api.shared.testing import serve
-
-with serve(AppFactory().create_app(["gadgets"])) as url:
-    with GadgetsClient(base_url=url, token=dev_token()) as client:
-        one, two = Gadget(gadget_id=1), Gadget(gadget_id=2)
-        print(json.dumps({
-            "file": client.read_file("a/b c.txt"),
-            "echo": client.echo(from_=5, tags=["x", "y"], x_trace="t-1").model_dump(),
-            "default": client.echo(from_=6).colour,
-            "pair": [g.gadget_id for g in client.pair(one, two)],
-            "absent": client.patch(3, Gadget(gadget_id=3)),
-            "null": client.patch(3, Gadget(gadget_id=3, label=None)),
-            "close": client.close_(4),
-            "mode": client.mode(fast=True),
-            "maybe": [client.maybe(7).gadget_id, client.maybe(0)],
-        }))
-"""
-
 
 @pytest.fixture(scope="module")
 def gadgets(
@@ -361,20 +336,37 @@ def gadgets(
 
 
 def test_client_carries_every_kind_of_parameter_to_a_real_server(
-    gadgets: Path,
+    gadgets: Path, its_runtime: Callable[[Path], AbstractContextManager[None]]
 ) -> None:
-    project = gadgets
-    result = subprocess.run(
-        [sys.executable, "-c", GADGETS_SCRIPT],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "PYTHONPATH": str(project / "src")},
-    )
+    from trading_api.app_factory import AppFactory
+    from trading_api.shared.auth.testing import dev_token
+    from trading_api.shared.testing import serve
 
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == {
+    with its_runtime(gadgets):
+        from trading_api.modules.gadgets.client_generated import GadgetsClient
+        from trading_api.modules.gadgets.models import Gadget
+
+        app = AppFactory(gadgets / "src/trading_api/modules").create_app(["gadgets"])
+        with (
+            serve(app) as url,
+            GadgetsClient(base_url=url, token=dev_token()) as client,
+        ):
+            one, two = Gadget(gadget_id=1), Gadget(gadget_id=2)
+            echo = client.echo(from_=5, tags=["x", "y"], x_trace="t-1")
+            answers = {
+                "file": client.read_file("a/b c.txt"),
+                "echo": echo.model_dump(),
+                "default": client.echo(from_=6).colour,
+                "pair": [g.gadget_id for g in client.pair(one, two)],
+                "absent": client.patch(3, Gadget(gadget_id=3)),
+                "null": client.patch(3, Gadget(gadget_id=3, label=None)),
+                "close": client.close_(4),
+                "mode": client.mode(fast=True),
+                "maybe": [client.maybe(7).gadget_id, client.maybe(0)],
+            }
+
+    # As a program would print them: JSON.
+    assert json.loads(json.dumps(answers)) == {
         "file": "a/b c.txt",
         "echo": {"since": 5, "colour": "blue", "tags": ["x", "y"], "trace": "t-1"},
         "default": "blue",
