@@ -2,7 +2,7 @@
 
 import copy
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,24 @@ def project(project_copy: CopyProject, tmp_path: Path) -> Path:
     return project_copy(tmp_path / "project", git=True)
 
 
+@pytest.fixture(scope="module")
+def committed(
+    project_copy: CopyProject, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """:func:`project` for the tests that change none of its files (committing
+    the whole tree costs more than the diff)."""
+    return project_copy(tmp_path_factory.mktemp("diff") / "project", git=True)
+
+
+@pytest.fixture
+def allow_file(committed: Path) -> Iterator[Path]:
+    """The allow file of :func:`committed`, removed after the test."""
+    path = committed / "specs-allow.yaml"
+    assert not path.exists()
+    yield path
+    path.unlink(missing_ok=True)
+
+
 def remove_versions_route(project: Path) -> None:
     api = project / CORE_API
     source, removed = VERSIONS_ROUTE.subn("", api.read_text(), count=1)
@@ -31,8 +49,8 @@ def remove_versions_route(project: Path) -> None:
     api.write_text(source)
 
 
-def test_unchanged_api_reports_no_change(project: Path, cli: Cli) -> None:
-    result = cli(project, "specs", "diff")
+def test_unchanged_api_reports_no_change(committed: Path, cli: Cli) -> None:
+    result = cli(committed, "specs", "diff")
     assert result.code == 0, result.err
     assert "no API changes since HEAD" in result.out
 
@@ -76,7 +94,7 @@ def test_added_route_is_compatible(project: Path, cli: Cli) -> None:
 
 
 @pytest.mark.parametrize(
-    ("allow_file", "problem"),
+    ("text", "problem"),
     [
         ("allow:\n  - path: /x\n    rule: removed-thing\n    reason: r\n", "not a"),
         ("allow:\n  - path: /x\n    rule: removed-path\n", "'reason'"),
@@ -84,17 +102,17 @@ def test_added_route_is_compatible(project: Path, cli: Cli) -> None:
     ],
 )
 def test_invalid_allow_file_is_a_usage_error(
-    project: Path, allow_file: str, problem: str, cli: Cli
+    committed: Path, allow_file: Path, text: str, problem: str, cli: Cli
 ) -> None:
-    (project / "specs-allow.yaml").write_text(allow_file)
-    result = cli(project, "specs", "diff")
+    allow_file.write_text(text)
+    result = cli(committed, "specs", "diff")
     assert result.code == 2
     assert problem in result.err
     assert result.err.count("\n") == 1
 
 
-def test_unknown_base_is_a_usage_error(project: Path, cli: Cli) -> None:
-    result = cli(project, "specs", "diff", "--base", "no-such-ref")
+def test_unknown_base_is_a_usage_error(committed: Path, cli: Cli) -> None:
+    result = cli(committed, "specs", "diff", "--base", "no-such-ref")
     assert result.code == 2
     assert "'no-such-ref' is not a commit" in result.err
 
