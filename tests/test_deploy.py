@@ -1,9 +1,15 @@
 """``trading up``, ``status``, ``logs``, ``down`` for real: supervisord, nginx and
-uvicorn on free loopback ports.
+uvicorn on free loopback ports, and the broker served that way.
 
 One deployment serves the tests in this file's order, the last one taking it
 down; the commands run in process (:func:`cli`), except ``logs --follow``, which
 is stopped as a user stops it, with Ctrl-C.
+
+Market prices are those of the real clock (crypto trades around the clock), so
+the broker's fills are stated against the market's own path: the broker process
+and the datafeed processes compute the same price for an instant without
+talking, and a fill lies on the path the datafeed charts over the moments the
+requests took.
 """
 
 import functools
@@ -20,9 +26,12 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
+from trading_api.market import price_range
 from trading_cli.deploy.supervisor import Supervisor, descendants, is_alive
 from trading_cli.deploy.topology import RunDir
 
@@ -244,6 +253,86 @@ def test_websocket_subscribes_through_nginx(
     assert answer["payload"]["status"] == "ok"
     assert update["type"] == "quotes.update"
     assert update["payload"]["topic"] == answer["payload"]["topic"]
+
+
+# -- the broker behind nginx ---------------------------------------------------
+
+BTC = "BINANCE:BTCUSD"
+
+
+def _broker_auth() -> dict[str, str]:
+    """A real development token for the broker tests' accounts."""
+    from trading_api.shared.auth.testing import bearer, dev_token
+
+    return bearer(dev_token("deployed", ("DEPLOYED", "NEST1", "NEST3")))
+
+
+def _place(http: httpx.Client, account: str, **order: Any) -> httpx.Response:
+    body = {"symbol": "BTCUSD", "type": 2, "side": 1, "qty": 0.01, **order}
+    return http.post("/api/v1/broker/orders", params={"accountId": account}, json=body)
+
+
+def _orders(http: httpx.Client, account: str) -> list[dict[str, Any]]:
+    answer: list[dict[str, Any]] = http.get(
+        "/api/v1/broker/orders", params={"accountId": account}
+    ).json()
+    return answer
+
+
+def test_a_fill_lies_on_the_path_the_datafeed_quotes(
+    deployment: tuple[Deployment, CliOutcome],
+) -> None:
+    gateway = f"http://127.0.0.1:{deployment[0].gateway}"
+    with httpx.Client(base_url=gateway, timeout=10, headers=_broker_auth()) as http:
+        start = time.time()
+        quote = http.post("/api/v1/datafeed/quotes", json={"symbols": [BTC]}).json()
+        placed = _place(http, "DEPLOYED")
+        end = time.time()
+        [order] = _orders(http, "DEPLOYED")
+    low, high = price_range(BTC, start - 0.05, end + 0.05)
+    assert placed.status_code == 201, placed.text
+    assert order["status"] == 2
+    assert low <= quote[0]["v"]["lp"] <= high
+    assert low <= order["avgPrice"] <= high
+    assert high - low < 0.001 * low, "the window is too wide to mean anything"
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        {"type": 3, "stop": 0.95, "takeProfit": 0.97},
+        {"type": 1, "limit": 1.05, "stopLoss": 1.02},
+    ],
+    ids=["stop-entry-take-profit-through", "buy-limit-above-stop-between"],
+)
+def test_a_nested_fill_answers_201_and_leaves_a_flat_account(
+    deployment: tuple[Deployment, CliOutcome], shape: dict[str, float]
+) -> None:
+    gateway = f"http://127.0.0.1:{deployment[0].gateway}"
+    account = f"NEST{int(shape['type'])}"
+    with httpx.Client(base_url=gateway, timeout=10, headers=_broker_auth()) as http:
+        quote = http.post("/api/v1/datafeed/quotes", json={"symbols": [BTC]}).json()
+        price = quote[0]["v"]["lp"]
+        order: dict[str, Any] = {"type": int(shape["type"])}
+        for field, key in (("stopPrice", "stop"), ("limitPrice", "limit")):
+            if key in shape:
+                order[field] = round(price * shape[key], 2)
+        for field in ("takeProfit", "stopLoss"):
+            if field in shape:
+                order[field] = round(price * shape[field], 2)
+        placed = _place(http, account, **order)
+        statuses = sorted(o["status"] for o in _orders(http, account))
+        positions = http.get(
+            "/api/v1/broker/positions", params={"accountId": account}
+        ).json()
+        health = http.get("/api/v1/core/health")
+    assert placed.status_code == 201, placed.text
+    assert statuses[:2] == [2, 2] and set(statuses[2:]) <= {1}
+    assert positions == []
+    assert health.status_code == 200
+
+
+# -- status, logs, a killed and a stopped server, down --------------------------
 
 
 def test_up_again_says_already_up(
