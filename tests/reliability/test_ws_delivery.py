@@ -4,16 +4,16 @@ Each burst is published in one step of the server's event loop (one POST), so
 what is queued does not depend on how fast this machine is; the clients read
 after it, or never.
 
-One server serves the tests with the default limits, each test leaving it with
-no connection and no topic; the test of a never-reading client, which measures
-the server's peak memory, has a server of its own.
+One server (``conftest.py``) serves the tests with the default limits, and the
+hostile-input tests, each test finding it and leaving it with no connection and
+no topic; the test of a never-reading client, which measures the server's peak
+memory, has a server of its own.
 """
 
 from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -33,20 +33,6 @@ MIB = 1024 * 1024
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-@pytest.fixture(scope="module")
-def shared_server() -> Iterator[ServerProcess]:
-    with serve_streams() as server:
-        yield server
-
-
-@pytest.fixture
-def server(shared_server: ServerProcess) -> Iterator[ServerProcess]:
-    """The shared server, idle; left idle again: no connection, no topic."""
-    shared_server.wait_stats(connections=0, topics=0)
-    yield shared_server
-    shared_server.wait_stats(connections=0, topics=0)
 
 
 def never_reading(server: ServerProcess) -> dict[str, Any]:

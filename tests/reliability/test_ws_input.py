@@ -1,20 +1,19 @@
 """Hostile WS frames against uvicorn in its own process: an error, never a drop.
 
-One server serves every test of this file; each test leaves it with no
-connection and no topic, and subscribes to topics of its own.
+One server (``conftest.py``) serves every test of this file, and the delivery
+tests; each test finds it and leaves it with no connection and no topic.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 
 import pytest
 
 from trading_api.shared.ws.testing import WsTestClient
 
-from .ws_process import ServerProcess, serve_streams
+from .ws_process import ServerProcess
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
@@ -22,20 +21,6 @@ pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-@pytest.fixture(scope="module")
-def shared_server() -> Iterator[ServerProcess]:
-    with serve_streams() as server:
-        yield server
-
-
-@pytest.fixture
-def server(shared_server: ServerProcess) -> Iterator[ServerProcess]:
-    """The shared server, idle; left idle again: no connection, no topic."""
-    shared_server.wait_stats(connections=0, topics=0)
-    yield shared_server
-    shared_server.wait_stats(connections=0, topics=0)
 
 
 @pytest.mark.parametrize(
