@@ -9,7 +9,7 @@ import textwrap
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -21,6 +21,9 @@ from .projects import (
     made_once,
     warm_mypy_cache,
 )
+
+if TYPE_CHECKING:
+    from .forked import Forker
 
 GIT_IDENTITY = ("-c", "user.name=Dev", "-c", "user.email=dev@example.com")
 
@@ -531,6 +534,19 @@ def run_trading(
         stdin=subprocess.DEVNULL,
         env={**os.environ, "NO_COLOR": "1", **(env or {})},
     )
+
+
+@pytest.fixture(scope="module")
+def forker() -> Iterator["Forker"]:
+    """A :class:`~tests.forked.Forker`: ``forker.start(cwd, args, env, output)``
+    runs ``trading ARGS`` in a process of its own without paying for its
+    libraries' imports again; for tests where the process is the point. One
+    per test file, so the CPU of the commands it forked counts for that file."""
+    from .forked import Forker
+
+    started = Forker()
+    yield started
+    started.close()
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from .forked import Forked, Forker
+
 pytestmark = pytest.mark.usefixtures("remember_verdicts")  # see tests/conftest.py
 MERGED_OPENAPI = Path("src/trading_api/specs_generated/openapi.json")
 TRADING = (sys.executable, "-m", "trading_cli.main")
@@ -73,9 +75,22 @@ def start(project: Path, *args: str, **env: str) -> subprocess.Popen[str]:
     )
 
 
-def finish(process: subprocess.Popen[str]) -> tuple[int, str, str]:
+def finish(process: subprocess.Popen[str] | Forked) -> tuple[int, str, str]:
     out, err = process.communicate(timeout=120)
+    assert process.returncode is not None
     return process.returncode, out, err
+
+
+def start_all(
+    forker: Forker, project: Path, *commands: tuple[str, ...]
+) -> list[Forked]:
+    """Start every command at once, each ``trading`` in a process of its own
+    (see tests/forked.py)."""
+    env = {**os.environ, "NO_COLOR": "1"}
+    return [
+        forker.start(project, args, env, project.parent / f"command-{number}")
+        for number, args in enumerate(commands)
+    ]
 
 
 def merged_paths(project: Path) -> set[str]:
@@ -134,9 +149,9 @@ def test_a_lock_left_by_a_killed_process_is_taken_over(
 
 
 def test_two_new_modules_at_once_both_land_in_the_merged_openapi(
-    project: Path, cli: Cli
+    project: Path, forker: Forker, cli: Cli
 ) -> None:
-    runs = [start(project, "new-module", name) for name in ("alpha", "beta")]
+    runs = start_all(forker, project, ("new-module", "alpha"), ("new-module", "beta"))
     results = [finish(run) for run in runs]
 
     assert [code for code, _, _ in results] == [0, 0], results
@@ -147,9 +162,9 @@ def test_two_new_modules_at_once_both_land_in_the_merged_openapi(
 
 
 def test_the_same_new_module_twice_at_once_makes_one_whole_module(
-    project: Path, cli: Cli
+    project: Path, forker: Forker, cli: Cli
 ) -> None:
-    runs = [start(project, "new-module", "gamma") for _ in range(2)]
+    runs = start_all(forker, project, *[("new-module", "gamma")] * 2)
     results = sorted(finish(run) for run in runs)
 
     assert [code for code, _, _ in results] == [0, 2], results

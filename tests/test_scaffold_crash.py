@@ -7,7 +7,6 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,11 +14,12 @@ from typing import Any
 
 import pytest
 
+from .forked import Forker
+
 pytestmark = pytest.mark.usefixtures("remember_verdicts")  # see tests/conftest.py
 MODULE = Path("src/trading_api/modules/market_data")
 SKIPPED = {".git", ".run", "__pycache__", "node_modules", ".pytest_cache"}
 SKIPPED |= {".mypy_cache", ".ruff_cache"}
-TRADING = (sys.executable, "-m", "trading_cli.main")
 CopyProject = Callable[..., Path]
 Git = Callable[..., str]
 Cli = Callable[..., Any]
@@ -49,9 +49,9 @@ def project(pristine: Path, tmp_path: Path) -> Path:
     return root
 
 
-def kill_at(project: Path, point: str, *args: str) -> int:
-    """Run ``trading ARGS`` until it reaches ``point``, then ``kill -9`` it;
-    return its pid."""
+def kill_at(forker: Forker, project: Path, point: str, *args: str) -> int:
+    """Run ``trading ARGS`` (a process of its own, see tests/forked.py) until it
+    reaches ``point``, then ``kill -9`` it; return its pid."""
     marker = project.parent / "failpoint"
     marker.unlink(missing_ok=True)
     env = {
@@ -60,19 +60,11 @@ def kill_at(project: Path, point: str, *args: str) -> int:
         "TRADING_FAILPOINT": point,
         "TRADING_FAILPOINT_FILE": str(marker),
     }
-    process = subprocess.Popen(
-        [*TRADING, *args],
-        cwd=project,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
+    process = forker.start(project, args, env, project.parent / "command")
     try:
         deadline = time.monotonic() + 120
         while not marker.exists():
-            assert process.poll() is None, process.communicate()[1].decode()
+            assert process.poll() is None, process.communicate()[1]
             assert time.monotonic() < deadline, f"never reached {point}"
             time.sleep(0.02)
         process.send_signal(signal.SIGKILL)
@@ -83,9 +75,7 @@ def kill_at(project: Path, point: str, *args: str) -> int:
             os.killpg(process.pid, signal.SIGKILL)
         if process.poll() is None:
             process.kill()
-            process.wait()
-        assert process.stderr is not None
-        process.stderr.close()
+            process.wait(timeout=10)
     return process.pid
 
 
@@ -106,10 +96,10 @@ def leftovers(project: Path) -> list[str]:
     "point", ["new-module:rendered", "new-module:moved", "new-module:generated"]
 )
 def test_new_module_killed_before_its_commit_point_is_rolled_back(
-    project: Path, cli: Cli, point: str
+    project: Path, forker: Forker, cli: Cli, point: str
 ) -> None:
     before = snapshot(project)
-    pid = kill_at(project, point, "new-module", "omega")
+    pid = kill_at(forker, project, point, "new-module", "omega")
 
     # The next command, whichever it is, rolls back first (here in process):
     # this one lists every module made from the template.
@@ -127,7 +117,7 @@ def test_new_module_killed_before_its_commit_point_is_rolled_back(
 
 
 def test_a_render_outlives_its_killed_command_by_no_more_than_a_moment(
-    project: Path, cli: Cli
+    project: Path, forker: Forker, cli: Cli
 ) -> None:
     """new-module renders the template in a child process; killing the command
     alone (not its process group) must not leave that child writing."""
@@ -138,14 +128,7 @@ def test_a_render_outlives_its_killed_command_by_no_more_than_a_moment(
         "TRADING_FAILPOINT": "new-module:rendering",
         "TRADING_FAILPOINT_FILE": str(marker),
     }
-    command = subprocess.Popen(
-        [*TRADING, "new-module", "omega"],
-        cwd=project,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    command = forker.start(project, ["new-module", "omega"], env, marker)
     try:
         deadline = time.monotonic() + 120
         while not marker.exists():  # the child is paused in its render
@@ -172,9 +155,9 @@ def test_a_render_outlives_its_killed_command_by_no_more_than_a_moment(
 
 
 def test_new_module_killed_after_its_commit_point_keeps_the_module(
-    project: Path, cli: Cli
+    project: Path, forker: Forker, cli: Cli
 ) -> None:
-    kill_at(project, "committed", "new-module", "omega")
+    kill_at(forker, project, "committed", "new-module", "omega")
 
     # In process, importing omega as the copy's own runtime would.
     result = cli(project, "specs", "build", "--check", its_modules=True)
@@ -186,10 +169,10 @@ def test_new_module_killed_after_its_commit_point_keeps_the_module(
 
 @pytest.mark.parametrize("point", ["remove-module:moved", "remove-module:generated"])
 def test_remove_module_killed_midway_puts_the_module_back(
-    project: Path, cli: Cli, point: str
+    project: Path, forker: Forker, cli: Cli, point: str
 ) -> None:
     before = snapshot(project)
-    pid = kill_at(project, point, "remove-module", "market-data", "--yes")
+    pid = kill_at(forker, project, point, "remove-module", "market-data", "--yes")
     assert not (project / MODULE).exists() or point == "remove-module:generated"
 
     result = cli(project, "update-module", "--all", "--check")
@@ -204,7 +187,7 @@ def test_remove_module_killed_midway_puts_the_module_back(
 
 
 def test_update_module_killed_after_writing_restores_the_module(
-    project: Path, cli: Cli, git: Git
+    project: Path, forker: Forker, cli: Cli, git: Git
 ) -> None:
     template = project / "templates/module/template/service.py.jinja"
     template.write_text(
@@ -212,7 +195,9 @@ def test_update_module_killed_after_writing_restores_the_module(
     )
     git(project, "commit", "-q", "-am", "Reword the template")
     before = snapshot(project)
-    pid = kill_at(project, "update-module:written", "update-module", "market-data")
+    pid = kill_at(
+        forker, project, "update-module:written", "update-module", "market-data"
+    )
     assert "by id" in (project / MODULE / "service.py").read_text()
 
     # The next command, whichever it is, rolls back first (here in process).
