@@ -4,8 +4,9 @@ and uvicorn on free loopback ports. The servers keep running as orphans;
 
 One deployment serves every test of this file, its commands run in process
 (:func:`cli`): each test first puts it in the state it starts from (up, or up
-with its supervisord killed, or down), so the tests run in any order, and in
-this order cost one ``kill -9`` or one ``up`` each.
+with its supervisord killed, or down), so the tests run in any order. In this
+order the first test's ``up`` starts it, and the others cost one ``kill -9``
+or one ``up`` each: two ``up`` in all.
 """
 
 import http.client
@@ -144,6 +145,34 @@ def deployment(
                 os.kill(pid, signal.SIGKILL)
 
 
+def leave_in_time_wait(port: int) -> None:
+    """Accept one connection on ``port`` and close it server side first, as a
+    server does at shutdown: the port's side of it waits in TIME_WAIT."""
+    with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", port))
+        listener.listen()
+        client = socket.create_connection(("127.0.0.1", port))
+        server, _ = listener.accept()
+        server.close()
+        client.close()
+    with socket.socket() as plain, pytest.raises(OSError):
+        plain.bind(("127.0.0.1", port))  # what a check without SO_REUSEADDR sees
+
+
+def test_up_takes_ports_whose_last_connections_are_in_time_wait(
+    deployment: Deployment,
+) -> None:
+    deployment.down()
+    for port in (deployment.gateway, deployment.server):
+        leave_in_time_wait(port)
+
+    result = deployment.cli("up")
+
+    assert result.code == 0, result.err
+    assert health(deployment.gateway) == 200
+
+
 def test_status_reports_orphans_when_supervisord_is_gone(
     deployment: Deployment,
 ) -> None:
@@ -195,31 +224,3 @@ def test_down_stops_the_orphans_and_frees_their_ports(
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             probe.bind(("127.0.0.1", port))
     assert deployment.cli("status").code == 3
-
-
-def leave_in_time_wait(port: int) -> None:
-    """Accept one connection on ``port`` and close it server side first, as a
-    server does at shutdown: the port's side of it waits in TIME_WAIT."""
-    with socket.socket() as listener:
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", port))
-        listener.listen()
-        client = socket.create_connection(("127.0.0.1", port))
-        server, _ = listener.accept()
-        server.close()
-        client.close()
-    with socket.socket() as plain, pytest.raises(OSError):
-        plain.bind(("127.0.0.1", port))  # what a check without SO_REUSEADDR sees
-
-
-def test_up_takes_ports_whose_last_connections_are_in_time_wait(
-    deployment: Deployment,
-) -> None:
-    deployment.down()
-    for port in (deployment.gateway, deployment.server):
-        leave_in_time_wait(port)
-
-    result = deployment.cli("up")
-
-    assert result.code == 0, result.err
-    assert health(deployment.gateway) == 200
