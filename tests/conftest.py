@@ -7,7 +7,7 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,17 +15,21 @@ import pytest
 
 from .projects import (
     PROJECT_PARTS,
+    REMEMBERED,
     ROOT,
+    CliOutcome,
+    as_its_runtime,
     copy_made,
     copy_project,
     made_once,
+    run_git,
+    run_trading,
+    template_files_before,
     warm_mypy_cache,
 )
 
 if TYPE_CHECKING:
     from .forked import Forker
-
-GIT_IDENTITY = ("-c", "user.name=Dev", "-c", "user.email=dev@example.com")
 
 MODULE_TEMPLATE = """
 from fastapi import APIRouter
@@ -304,17 +308,6 @@ def mypy_cache() -> Callable[[Path], Path]:
     return warm_mypy_cache
 
 
-def run_git(project: Path, *args: str) -> str:
-    result = subprocess.run(
-        ["git", *GIT_IDENTITY, *args],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return result.stdout
-
-
 TemplateBefore = Callable[[str, str, Sequence[str]], dict[str, str]]
 
 
@@ -326,36 +319,15 @@ def template_before() -> TemplateBefore:
 
     Without that history (a shallow clone) the test skips, or fails in CI.
     """
-    root = Path(__file__).resolve().parents[1]
-    template = Path("templates/module/template")
 
     def read(marker: str, file: str, names: Sequence[str]) -> dict[str, str]:
-        found = subprocess.run(
-            [
-                *("git", "log", "--reverse", "--format=%H", "-S", marker, "--"),
-                (template / file).as_posix(),
-            ],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        commits = found.stdout.split()
-        if found.returncode or not commits:
+        found = template_files_before(marker, file, names)
+        if found is None:
             message = "needs the git history of templates/module (a full clone)"
             if os.environ.get("CI"):
                 pytest.fail(message)
             pytest.skip(message)
-        return {
-            name: subprocess.run(
-                ["git", "show", f"{commits[0]}^:{(template / name).as_posix()}"],
-                cwd=root,
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout
-            for name in names
-        }
+        return found
 
     return read
 
@@ -449,14 +421,6 @@ def project_copy() -> Callable[..., Path]:
     return copy
 
 
-REMEMBERED = {"CI": ""}
-"""Environment for a ``trading`` command whose spec validation is not what its
-test is about: a document the validators passed before (the committed specs,
-met in every project copy) is not validated again, even when the tests run in
-CI, where a build otherwise validates everything. New documents are still
-validated."""
-
-
 @pytest.fixture(scope="session")
 def remembered() -> dict[str, str]:
     """:data:`REMEMBERED`, for a fixture to pass as ``env`` to ``trading``."""
@@ -520,22 +484,6 @@ def notes_project(
     return made_once(tmp_path_factory, "notes-project", make)
 
 
-def run_trading(
-    cwd: Path, *args: str, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    """Run ``trading ARGS`` in ``cwd`` as a user would: a subprocess without a
-    terminal or colours; ``env`` adds to or overrides the environment."""
-    return subprocess.run(
-        [sys.executable, "-m", "trading_cli.main", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-        env={**os.environ, "NO_COLOR": "1", **(env or {})},
-    )
-
-
 @pytest.fixture(scope="module")
 def forker() -> Iterator["Forker"]:
     """A :class:`~tests.forked.Forker`: ``forker.start(cwd, args, env, output)``
@@ -555,15 +503,6 @@ def trading() -> Callable[..., subprocess.CompletedProcess[str]]:
     return run_trading
 
 
-class CliOutcome:
-    """What a user sees from one run of ``trading``: exit code, stdout, stderr."""
-
-    def __init__(self, code: int, out: str, err: str) -> None:
-        self.code = code
-        self.out = out
-        self.err = err
-
-
 Cli = Callable[..., CliOutcome]
 
 
@@ -580,36 +519,6 @@ def _in_process(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(options, "debug", False)
 
 
-@contextmanager
-def _as_its_runtime(cwd: Path) -> Iterator[None]:
-    """Import the module packages of the project copy at ``cwd`` as its own
-    runtime would: as ``trading_api.modules.<package>``, so a module only the
-    copy has (one a command just made) imports itself by that name, as every
-    generated WS router does. The packages this checkout has come from this
-    checkout, as the rest of the runtime does. Afterwards the copy's packages
-    are forgotten, so the next copy's module of the same name is imported
-    afresh."""
-    import trading_api.modules as package
-    from trading_api.shared import module_registry
-
-    folder = (cwd / "src" / "trading_api" / "modules").resolve()
-    default = module_registry.DEFAULT_MODULES_DIR
-    package.__path__.append(str(folder))
-    module_registry.DEFAULT_MODULES_DIR = folder
-    try:
-        yield
-    finally:
-        module_registry.DEFAULT_MODULES_DIR = default
-        package.__path__.remove(str(folder))
-        for name, module in list(sys.modules.items()):
-            origin = getattr(module, "__file__", None) or ""
-            if name.startswith("trading_api.modules.") and origin.startswith(
-                f"{folder}{os.sep}"
-            ):
-                del sys.modules[name]
-        sys.path_importer_cache.pop(str(folder), None)
-
-
 def _invoke(
     monkeypatch: pytest.MonkeyPatch,
     cwd: Path,
@@ -622,7 +531,7 @@ def _invoke(
     from trading_cli.main import app
 
     monkeypatch.chdir(cwd)
-    with _as_its_runtime(cwd) if its_modules else nullcontext():
+    with as_its_runtime(cwd) if its_modules else nullcontext():
         result = CliRunner().invoke(
             app, list(args), env={"NO_COLOR": "1", **(env or {})}
         )
@@ -642,7 +551,7 @@ def cli(monkeypatch: pytest.MonkeyPatch) -> Cli:
     ``env`` adds to the environment for the run. The import path and
     ``PYTHONPATH`` a command sets for the project are put back after the test.
     With ``its_modules`` the copy's module packages import as its own runtime
-    imports them (see :func:`_as_its_runtime`): needed by a command that
+    imports them (see :func:`as_its_runtime`): needed by a command that
     imports a module only the copy has (new-module, update-module, a build).
     """
     _in_process(monkeypatch)
@@ -660,10 +569,10 @@ def cli(monkeypatch: pytest.MonkeyPatch) -> Cli:
 
 @pytest.fixture(scope="session")
 def its_runtime() -> Callable[[Path], AbstractContextManager[None]]:
-    """:func:`_as_its_runtime`: ``with its_runtime(project):`` imports the
+    """:func:`as_its_runtime`: ``with its_runtime(project):`` imports the
     module packages of a project copy as its own runtime would, e.g. to build
     and serve an app with a module only the copy has."""
-    return _as_its_runtime
+    return as_its_runtime
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,5 @@
 """Copies of this checkout's project, for the tests and the benches to serve and
-edit.
+edit, and the commands (``trading``, git) run in them.
 
 Standard library only, so a bench script can import it by putting the checkout
 on ``sys.path``.
@@ -8,9 +8,10 @@ on ``sys.path``.
 import os
 import shutil
 import sqlite3
+import subprocess
 import sys
-from collections.abc import Callable, Sequence
-from contextlib import closing
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,6 +27,8 @@ PROJECT_PARTS = (
     "src",
     "templates",
 )
+GIT_IDENTITY = ("-c", "user.name=Dev", "-c", "user.email=dev@example.com")
+
 UNCOPIED = shutil.ignore_patterns(
     "__pycache__", ".git", "node_modules", ".pytest_cache", ".mypy_cache", ".ruff_cache"
 )
@@ -110,3 +113,112 @@ def warm_mypy_cache(dest: Path) -> Path:
         ):
             old.backup(new)
     return dest
+
+
+@contextmanager
+def as_its_runtime(cwd: Path) -> Iterator[None]:
+    """Import the module packages of the project copy at ``cwd`` as its own
+    runtime would: as ``trading_api.modules.<package>``, so a module only the
+    copy has (one a command just made) imports itself by that name, as every
+    generated WS router does. The packages this checkout has come from this
+    checkout, as the rest of the runtime does. Afterwards the copy's packages
+    are forgotten, so the next copy's module of the same name is imported
+    afresh."""
+    import trading_api.modules as package
+    from trading_api.shared import module_registry
+
+    folder = (cwd / "src" / "trading_api" / "modules").resolve()
+    default = module_registry.DEFAULT_MODULES_DIR
+    package.__path__.append(str(folder))
+    module_registry.DEFAULT_MODULES_DIR = folder
+    try:
+        yield
+    finally:
+        module_registry.DEFAULT_MODULES_DIR = default
+        package.__path__.remove(str(folder))
+        for name, module in list(sys.modules.items()):
+            origin = getattr(module, "__file__", None) or ""
+            if name.startswith("trading_api.modules.") and origin.startswith(
+                f"{folder}{os.sep}"
+            ):
+                del sys.modules[name]
+        sys.path_importer_cache.pop(str(folder), None)
+
+
+TEMPLATE = Path("templates/module/template")
+
+
+def template_files_before(
+    marker: str, file: str, names: Sequence[str]
+) -> dict[str, str] | None:
+    """The module template's ``names`` as they were just before the first commit
+    that added ``marker`` to ``file`` (paths relative to
+    ``templates/module/template``), read from this checkout's git history;
+    None without that history (a shallow clone)."""
+    found = subprocess.run(
+        [
+            *("git", "log", "--reverse", "--format=%H", "-S", marker, "--"),
+            (TEMPLATE / file).as_posix(),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    commits = found.stdout.split()
+    if found.returncode or not commits:
+        return None
+    return {
+        name: subprocess.run(
+            ["git", "show", f"{commits[0]}^:{(TEMPLATE / name).as_posix()}"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for name in names
+    }
+
+
+def run_git(project: Path, *args: str) -> str:
+    result = subprocess.run(
+        ["git", *GIT_IDENTITY, *args],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout
+
+
+def run_trading(
+    cwd: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``trading ARGS`` in ``cwd`` as a user would: a subprocess without a
+    terminal or colours; ``env`` adds to or overrides the environment."""
+    return subprocess.run(
+        [sys.executable, "-m", "trading_cli.main", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "NO_COLOR": "1", **(env or {})},
+    )
+
+
+REMEMBERED = {"CI": ""}
+"""Environment for a ``trading`` command whose spec validation is not what its
+test is about: a document the validators passed before (the committed specs,
+met in every project copy) is not validated again, even when the tests run in
+CI, where a build otherwise validates everything. New documents are still
+validated."""
+
+
+class CliOutcome:
+    """What a user sees from one run of ``trading``: exit code, stdout, stderr."""
+
+    def __init__(self, code: int, out: str, err: str) -> None:
+        self.code = code
+        self.out = out
+        self.err = err
