@@ -102,8 +102,8 @@ def build_specs(
     """
     if validators is None:
         validators = SpecValidators.for_project(project)
-        if not _probably_unchanged(project, validators):
-            validators.start()
+        for validator in _probably_needed(project, validators):
+            validator.start()
     try:
         return _build(project, modules, check, validators, others_from_disk)
     finally:
@@ -372,35 +372,42 @@ class SpecValidators:
         self.openapi.close()
 
 
-def _probably_unchanged(project: Project, validators: SpecValidators) -> bool:
-    """Whether validation will likely have nothing to do: every module has its
-    OpenAPI file and every committed spec is known valid.
+def _probably_needed(
+    project: Project, validators: SpecValidators
+) -> list[BatchValidator]:
+    """The validators worth starting before the build renders anything: those
+    of a kind with a committed spec not known to be valid, and both when a
+    module has no OpenAPI file yet (a new module: its documents are surely new).
 
-    Only decides whether the validators start early; a wrong guess costs time,
-    not correctness.
+    Only decides which validators start early; a validator left out starts when
+    a document turns out new (:meth:`BatchValidator.send`), so a wrong guess
+    costs time, not correctness. The AsyncAPI parser is a Node process costing
+    seconds of CPU: a build that changed only routes does not start it.
     """
-    caches = {OPENAPI: ValidationCache(validators.openapi.identity)}
+    kinds: dict[str, BatchValidator] = {OPENAPI: validators.openapi}
     if validators.asyncapi is not None:
-        caches[ASYNCAPI] = ValidationCache(validators.asyncapi.identity)
+        kinds[ASYNCAPI] = validators.asyncapi
+    caches = {kind: ValidationCache(v.identity) for kind, v in kinds.items()}
     if not all(cache.enabled for cache in caches.values()):
-        return False
+        return list(kinds.values())
     for package in project.module_packages():
         if not any(
             (project.modules_dir / package / SPECS_DIR).glob(f"*_{OPENAPI}.json")
         ):
-            return False  # a new module: its documents are surely new
+            return list(kinds.values())
+    needed: dict[str, BatchValidator] = {}
     for path in sorted(project.package_dir.glob(f"**/{SPECS_DIR}/*.json")):
         try:
             document = json.loads(path.read_text(encoding="utf-8"))
             document.pop(GENERATED_KEY, None)
         except (ValueError, AttributeError):
-            return False  # not a spec we wrote; the build will say what to do
+            return list(kinds.values())  # not a spec we wrote: the build says so
         kind = ASYNCAPI if path.stem.endswith(ASYNCAPI) else OPENAPI
-        if kind not in document:
+        if kind not in document or kind not in kinds or kind in needed:
             continue  # not a document (an orphan the build removes): never sent
-        if kind in caches and not caches[kind].knows(document):
-            return False
-    return True
+        if not caches[kind].knows(document):
+            needed[kind] = kinds[kind]
+    return list(needed.values())
 
 
 def _validate(
