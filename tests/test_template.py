@@ -3,13 +3,13 @@ temporary folders, as copier's own tests do, and checked file by file."""
 
 import ast
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from copier import run_copy
+from ruff.__main__ import find_ruff_bin
 
 from trading_api.shared.module_interface import API_PREFIX
 from trading_cli.project import Project
@@ -18,7 +18,7 @@ from trading_cli.scaffold.template import ModuleTemplate
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "templates" / "module"
-RUFF = [sys.executable, "-m", "ruff"]
+RUFF = [find_ruff_bin()]  # the binary `python -m ruff` runs, without the Python
 RUFF_CONFIG = [
     "--config",
     str(ROOT / "pyproject.toml"),
@@ -50,6 +50,19 @@ def render(dest: Path, **data: Any) -> Path:
     return package_dir
 
 
+@pytest.fixture(scope="module")
+def market_data(tmp_path_factory: pytest.TempPathFactory) -> dict[bool, Path]:
+    """The package of module market-data with every other answer left to its
+    default, rendered once with and once without the WebSocket route (keyed
+    by ``with_ws``); the tests only read them."""
+    return {
+        with_ws: render(
+            tmp_path_factory.mktemp("market-data"), name="market-data", with_ws=with_ws
+        )
+        for with_ws in (True, False)
+    }
+
+
 def files_of(folder: Path) -> set[str]:
     return {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
 
@@ -70,20 +83,20 @@ def class_attributes(init: Path) -> dict[str, Any]:
     return values
 
 
-def test_renders_a_complete_module_package(tmp_path: Path) -> None:
-    package_dir = render(tmp_path, name="market-data")
-    assert files_of(package_dir) == FILES
+def test_renders_a_complete_module_package(market_data: dict[bool, Path]) -> None:
+    assert files_of(market_data[True]) == FILES
 
 
-def test_no_ws_leaves_out_the_websocket_route(tmp_path: Path) -> None:
-    package_dir = render(tmp_path, name="market-data", with_ws=False)
+def test_no_ws_leaves_out_the_websocket_route(market_data: dict[bool, Path]) -> None:
+    package_dir = market_data[False]
     assert files_of(package_dir) == FILES - WS_FILES
     assert "ws_routers" not in (package_dir / "__init__.py").read_text()
 
 
-def test_module_class_is_named_from_the_kebab_case_name(tmp_path: Path) -> None:
-    package_dir = render(tmp_path, name="market-data")
-    attributes = class_attributes(package_dir / "__init__.py")
+def test_module_class_is_named_from_the_kebab_case_name(
+    market_data: dict[bool, Path],
+) -> None:
+    attributes = class_attributes(market_data[True] / "__init__.py")
     assert attributes["__class__"] == "MarketDataModule"
     assert attributes["name"] == "market-data"
 
@@ -157,10 +170,9 @@ def test_invalid_answers_are_refused(
 
 @pytest.mark.parametrize("with_ws", [True, False], ids=["ws", "no-ws"])
 def test_render_of_a_typical_name_is_ruff_clean_as_is(
-    tmp_path: Path, with_ws: bool
+    market_data: dict[bool, Path], with_ws: bool
 ) -> None:
-    package_dir = render(tmp_path, name="market-data", with_ws=with_ws)
-    ruff_clean(package_dir)
+    ruff_clean(market_data[with_ws])
 
 
 def test_cli_render_of_extreme_answers_is_ruff_clean(tmp_path: Path) -> None:
