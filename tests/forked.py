@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -199,6 +200,19 @@ class Forked:
         import signal
 
         self.send_signal(signal.SIGKILL)
+
+    def first_line_of_stderr(self, timeout: float) -> str:
+        """The first whole line the command writes on stderr, once written
+        (waiting up to ``timeout`` seconds), or all it wrote before it ended."""
+        deadline = time.monotonic() + timeout
+        while True:
+            ended = self.poll() is not None
+            text = self._stderr.read_text() if self._stderr.exists() else ""
+            line, newline, _ = text.partition("\n")
+            if newline or ended:
+                return line + newline
+            assert time.monotonic() < deadline, "nothing on stderr in time"
+            time.sleep(0.02)
 
     def communicate(self, timeout: float | None = None) -> tuple[str, str]:
         """Wait for the command to end; return what it wrote on stdout and

@@ -15,7 +15,6 @@ from .forked import Forked, Forker
 
 pytestmark = pytest.mark.usefixtures("remember_verdicts")  # see tests/conftest.py
 MERGED_OPENAPI = Path("src/trading_api/specs_generated/openapi.json")
-TRADING = (sys.executable, "-m", "trading_cli.main")
 CopyProject = Callable[..., Path]
 Cli = Callable[..., Any]
 
@@ -63,19 +62,7 @@ def holder(project: Path) -> Iterator[subprocess.Popen[str]]:
     process.wait(timeout=10)
 
 
-def start(project: Path, *args: str, **env: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [*TRADING, *args],
-        cwd=project,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "NO_COLOR": "1", **env},
-    )
-
-
-def finish(process: subprocess.Popen[str] | Forked) -> tuple[int, str, str]:
+def finish(process: Forked) -> tuple[int, str, str]:
     out, err = process.communicate(timeout=120)
     assert process.returncode is not None
     return process.returncode, out, err
@@ -108,11 +95,10 @@ def test_a_writer_that_cannot_wait_names_the_holder_and_exits_1(
 
 
 def test_a_second_writer_says_whom_it_waits_for_then_runs(
-    project: Path, holder: subprocess.Popen[str]
+    project: Path, holder: subprocess.Popen[str], forker: Forker
 ) -> None:
-    waiting = start(project, "clients", "build")
-    assert waiting.stderr is not None
-    line = waiting.stderr.readline()  # printed before it blocks
+    [waiting] = start_all(forker, project, ("clients", "build"))
+    line = waiting.first_line_of_stderr(timeout=60)  # printed before it blocks
     assert line == (
         f"note: waiting for pid {holder.pid} (trading new-module held) "
         "to finish writing the project\n"
