@@ -35,6 +35,10 @@ ASYNCAPI_MISSING = (
 _PARSER = Path("node_modules") / "@asyncapi" / "parser" / "package.json"
 
 
+NICENESS = 10
+"""How much the OpenAPI validator process yields the CPU to the build."""
+
+
 class ValidatorMissingError(CliError):
     """A validator is needed but could not start."""
 
@@ -249,6 +253,10 @@ def main() -> None:
     from trading_cli import relax_collector
 
     relax_collector()
+    # Started early so that its start-up overlaps the build's; while the build
+    # imports and renders it has nothing to do yet, and the build, not this
+    # process, is what the user waits for.
+    os.nice(NICENESS)
     import openapi_spec_validator.shortcuts  # noqa: F401 - load before input arrives
 
     problems = [
