@@ -15,7 +15,7 @@ import sys
 
 TYPE_CHECKING = False  # typing itself is not imported: it costs the fast help
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, NoReturn
 
 PROG = "trading"
 HELP = (
@@ -139,8 +139,37 @@ def run() -> None:
     command = typer.main.get_command(app)
     try:
         command.main(prog_name=PROG)
+    except SystemExit as done:
+        _exit(done.code)
     except Exception as exc:
-        sys.exit(report(exc))
+        _exit(report(exc))
+    _exit(0)
+
+
+def _exit(code: str | int | None) -> NoReturn:
+    """Exit with ``code`` without the interpreter's tear-down.
+
+    A command that imported the runtime holds hundreds of modules and tens of
+    thousands of objects, which the interpreter would free one by one before
+    the process ends: 0.15 to 0.2 s after every such command. The exit
+    handlers still run (``atexit``: logging, temporary files) and the standard
+    streams are flushed. A text code, or a thread other than the main one and
+    daemons still running, ends the process the usual way.
+    """
+    import atexit
+    import threading
+
+    others = [
+        thread
+        for thread in threading.enumerate()
+        if thread is not threading.main_thread() and not thread.daemon
+    ]
+    if not (code is None or isinstance(code, int)) or others:
+        sys.exit(code)
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code or 0)
 
 
 def report(exc: Exception) -> int:
