@@ -200,7 +200,9 @@ def test_datafeed_only_app_has_no_broker_paths(client: TestClient) -> None:
 # A module's own fuzzing is its quick check: generated cases only. The coverage
 # phase (boundary values of every parameter, built when the tests are collected,
 # in each pytest-xdist worker) runs in the contract gate, tests/test_contract.py,
-# over this module's document and the merged one.
+# over this module's document and the merged one, with up to 15 examples
+# per operation and every check; here 5 examples per operation, positive and
+# negative, look for a server error at every `trading test MODULE`.
 QUICK = SchemathesisConfig.from_dict({"phases": {"coverage": {"enabled": False}}})
 fuzzed = schemathesis.openapi.from_asgi(
     f"{BASE}/openapi.json", AppFactory().create_app(["datafeed"]), config=QUICK
@@ -208,6 +210,6 @@ fuzzed = schemathesis.openapi.from_asgi(
 
 
 @fuzzed.parametrize()
-@settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=5, deadline=None, suppress_health_check=list(HealthCheck))
 def test_no_input_produces_a_server_error(case: schemathesis.Case) -> None:
     case.call_and_validate(checks=[not_a_server_error])
