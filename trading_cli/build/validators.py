@@ -250,7 +250,7 @@ def openapi_problems(document: dict[str, Any]) -> list[str]:
 
 def main() -> None:
     """Validate the OpenAPI documents on stdin (the validator process)."""
-    from trading_cli import relax_collector
+    from trading_cli import finish, relax_collector
 
     relax_collector()
     # Started early so that its start-up overlaps the build's; while the build
@@ -263,6 +263,7 @@ def main() -> None:
         openapi_problems(json.loads(line)) for line in sys.stdin if line.strip()
     ]
     json.dump(problems, sys.stdout)
+    finish(0)  # the build reads the verdicts to the end of this process's output
 
 
 def _cache_root() -> Path:

@@ -23,7 +23,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from trading_cli import relax_collector
+from trading_cli import finish, relax_collector
 from trading_cli.errors import CliError, TradingError
 from trading_cli.project import Project
 from trading_cli.scaffold.answers import TEMPLATE_SRC, ModuleAnswers
@@ -119,6 +119,7 @@ def main() -> None:
     else:
         reply = {"ok": True}
     sys.stdout.write(json.dumps(reply) + "\n")
+    finish(0)  # the command reads the reply to the end of this process's output
 
 
 def _stop_with_parent(parent: int) -> None:
