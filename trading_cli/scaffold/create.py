@@ -103,10 +103,10 @@ def _scaffold(
         websocket=answers.with_ws,
         template_commit=commit,
         dry_run=dry_run,
-        notes=_version_notes(template, commit),
     )
     command = f"trading new-module {answers.name}"
     if dry_run:
+        result.notes = _version_notes(template, commit)
         with scratch(project.root, command) as staging:
             staged = staging / target.name
             template.render(answers, staged, commit=commit)
@@ -125,6 +125,7 @@ def _scaffold(
             RenderProcess(project, answers, staged, commit) as rendering,
             early_validators(project, asyncapi=False) as validators,
         ):
+            result.notes = _version_notes(template, commit)  # git, while they start
             preload_generation(project)
             rendering.wait()
             failpoint("new-module:rendered")
