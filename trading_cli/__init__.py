@@ -22,7 +22,8 @@ def relax_collector() -> None:
     thousands of long-lived objects that the default thresholds would have the
     collector walk again and again while they are created (8 % of the CPU of
     `trading specs build --check`). mypy raises its thresholds for the same
-    reason. Called first thing by the command and by the processes it starts.
+    reason. Called first thing by the command and by the new-module children
+    (not by the dev loop's zygote: the servers it forks keep Python's defaults).
     """
     gc.set_threshold(*GC_THRESHOLDS)
 

@@ -29,7 +29,6 @@ import traceback
 from collections.abc import Iterable
 from pathlib import Path
 
-from trading_cli import relax_collector
 from trading_cli.dev import channel
 from trading_cli.dev.parent import STOP_GRACE_SECONDS, Child, Parent, exit_now
 from trading_cli.project import Project
@@ -287,7 +286,6 @@ def main(argv: list[str]) -> None:
     root, channel_fd, listener_fd = argv
     # Ctrl-C reaches `trading dev`, which stops us in order; never die half-way.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    relax_collector()
     preload(PRELOAD)
     zygote = Zygote(
         Project(Path(root)),
