@@ -313,14 +313,19 @@ BROKER = "/api/v1/broker"
 SYMBOL = "BINANCE:BTCUSD"  # trades around the clock
 
 
-def account_state(market: Market) -> dict[str, Any]:
-    """Orders, positions (without their changing P&L) and executions of DEV."""
-    with httpx.Client(
+def broker_client(market: Market) -> httpx.Client:
+    """A client of the dev server's broker, signed in, acting on account DEV."""
+    return httpx.Client(
         base_url=market.url + BROKER,
         params={"accountId": "DEV"},
         headers=market.auth,
         timeout=30,
-    ) as http:
+    )
+
+
+def account_state(market: Market) -> dict[str, Any]:
+    """Orders, positions (without their changing P&L) and executions of DEV."""
+    with broker_client(market) as http:
         return {
             "orders": http.get("/orders").json(),
             "positions": [
@@ -347,12 +352,7 @@ def answered(market: Market) -> bool:
 def test_a_swap_and_a_full_reload_keep_every_order(market: Market) -> None:
     dev = market.dev
     migrated = dev.wait_for(r"database: broker: base -> \d{4}")
-    with httpx.Client(
-        base_url=market.url + BROKER,
-        params={"accountId": "DEV"},
-        headers=market.auth,
-        timeout=30,
-    ) as http:
+    with broker_client(market) as http:
         market_order = {"symbol": SYMBOL, "type": 2, "side": 1, "qty": 0.01}
         limit = {"symbol": SYMBOL, "type": 1, "side": 1, "qty": 0.01}
         filled = http.post("/orders", json=market_order)
