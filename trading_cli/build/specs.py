@@ -403,9 +403,9 @@ def _probably_needed(
         except (ValueError, AttributeError):
             return list(kinds.values())  # not a spec we wrote: the build says so
         kind = ASYNCAPI if path.stem.endswith(ASYNCAPI) else OPENAPI
-        if kind not in document or kind not in kinds or kind in needed:
+        if kind not in document:
             continue  # not a document (an orphan the build removes): never sent
-        if not caches[kind].knows(document):
+        if kind in kinds and kind not in needed and not caches[kind].knows(document):
             needed[kind] = kinds[kind]
     return list(needed.values())
 

@@ -48,14 +48,11 @@ def _settle_gc() -> None:
     gc.enable()
 
 
-def pytest_collection_finish(session: pytest.Session) -> None:
-    _settle_gc()
-
-
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtestloop(session: pytest.Session) -> Iterator[None]:
-    """A process that collects nothing (pytest-xdist's controller, a failed
-    collection) turns the collector back on here."""
+    """Settle the collector once collection is over, before the first test; in
+    every process, including one that collects nothing (pytest-xdist's
+    controller)."""
     _settle_gc()
     return (yield)
 
