@@ -22,6 +22,7 @@ import re
 import tempfile
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -75,22 +76,29 @@ class DevIssuer:
 
     def private_key(self) -> Any:
         """The signing key, generated (with its JWKS) on first use."""
-        from cryptography.hazmat.primitives import serialization
-
-        path = self.folder / KEY_FILE
-        if not path.exists():
-            self._generate()
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        key = self._loaded().key
         if not (self.folder / JWKS_FILE).exists():
             self._publish(key)
         return key
 
     def kid(self) -> str:
         """The key id of the signing key: its RFC 7638 thumbprint."""
-        from jwt.algorithms import RSAAlgorithm
+        return self._loaded().kid
 
-        jwk = json.loads(RSAAlgorithm.to_jwk(self.private_key().public_key()))
-        return _thumbprint(jwk)
+    def _loaded(self) -> _LoadedKey:
+        """The key file, parsed once per version of the file: parsing checks
+        the RSA key, which costs more than signing with it."""
+        path = self.folder / KEY_FILE
+        try:
+            version = _file_version(path)
+        except FileNotFoundError:
+            self._generate()
+            version = _file_version(path)
+        loaded = _LOADED.get(path)
+        if loaded is None or loaded.version != version:
+            loaded = _load(path, version)
+            _LOADED[path] = loaded
+        return loaded
 
     def jwks(self) -> dict[str, Any]:
         """The JWKS of the signing key (empty before the first token)."""
@@ -180,6 +188,36 @@ def check_account(account: str) -> None:
             f"account id {account!r} is not 1 to 32 letters, digits, '_' or '-'",
             exit_code=EXIT_USAGE,
         )
+
+
+@dataclass(frozen=True)
+class _LoadedKey:
+    version: tuple[int, int, int, int]
+    key: Any
+    kid: str
+
+
+_LOADED: dict[Path, _LoadedKey] = {}
+"""The parsed key of each key file this process signed with."""
+
+
+def _file_version(path: Path) -> tuple[int, int, int, int]:
+    """What tells one content of ``path`` from another: a key is replaced by
+    linking a new file in place, so a new inode, time or size."""
+    info = path.stat()
+    return (info.st_dev, info.st_ino, info.st_mtime_ns, info.st_size)
+
+
+def _load(path: Path, version: tuple[int, int, int, int]) -> _LoadedKey:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from jwt.algorithms import RSAAlgorithm
+
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise DevIssuerError(f"{path} holds no RSA private key; remove it to make one")
+    jwk = json.loads(RSAAlgorithm.to_jwk(key.public_key()))
+    return _LoadedKey(version, key, _thumbprint(jwk))
 
 
 def _thumbprint(jwk: dict[str, Any]) -> str:
