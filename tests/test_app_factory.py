@@ -12,14 +12,13 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from trading_api.app_factory import AppFactory
 from trading_api.shared.auth.testing import sign_in
 from trading_api.shared.errors import SpecConflictError, UnknownModuleError
-from trading_api.shared.testing import serve
+from trading_api.shared.testing import http_get, serve
 
 WriteModule = Callable[..., Path]
 
@@ -71,8 +70,8 @@ def test_hyphenated_module_is_served_under_its_name(
     write_module("market_data")
     app = sign_in(AppFactory(modules_dir).create_app())
     with serve(app) as base_url:
-        response = httpx.get(f"{base_url}/api/v1/market-data/ping")
-        merged = httpx.get(f"{base_url}/api/v1/openapi.json").json()
+        response = http_get(f"{base_url}/api/v1/market-data/ping")
+        merged = http_get(f"{base_url}/api/v1/openapi.json").json()
     assert response.json() == {"module": "market-data"}
     assert merged["paths"]["/api/v1/market-data/ping"]["get"]["operationId"] == (
         "market_data_market_data_ping"

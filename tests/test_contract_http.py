@@ -24,7 +24,7 @@ from trading_api.shared.settings import (
     Settings,
     SettingsError,
 )
-from trading_api.shared.testing import serve
+from trading_api.shared.testing import http_get, http_post, serve
 
 VITE = "http://localhost:5173"
 STRANGER = "https://evil.example"
@@ -136,8 +136,8 @@ def test_cross_origin_request_carries_the_grant_only_for_listed_origins(
     base_url: str,
 ) -> None:
     url = f"{base_url}/api/v1/core/health"
-    granted = httpx.get(url, headers={"Origin": "http://127.0.0.1:3000"})
-    refused = httpx.get(url, headers={"Origin": STRANGER})
+    granted = http_get(url, headers={"Origin": "http://127.0.0.1:3000"})
+    refused = http_get(url, headers={"Origin": STRANGER})
     assert granted.headers["access-control-allow-origin"] == "http://127.0.0.1:3000"
     assert "Origin" in granted.headers["vary"]
     assert "access-control-allow-origin" not in refused.headers
@@ -236,7 +236,7 @@ def test_non_finite_number_is_a_422_naming_the_field(
     base_url: str, number: str
 ) -> None:
     body = json.dumps(MARKET_BUY).replace('"qty": 1', f'"qty": {number}')
-    response = httpx.post(
+    response = http_post(
         f"{base_url}{ORDERS}",
         content=body,
         headers={"content-type": "application/json"},
@@ -272,7 +272,7 @@ def test_refused_input_with_a_lone_surrogate_is_echoed_as_valid_json(
 
 
 def test_asyncapi_servers_name_the_server_that_served_them(base_url: str) -> None:
-    document = httpx.get(f"{base_url}/api/v1/datafeed/ws/asyncapi.json").json()
+    document = http_get(f"{base_url}/api/v1/datafeed/ws/asyncapi.json").json()
     [server] = document["servers"].values()
     url = f"{server['protocol']}://{server['host']}{server['pathname']}/ws"
     assert url == base_url.replace("http://", "ws://") + "/api/v1/datafeed/ws"
@@ -345,7 +345,7 @@ def test_announced_oversized_body_is_refused_413_before_it_is_sent(
     detail = json.loads(body)["detail"]
     assert f"larger than {DEFAULT_MAX_BODY_BYTES} bytes" in detail
     assert "MAX_BODY_BYTES" in detail
-    assert httpx.get(f"{base_url}/api/v1/core/health").status_code == 200
+    assert http_get(f"{base_url}/api/v1/core/health").status_code == 200
 
 
 def test_streamed_oversized_body_is_refused_once_it_passes_the_limit(

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from trading_api.app_factory import AppFactory, ModularFastAPI
 from trading_api.shared.auth.testing import sign_in
 from trading_api.shared.settings import Settings
+from trading_api.shared.testing import async_http_client
 
 ORDER = {"symbol": "AAPL", "type": 2, "side": 1, "qty": 1}
 LIMIT = {"symbol": "BTCUSD", "type": 1, "side": -1, "qty": 0.5, "limitPrice": 70000}
@@ -131,7 +132,7 @@ def send_all(
 
     async def send() -> list[httpx.Response]:
         transport = httpx.ASGITransport(app=client.app)
-        async with httpx.AsyncClient(
+        async with async_http_client(
             transport=transport, base_url=str(client.base_url)
         ) as http:
             return [await http.request(method, path, json=body) for body in bodies]

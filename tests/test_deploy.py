@@ -32,6 +32,7 @@ import httpx
 import pytest
 
 from trading_api.market import price_range
+from trading_api.shared.testing import http_client
 from trading_cli.deploy.supervisor import Supervisor, descendants, is_alive
 from trading_cli.deploy.topology import RunDir
 
@@ -283,7 +284,7 @@ def test_a_fill_lies_on_the_path_the_datafeed_quotes(
     deployment: tuple[Deployment, CliOutcome],
 ) -> None:
     gateway = f"http://127.0.0.1:{deployment[0].gateway}"
-    with httpx.Client(base_url=gateway, timeout=10, headers=_broker_auth()) as http:
+    with http_client(base_url=gateway, timeout=10, headers=_broker_auth()) as http:
         start = time.time()
         quote = http.post("/api/v1/datafeed/quotes", json={"symbols": [BTC]}).json()
         placed = _place(http, "DEPLOYED")
@@ -310,7 +311,7 @@ def test_a_nested_fill_answers_201_and_leaves_a_flat_account(
 ) -> None:
     gateway = f"http://127.0.0.1:{deployment[0].gateway}"
     account = f"NEST{int(shape['type'])}"
-    with httpx.Client(base_url=gateway, timeout=10, headers=_broker_auth()) as http:
+    with http_client(base_url=gateway, timeout=10, headers=_broker_auth()) as http:
         quote = http.post("/api/v1/datafeed/quotes", json={"symbols": [BTC]}).json()
         price = quote[0]["v"]["lp"]
         order: dict[str, Any] = {"type": int(shape["type"])}

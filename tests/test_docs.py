@@ -6,11 +6,10 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from trading_api.app_factory import AppFactory
-from trading_api.shared.testing import serve
+from trading_api.shared.testing import http_get, serve
 
 DOCS_PAGES = ["/api/v1/docs", "/api/v1/core/docs"]
 
@@ -25,9 +24,9 @@ def base_url() -> Iterator[str]:
 
 @pytest.mark.parametrize("page", DOCS_PAGES)
 def test_docs_page_uses_only_local_assets(base_url: str, page: str) -> None:
-    html = httpx.get(f"{base_url}{page}").text
+    html = http_get(f"{base_url}{page}").text
     assets = re.findall(r'(?:href|src)="([^"]+)"', html)
-    statuses = {asset: httpx.get(f"{base_url}{asset}").status_code for asset in assets}
+    statuses = {asset: http_get(f"{base_url}{asset}").status_code for asset in assets}
     assert not re.search(r"https?://", html)
     assert len(assets) >= 3
     assert set(statuses.values()) == {200}

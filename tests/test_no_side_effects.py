@@ -11,12 +11,12 @@ PROJECT_ROOT = Path(trading_api.__file__).resolve().parents[2]
 
 RUN_APP = """
 import httpx
-from trading_api.shared.testing import serve
+from trading_api.shared.testing import http_get, serve
 from trading_api.main import app
 
 with serve(app) as base_url:
-    assert httpx.get(base_url + "/api/v1/core/health").status_code == 200
-    assert httpx.get(base_url + "/api/v1/openapi.json").status_code == 200
+    assert http_get(base_url + "/api/v1/core/health").status_code == 200
+    assert http_get(base_url + "/api/v1/openapi.json").status_code == 200
 print("served", len(app.modules), "modules")
 """
 

@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from trading_api.shared.testing import http_get, http_post
+
 pytestmark = pytest.mark.usefixtures("remember_verdicts")  # see tests/conftest.py
 ROOT = Path(__file__).resolve().parents[1]
 MODULE = Path("src/trading_api/modules/market_data")
@@ -182,7 +184,6 @@ def test_app_serves_the_new_module_over_rest_and_ws(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import httpx
     from websockets.sync.client import connect
 
     from trading_api.app_factory import AppFactory
@@ -204,8 +205,8 @@ def test_app_serves_the_new_module_over_rest_and_ws(
                 ws.send(json.dumps(subscribe))
                 seen.append(json.loads(ws.recv(timeout=10))["payload"]["status"])
                 items = url + "/api/v1/market-data/items"
-                item = httpx.post(items, json={"name": "x"}, headers=auth)
-                listed = httpx.get(items, headers=auth).json()
+                item = http_post(items, json={"name": "x"}, headers=auth)
+                listed = http_get(items, headers=auth).json()
                 seen.append(f"{item.status_code} {listed}")
                 pushed = json.loads(ws.recv(timeout=10))["payload"]["payload"]
                 seen.append(pushed["action"])

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 
+from trading_api.shared.testing import http_get
 from trading_cli.dev.loop_guard import LoopGuard
 
 SERVER_OUTCOME = r"^(serving |reloaded in |error: )"
@@ -321,7 +322,7 @@ def poll(check: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> None
 def answers(url: str, expected: object, status: int = 200) -> Callable[[], bool]:
     def check() -> bool:
         try:
-            response = httpx.get(url, timeout=10)
+            response = http_get(url, timeout=10)
         except httpx.TransportError:
             return False
         return response.status_code == status and (

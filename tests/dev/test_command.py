@@ -11,8 +11,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
+
+from trading_api.shared.testing import http_get
 
 from .harness import (
     OTHER,
@@ -68,9 +69,9 @@ def test_modules_option_serves_only_those(other: Served) -> None:
     dev = other.dev
 
     assert dev.wait_for(r"^serving ").startswith("serving core, other on ")
-    assert httpx.get(f"{dev.url}/api/v1/other/ping").json() == {"module": "other"}
-    assert httpx.get(f"{dev.url}/api/v1/core/health").status_code == 200
-    assert httpx.get(f"{dev.url}/api/v1/demo/greeting").status_code == 404
+    assert http_get(f"{dev.url}/api/v1/other/ping").json() == {"module": "other"}
+    assert http_get(f"{dev.url}/api/v1/core/health").status_code == 200
+    assert http_get(f"{dev.url}/api/v1/demo/greeting").status_code == 404
 
 
 def test_unknown_module_is_usage_error_before_starting(project: Path, cli: Cli) -> None:

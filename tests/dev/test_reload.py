@@ -21,6 +21,7 @@ import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
 
+from trading_api.shared.testing import http_get
 from trading_api.shared.ws.testing import WsTestClient
 from trading_cli.dev.loop_guard import LoopGuard
 from trading_cli.dev.server import STATS_PATH
@@ -146,7 +147,7 @@ def test_requests_during_a_reload_are_all_answered(served: Served) -> None:
     def hammer() -> None:  # a new connection per request, as in a browser reload
         while not answers_seen or answers_seen[-1] != {"text": "new"}:
             try:
-                response = httpx.get(served.greeting, timeout=10)
+                response = http_get(served.greeting, timeout=10)
                 answers_seen.append(response.json())
             except httpx.TransportError as exc:
                 answers_seen.append(repr(exc))
@@ -180,7 +181,7 @@ def test_syntax_error_in_a_module_keeps_its_old_code_serving(served: Served) -> 
     served.wait_for(r"^error: demo failed to reload; its previous code keeps serving")
     where = served.wait_for(r"modules/demo/api\.py:\d+")
     served.wait_for(r"SyntaxError")
-    assert httpx.get(served.greeting).json() == {"text": "hello"}
+    assert http_get(served.greeting).json() == {"text": "hello"}
 
     served.dev.pace_like_a_person()
     save(api, DEMO["api.py"].replace('"hello"', '"fixed"'))
@@ -192,14 +193,14 @@ def test_syntax_error_in_a_module_keeps_its_old_code_serving(served: Served) -> 
 
 def test_syntax_error_in_shared_code_answers_503_until_fixed(served: Served) -> None:
     model = served.project / "src" / "trading_api" / "models" / "greeting.py"
-    old_server = httpx.get(f"{served.url}{STATS_PATH}").json()["pid"]
+    old_server = http_get(f"{served.url}{STATS_PATH}").json()["pid"]
 
     save(model, GREETING_MODEL.replace("text: str", "text: str ="))
     served.wait_for(r"^error: the app failed to load")
     where = served.wait_for(r"models/greeting\.py:\d+")
     served.wait_for(r"SyntaxError")
     poll(lambda: not running(old_server), "the old server to stop")
-    failed = httpx.get(served.greeting)
+    failed = http_get(served.greeting)
     assert failed.status_code == 503
     assert "SyntaxError" in failed.json()["detail"], failed.text
 
@@ -219,7 +220,7 @@ def test_failing_startup_keeps_the_old_module_serving(served: Served) -> None:
     served.wait_for(r"^error: demo failed to reload")
     served.wait_for(r"RuntimeError: the demo cannot start")
 
-    assert httpx.get(served.greeting).json() == {"text": "hello"}
+    assert http_get(served.greeting).json() == {"text": "hello"}
     assert asyncio.run(first_ticker_update(served.url, "echo"))["price"] == 1.5
     assert served.count(r"^reloaded in") == 0
 
@@ -321,7 +322,7 @@ def test_added_ws_route_is_generated_documented_and_served(looping: Served) -> N
     served.wait_for(built, timeout=BUILD_TIMEOUT)
     spec = demo / "specs_generated" / "demo_asyncapi.json"
     assert '"ticker"' in spec.read_text()
-    served_spec = httpx.get(f"{served.url}/api/v1/demo/ws/asyncapi.json").json()
+    served_spec = http_get(f"{served.url}/api/v1/demo/ws/asyncapi.json").json()
     assert "ticker" in served_spec["channels"]
     update = asyncio.run(first_ticker_update(served.url))
     assert update["price"] == 1.5

@@ -21,6 +21,7 @@ from websockets.exceptions import ConnectionClosed
 
 from trading_api.shared.auth import DevIssuer
 from trading_api.shared.auth.testing import bearer
+from trading_api.shared.testing import http_client, http_get
 from trading_api.shared.ws.testing import WsTestClient
 from trading_cli.dev.server import STATS_PATH
 
@@ -180,7 +181,7 @@ def save_broker_version(market: Market, version: str) -> None:
 
 
 def broker_version(url: str) -> str:
-    info: dict[str, str] = httpx.get(f"{url}/api/v1/broker/openapi.json").json()["info"]
+    info: dict[str, str] = http_get(f"{url}/api/v1/broker/openapi.json").json()["info"]
     return info["version"]
 
 
@@ -289,13 +290,13 @@ def test_many_swaps_leave_no_task_module_or_memory_behind(market: Market) -> Non
 
     # Swaps of an earlier test of this server count towards the warm-up.
     market.dev.pace_like_a_person()
-    done = httpx.get(f"{url}{STATS_PATH}").json()["swaps"]
+    done = http_get(f"{url}{STATS_PATH}").json()["swaps"]
     for _ in range(max(WARM_UP_SWAPS - done, 0)):
         swap()
-    before = httpx.get(f"{url}{STATS_PATH}").json()
+    before = http_get(f"{url}{STATS_PATH}").json()
     for _ in range(MEASURED_SWAPS):
         swap()
-    after = httpx.get(f"{url}{STATS_PATH}").json()
+    after = http_get(f"{url}{STATS_PATH}").json()
     served = broker_version(url)
     last_version = swaps if swaps % 2 else swaps - 1
 
@@ -315,7 +316,7 @@ SYMBOL = "BINANCE:BTCUSD"  # trades around the clock
 
 def broker_client(market: Market) -> httpx.Client:
     """A client of the dev server's broker, signed in, acting on account DEV."""
-    return httpx.Client(
+    return http_client(
         base_url=market.url + BROKER,
         params={"accountId": "DEV"},
         headers=market.auth,
@@ -338,7 +339,7 @@ def account_state(market: Market) -> dict[str, Any]:
 
 def answered(market: Market) -> bool:
     try:
-        orders = httpx.get(
+        orders = http_get(
             f"{market.url}{BROKER}/orders",
             params={"accountId": "DEV"},
             headers=market.auth,

@@ -19,7 +19,7 @@ from trading_api.app_factory import AppFactory
 from trading_api.modules.broker.service import BrokerService
 from trading_api.modules.broker.settings import BrokerSettings
 from trading_api.shared.auth.testing import sign_in
-from trading_api.shared.testing import serve
+from trading_api.shared.testing import http_client, serve
 
 BASE = "/api/v1/broker"
 ETH = "BINANCE:ETHUSD"
@@ -86,7 +86,7 @@ def serve_broker(settings: BrokerSettings | None = None) -> Iterator[Broker]:
     broker_app = app.module_apps["broker"]
     broker_app.add_api_route("/test/pin/{symbol}", pin, methods=["PUT"])
     broker_app.add_api_route("/test/steps", steps, methods=["GET"])
-    with serve(app) as url, httpx.Client(base_url=url, timeout=WAIT) as http:
+    with serve(app) as url, http_client(base_url=url, timeout=WAIT) as http:
         yield Broker(url, service, http)
 
 
@@ -209,7 +209,7 @@ def test_a_failing_matching_step_is_reported_and_the_next_one_runs() -> None:
         await BrokerService.step(service)
 
     service.step = flaky_step  # type: ignore[method-assign]
-    with serve(app) as url, httpx.Client(base_url=url, timeout=WAIT) as http:
+    with serve(app) as url, http_client(base_url=url, timeout=WAIT) as http:
         deadline = time.monotonic() + WAIT
         while (sick := http.get(f"{BASE}/health")).status_code != 503:
             assert time.monotonic() < deadline, "the failures were never reported"

@@ -37,6 +37,7 @@ import pytest
 from trading_api.modules.broker.tables import Base
 from trading_api.shared.auth.testing import bearer, dev_token
 from trading_api.shared.storage.migrations import ModuleMigrations, upgrade
+from trading_api.shared.testing import http_client, http_get
 
 pytestmark = pytest.mark.integration
 
@@ -171,7 +172,7 @@ def wait_until_serving(server: Server) -> None:
     while True:
         assert alive(server.pid), "the server stopped while starting"
         try:
-            answer = httpx.get(f"{server.url}{BASE}/orders", headers=auth(), timeout=5)
+            answer = http_get(f"{server.url}{BASE}/orders", headers=auth(), timeout=5)
             if answer.status_code == 200:
                 return
         except httpx.TransportError:
@@ -199,7 +200,7 @@ class Client:
     def run(self, url: str, stop: threading.Event) -> None:
         rng = random.Random(self.seed)
         params = {"accountId": self.account}
-        with httpx.Client(
+        with http_client(
             base_url=url + BASE, params=params, headers=auth(), timeout=10
         ) as http:
             while not stop.is_set():
@@ -257,7 +258,7 @@ class Client:
     def check(self, url: str) -> None:
         """Every acknowledged answer against what the server reports now."""
         params = {"accountId": self.account}
-        with httpx.Client(
+        with http_client(
             base_url=url + BASE, params=params, headers=auth(), timeout=30
         ) as http:
             orders = {o["id"]: o for o in http.get("/orders").json()}

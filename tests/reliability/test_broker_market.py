@@ -19,7 +19,7 @@ from trading_api.modules.broker import BrokerModule
 from trading_api.modules.core import CoreModule
 from trading_api.modules.datafeed import DatafeedModule
 from trading_api.shared.auth.testing import sign_in
-from trading_api.shared.testing import serve
+from trading_api.shared.testing import http_client, serve
 
 MONDAY_10_NY = 1_718_028_000  # 2024-06-10 10:00 New York: every market trades
 SYMBOLS = {"AAPL": 1, "BINANCE:BTCUSD": 0.0001, "EURUSD": 1000}
@@ -64,7 +64,7 @@ def test_market_order_fills_at_the_datafeed_quote_of_the_instant(
     url: str, clock: ManualClock, symbol: str
 ) -> None:
     seen = []
-    with httpx.Client(base_url=url) as http:
+    with http_client(base_url=url) as http:
         for _ in range(3):
             shown = quote(http, symbol)
             order = fill(http, symbol, SYMBOLS[symbol])

@@ -36,7 +36,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from trading_api.app_factory import AppFactory
 from trading_api.modules.broker.service import BrokerService
 from trading_api.shared.auth.testing import sign_in
-from trading_api.shared.testing import serve
+from trading_api.shared.testing import async_http_client, serve
 
 SEED = 20_261_130
 ACTIONS = 60
@@ -331,7 +331,7 @@ async def soak(url: str) -> dict[int, int]:
     rng = random.Random(SEED)
     stream = Stream()
     async with (
-        httpx.AsyncClient(base_url=url, timeout=WAIT) as http,
+        async_http_client(base_url=url, timeout=WAIT) as http,
         connect(url.replace("http://", "ws://") + BASE + "/ws", max_queue=None) as ws,
     ):
         reader = asyncio.create_task(stream.read(ws))

@@ -21,6 +21,8 @@ from typing import Any
 
 import httpx
 
+from trading_api.shared.testing import http_get, http_post
+
 STREAMS_DIR = Path(__file__).resolve().parents[1] / "ws"
 STARTUP = 30.0  # bound on the server's start, generous for a loaded machine
 
@@ -34,12 +36,12 @@ class ServerProcess:
 
     def post(self, path: str, **params: Any) -> Any:
         """Call one of the module's control routes (``/burst``, ``/unsendable``)."""
-        response = httpx.post(self.base + path, params=params, timeout=STARTUP)
+        response = http_post(self.base + path, params=params, timeout=STARTUP)
         response.raise_for_status()
         return response.json()
 
     def stats(self) -> dict[str, int]:
-        stats: dict[str, int] = httpx.get(self.base + "/ws/stats").json()
+        stats: dict[str, int] = http_get(self.base + "/ws/stats").json()
         return stats
 
     def wait_stats(self, **expected: int) -> dict[str, int]:
@@ -96,7 +98,7 @@ def _wait_ready(server: ServerProcess) -> None:
     while True:
         assert server.process.poll() is None, "the server exited; see its log above"
         try:
-            if httpx.get(server.base + "/health", timeout=1).status_code == 200:
+            if http_get(server.base + "/health", timeout=1).status_code == 200:
                 return
         except httpx.TransportError:
             pass

@@ -13,8 +13,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
+
+from trading_api.shared.testing import http_get, http_post
 
 Trading = Callable[..., subprocess.CompletedProcess[str]]
 Cli = Callable[..., Any]  # tests/conftest.py's in-process `trading`: code, out, err
@@ -248,10 +249,10 @@ def test_dev_migrates_on_start_and_items_survive_a_restart(
 ) -> None:
     first = dev(database_url)
     items = f"{first.url}/api/v1/notes/items"
-    created = httpx.post(items, json={"name": "kept"}, headers=first.auth, timeout=WAIT)
+    created = http_post(items, json={"name": "kept"}, headers=first.auth, timeout=WAIT)
     first.stop()
     second = dev(database_url)
-    listed = httpx.get(
+    listed = http_get(
         f"{second.url}/api/v1/notes/items", headers=second.auth, timeout=WAIT
     )
 

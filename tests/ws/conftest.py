@@ -13,11 +13,10 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 
-import httpx
 import pytest
 
 from trading_api.shared.settings import Settings
-from trading_api.shared.testing import serve
+from trading_api.shared.testing import http_get, serve
 from trading_api.shared.ws import WsApp, WsLimits
 
 from .streams import WAIT, Tick, TickModule, TickRequest, TickService
@@ -39,7 +38,7 @@ class Server:
         return self.base.replace("http://", "ws://") + "/ws"
 
     def stats(self) -> dict[str, int]:
-        return httpx.get(self.base + "/ws/stats").json()  # type: ignore[no-any-return]
+        return http_get(self.base + "/ws/stats").json()  # type: ignore[no-any-return]
 
     def wait_stats(self, **expected: int) -> dict[str, int]:
         """Poll ``GET /ws/stats`` until it shows ``expected`` (bounded)."""

@@ -7,13 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import httpx
 import pytest
 from pydantic import BaseModel, Field
 
 from trading_api.shared.errors import SpecConflictError
 from trading_api.shared.settings import Settings
-from trading_api.shared.testing import serve
+from trading_api.shared.testing import http_get, serve
 from trading_api.shared.ws import ConflateByKey, WsApp, WsRouter
 from trading_api.shared.ws.asyncapi import merge_asyncapi
 from trading_cli.build.validators import AsyncApiParser
@@ -82,7 +81,7 @@ def parsed() -> Parsed:
     app, ticker = module.create_app(Settings())
     assert ticker is not None
     with serve(app) as base:
-        served = httpx.get(base + "/ws/asyncapi.json").json()
+        served = http_get(base + "/ws/asyncapi.json").json()
     merged = merge_asyncapi(
         {"/api/v1/ticker": ticker.asyncapi(), "/api/v1/zoo": pets_app().asyncapi()},
         title="Trading API",
@@ -227,7 +226,7 @@ def test_merge_shares_identical_schemas_across_modules() -> None:
 def test_html_page_renders_on_the_server_without_external_assets(
     server: Server,
 ) -> None:
-    page = httpx.get(server.base + "/ws/asyncapi")
+    page = http_get(server.base + "/ws/asyncapi")
 
     assert page.headers["content-type"].startswith("text/html")
     assert "ticks.subscribe" in page.text
@@ -237,7 +236,7 @@ def test_html_page_renders_on_the_server_without_external_assets(
 
 
 def test_stats_is_in_openapi_and_docs_are_not(server: Server) -> None:
-    paths = httpx.get(server.base + "/openapi.json").json()["paths"]
+    paths = http_get(server.base + "/openapi.json").json()["paths"]
 
     assert "/ws/stats" in paths
     assert "/ws/asyncapi.json" not in paths

@@ -48,6 +48,7 @@ from trading_api.shared.client_subscription import (
     SubscriptionError,
     SubscriptionStream,
 )
+from trading_api.shared.http_tls import tls_context
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -332,6 +333,7 @@ class ModuleClient:
             headers=headers,
             transport=transport,
             auth=self.auth,
+            verify=tls_context(),
         )
 
     def __enter__(self) -> Self:
@@ -410,6 +412,7 @@ class AsyncModuleClient:
             headers=headers,
             transport=transport,
             auth=self.auth,
+            verify=tls_context(),
         )
 
     async def __aenter__(self) -> Self:

@@ -39,7 +39,11 @@ def loader_for(url: str) -> JwksLoader:
     async def fetch() -> dict[str, Any]:
         import httpx
 
-        async with httpx.AsyncClient(timeout=FETCH_TIMEOUT_SECONDS) as client:
+        from trading_api.shared.http_tls import tls_context
+
+        async with httpx.AsyncClient(
+            timeout=FETCH_TIMEOUT_SECONDS, verify=tls_context()
+        ) as client:
             response = await client.get(url, headers={"Accept": "application/json"})
             response.raise_for_status()
             document: dict[str, Any] = response.json()

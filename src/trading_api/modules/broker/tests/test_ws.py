@@ -20,7 +20,7 @@ from websockets.exceptions import ConnectionClosed
 from trading_api.modules.broker.service import BrokerService
 from trading_api.modules.broker.tests.support import stepped_app
 from trading_api.shared.storage.testing import MigratedSQLite
-from trading_api.shared.testing import serve
+from trading_api.shared.testing import http_client, serve
 
 BASE = "/api/v1/broker"
 TIMEOUT = 10.0
@@ -72,7 +72,7 @@ def served(url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Served]:
     app.module_apps["broker"].add_api_route(
         "/test/price/{symbol}", set_price, methods=["PUT"]
     )
-    with serve(app) as base, httpx.Client(timeout=TIMEOUT) as http:
+    with serve(app) as base, http_client(timeout=TIMEOUT) as http:
         yield Served(base + BASE, service, http)
 
 

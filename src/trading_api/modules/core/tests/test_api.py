@@ -2,11 +2,10 @@
 
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
 from trading_api.app_factory import AppFactory
-from trading_api.shared.testing import serve
+from trading_api.shared.testing import http_get, serve
 
 
 @pytest.fixture(scope="module")
@@ -17,13 +16,13 @@ def base_url() -> Iterator[str]:
 
 
 def test_health_answers_ok(base_url: str) -> None:
-    response = httpx.get(f"{base_url}/health")
+    response = http_get(f"{base_url}/health")
     assert response.status_code == 200
     assert response.json()["status"] == "ok"
 
 
 def test_modules_lists_what_this_process_serves(base_url: str) -> None:
-    modules = httpx.get(f"{base_url}/modules").json()
+    modules = http_get(f"{base_url}/modules").json()
     assert modules == [
         {
             "name": "core",
@@ -35,10 +34,10 @@ def test_modules_lists_what_this_process_serves(base_url: str) -> None:
 
 
 def test_versions_cover_every_enabled_module(base_url: str) -> None:
-    versions = httpx.get(f"{base_url}/versions").json()
+    versions = http_get(f"{base_url}/versions").json()
     assert versions["api_version"] == "v1"
     assert versions["modules"] == {"core": "1.0.0"}
 
 
 def test_unknown_core_path_is_404(base_url: str) -> None:
-    assert httpx.get(f"{base_url}/nope").status_code == 404
+    assert http_get(f"{base_url}/nope").status_code == 404

@@ -5,12 +5,11 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from trading_api.app_factory import AppFactory
-from trading_api.shared.testing import serve
+from trading_api.shared.testing import http_get, serve
 
 BASE = "/api/v1/datafeed"
 TIMEOUT = 10.0
@@ -54,7 +53,7 @@ def test_bars_subscription_answers_with_topic_then_the_live_bar(base_url: str) -
     assert update["payload"]["topic"] == response["payload"]["topic"]
     assert update["payload"]["seq"] == 1
     bar = update["payload"]["payload"]
-    history = httpx.get(
+    history = http_get(
         f"{base_url}/bars",
         params={
             "symbol": "NASDAQ:AAPL",
@@ -113,7 +112,7 @@ def test_disconnect_releases_the_topic(base_url: str) -> None:
     asyncio.run(scenario())
     stats: dict[str, Any] = {}
     for _ in range(200):
-        stats = httpx.get(f"{base_url}/ws/stats").json()
+        stats = http_get(f"{base_url}/ws/stats").json()
         if stats["topics"] == 0:
             break
     assert stats["topics"] == 0 and stats["connections"] == 0
