@@ -212,8 +212,7 @@ def new_revision(project: Project, module: str, message: str) -> Path:
     found = module_with_tables(project, module)
     from trading_api.shared.storage import migrations
 
-    path = migrations.new_revision(found, message)
-    format_migration(path)
+    path = migrations.new_revision(found, message, tidy_migration)
     return path.relative_to(project.root)
 
 
@@ -309,23 +308,40 @@ def check(project: Project) -> list[str]:
     return problems
 
 
-def format_migration(path: Path) -> None:
-    """Tidy a new migration with the project's ruff: imports, then formatting.
+def tidy_migration(path: Path, text: str) -> str:
+    """A new migration's text tidied with the project's ruff (as if at ``path``,
+    for its settings): imports, then formatting.
 
-    Skipped when ruff is not installed (it comes with the dev extras).
+    The text as it was when ruff is not installed (it comes with the dev extras)
+    or cannot read it.
     """
     import subprocess
     import sys
     from importlib.util import find_spec
 
     if find_spec("ruff") is None:
-        return
+        return text
     for command in (
         ["check", "--fix", "--select", "I,F401", "--quiet"],
         ["format", "--quiet"],
     ):
-        subprocess.run(
-            [sys.executable, "-m", "ruff", *command, str(path)],
+        tidied = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "ruff",
+                *command,
+                "--stdin-filename",
+                str(path),
+                "-",
+            ],
+            input=text,
             capture_output=True,
+            text=True,
             check=False,
         )
+        # ruff prints the fixed text, and exits 1 when problems it does not
+        # fix remain; 2 is its own failure.
+        if tidied.returncode in (0, 1) and tidied.stdout:
+            text = tidied.stdout
+    return text
