@@ -1,6 +1,6 @@
 """Where the test suite's CPU goes: CPU seconds per test file, children included.
 
-Runs pytest (by default as `trading test` does: every test folder, 2 workers,
+Runs pytest (by default as `trading test` does: every test folder, its workers,
 one file per worker) with this file loaded as a plugin. Each worker records,
 for every test, the CPU time of its own process and of the child processes it
 waited for (a `trading` subprocess, a pytest it started, a copier render's
@@ -104,7 +104,9 @@ def main() -> None:
         ]
         pytest_args = [*map(str, folders), *pytest_args]
     if "-n" not in pytest_args:
-        pytest_args += ["-n", "2", "--dist", "loadfile"]
+        from trading_cli.testing.steps import parallel_args
+
+        pytest_args += parallel_args()
     with tempfile.TemporaryDirectory() as folder:
         env = {
             **os.environ,
