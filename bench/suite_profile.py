@@ -104,6 +104,7 @@ def main() -> None:
         ]
         pytest_args = [*map(str, folders), *pytest_args]
     if "-n" not in pytest_args:
+        # Imported here: each worker loads this file as a plugin and needs none of it.
         from trading_cli.testing.steps import parallel_args
 
         pytest_args += parallel_args()
