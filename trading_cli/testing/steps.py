@@ -91,8 +91,9 @@ def run_ci(project: Project, pytest_args: Sequence[str]) -> list[StepResult]:
 def parallel_args() -> list[str]:
     """pytest-xdist's options for a full run: one worker more than this process
     may use cores, each test file on one worker (its module-scoped fixtures are
-    built once); none when the plugin is not installed. ``-- -n 0`` after them
-    turns it off.
+    built once), files handed out in collection order (the project's pytest
+    plugin puts the longest first); none when the plugin is not installed.
+    ``-- -n 0`` after them turns it off.
 
     The extra worker keeps the cores busy while a test waits on a server, a
     deployment or a child process: on 2 cores, 3 workers finished the suite in
@@ -102,7 +103,8 @@ def parallel_args() -> list[str]:
 
     if importlib.util.find_spec("xdist") is None:
         return []
-    return ["-n", str(available_cores() + 1), "--dist", "loadfile"]
+    workers = str(available_cores() + 1)
+    return ["-n", workers, "--dist", "loadfile", "--no-loadscope-reorder"]
 
 
 def available_cores() -> int:
