@@ -107,7 +107,7 @@ def main() -> None:
         # Imported here: each worker loads this file as a plugin and needs none of it.
         from trading_cli.testing.steps import parallel_args
 
-        pytest_args += parallel_args()
+        pytest_args += parallel_args(ROOT)
     with tempfile.TemporaryDirectory() as folder:
         env = {
             **os.environ,

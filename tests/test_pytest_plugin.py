@@ -115,3 +115,18 @@ def test_an_unreadable_record_keeps_collection_order_and_is_rewritten(
         "test_beta.py",
         "test_gamma.py",
     }
+
+
+def test_a_full_run_hands_out_files_in_this_order_once_durations_are_recorded(
+    tmp_path: Path,
+) -> None:
+    from trading_cli.testing.steps import parallel_args
+
+    before = parallel_args(tmp_path)
+    (tmp_path / DURATIONS).parent.mkdir()
+    (tmp_path / DURATIONS).write_text("{}")
+    after = parallel_args(tmp_path)
+
+    assert "--no-loadscope-reorder" not in before  # xdist's order: most tests first
+    assert after == [*before, "--no-loadscope-reorder"]
+    assert before[before.index("--dist") + 1] == "loadfile"

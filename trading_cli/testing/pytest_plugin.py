@@ -42,11 +42,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from trading_cli.testing import DURATIONS_FILE
+
 if TYPE_CHECKING:
     from trading_api.shared.storage.testing import TemporaryPostgres
 
-DURATIONS_FILE = Path(".run") / "test-durations.json"
-"""Seconds per test file (path relative to the root folder), last run first."""
 
 SCHEMATHESIS_PLUGIN = "schemathesis.pytest.plugin"
 GC_THRESHOLDS = (20_000, 10, 10)

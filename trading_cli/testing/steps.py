@@ -19,6 +19,7 @@ from pathlib import Path
 
 from trading_cli.errors import TradingError
 from trading_cli.project import Project
+from trading_cli.testing import DURATIONS_FILE
 
 OK, FAILED, SKIPPED = "ok", "FAILED", "skipped"
 PYTEST_NO_TESTS = 5
@@ -88,12 +89,15 @@ def run_ci(project: Project, pytest_args: Sequence[str]) -> list[StepResult]:
     return [*results, pytest_step]
 
 
-def parallel_args() -> list[str]:
-    """pytest-xdist's options for a full run: one worker more than this process
-    may use cores, each test file on one worker (its module-scoped fixtures are
-    built once), files handed out in collection order (the project's pytest
-    plugin puts the longest first); none when the plugin is not installed.
-    ``-- -n 0`` after them turns it off.
+def parallel_args(root: Path) -> list[str]:
+    """pytest-xdist's options for a full run of the project at ``root``: one
+    worker more than this process may use cores, each test file on one worker
+    (its module-scoped fixtures are built once); none when the plugin is not
+    installed. ``-- -n 0`` after them turns it off.
+
+    Once a run has recorded how long each file took, files are handed out in
+    collection order, in which the project's pytest plugin puts the longest
+    first; before that, in pytest-xdist's own order (most tests first).
 
     The extra worker keeps the cores busy while a test waits on a server, a
     deployment or a child process: on 2 cores, 3 workers finished the suite in
@@ -103,8 +107,10 @@ def parallel_args() -> list[str]:
 
     if importlib.util.find_spec("xdist") is None:
         return []
-    workers = str(available_cores() + 1)
-    return ["-n", workers, "--dist", "loadfile", "--no-loadscope-reorder"]
+    args = ["-n", str(available_cores() + 1), "--dist", "loadfile"]
+    if (root / DURATIONS_FILE).is_file():
+        args.append("--no-loadscope-reorder")
+    return args
 
 
 def available_cores() -> int:
@@ -116,7 +122,7 @@ def available_cores() -> int:
 
 
 def _pytest_step(project: Project, pytest_args: Sequence[str]) -> StepResult:
-    extra = [*parallel_args(), *pytest_args]
+    extra = [*parallel_args(project.root), *pytest_args]
     command = pytest_command(test_paths(project), integration=True, extra=extra)
     started = time.perf_counter()
     code = run_pytest(project, command)
