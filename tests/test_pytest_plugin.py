@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from trading_cli.testing import DURATIONS_FILE as DURATIONS
+
 pytest_plugins = ["pytester"]
 
 PLUGIN = "trading_cli.testing.pytest_plugin"
-DURATIONS = Path(".run") / "test-durations.json"
 
 
 @pytest.fixture
