@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from trading_api.conventions import RUN_DIR  # noqa: TID253 (standard library only)
 from trading_cli.project import Project
 
 MIN_PYTHON = (3, 11)
@@ -182,7 +183,7 @@ def check_leftovers(project: Project) -> Finding:
         f"(pid {leftover.pid}, gone)"
         for leftover in interrupted(project.root)
     ]
-    run = project.root / ".run"
+    run = project.root / RUN_DIR
     stale = sorted(
         path.name
         for prefix in _OLD_STAGING

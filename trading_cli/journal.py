@@ -33,10 +33,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from trading_api.conventions import RUN_DIR  # noqa: TID253 (standard library only)
 from trading_cli.errors import CliError
 
-RUN_DIR = ".run"
-"""The project's git-ignored folder for run-time files."""
 TXN_PREFIX = "txn-"
 JOURNAL = "journal.jsonl"
 FAILPOINT_ENV = "TRADING_FAILPOINT"

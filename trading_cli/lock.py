@@ -33,10 +33,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from trading_api.conventions import RUN_DIR  # noqa: TID253 (standard library only)
 from trading_cli.errors import CliError
 
-RUN_DIR = ".run"
-"""The project's git-ignored folder for run-time files."""
 LOCK_FILE = "tree.lock"
 TIMEOUT_ENV = "TRADING_LOCK_TIMEOUT"
 """Seconds a writer waits for the lock before it gives up (0: do not wait)."""

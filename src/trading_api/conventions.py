@@ -22,6 +22,8 @@ __all__ = [
     "ALWAYS_ENABLED",
     "API_PREFIX",
     "ASYNCAPI_PATH",
+    "DATABASE_FILE",
+    "DEV_AUTH_DIR",
     "DOCS_ASSETS_PATH",
     "DOCS_PATH",
     "GENERATED_SUFFIX",
@@ -32,6 +34,7 @@ __all__ = [
     "RESERVED_NAMES",
     "ROOT_PACKAGE",
     "ROOT_PATHS",
+    "RUN_DIR",
     "class_name_for",
     "collision",
     "discover_packages",
@@ -68,6 +71,15 @@ ASYNCAPI_PATH = f"{API_PREFIX}/ws/asyncapi.json"
 
 ROOT_PATHS = (OPENAPI_PATH, DOCS_PATH, DOCS_ASSETS_PATH, ASYNCAPI_PATH)
 """What the root app itself serves under the API prefix, beside the modules."""
+
+RUN_DIR = ".run"
+"""The checkout's git-ignored folder for what running it makes: the embedded
+database, the development issuer's keys, the project lock and journals, the
+deployment's state, the test durations."""
+DATABASE_FILE = "trading.db"
+"""The embedded SQLite database, in :data:`RUN_DIR`, when no DATABASE_URL is set."""
+DEV_AUTH_DIR = "auth"
+"""The development issuer's folder (its key and JWKS), in :data:`RUN_DIR`."""
 
 LAYOUT_NAMES = frozenset({"shared", "models", "modules", "specs"})
 """Names of the backend's own folders, kept off module names to avoid confusion."""

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from trading_api.conventions import DEV_AUTH_DIR, RUN_DIR  # noqa: TID253 (standard library only)
 from trading_cli.errors import UsageError
 from trading_cli.project import Project, find_project
 
@@ -31,7 +32,7 @@ def _to_stderr(line: str) -> None:
 
 def issuer_folder(project: Project) -> Path:
     """Where the project's development issuer keeps its key and accounts."""
-    return project.root / ".run" / "auth"
+    return project.root / RUN_DIR / DEV_AUTH_DIR
 
 
 @app.command("token")

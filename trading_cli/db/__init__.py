@@ -12,14 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from trading_api.conventions import DATABASE_FILE, RUN_DIR  # noqa: TID253 (standard library only)
 from trading_cli.errors import CliError, UsageError
 from trading_cli.project import Project
 
 if TYPE_CHECKING:
     from trading_api.shared.storage.migrations import ModuleMigrations, Transition
-
-RUN_DIR = ".run"
-DATABASE_FILE = "trading.db"
 
 
 def database_url(project: Project) -> str:

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from trading_api.conventions import RUN_DIR  # noqa: TID253 (standard library only)
 from trading_cli.deploy.config import DeployConfig
 
-RUN_SUBDIR = Path(".run") / "deploy"
+RUN_SUBDIR = Path(RUN_DIR) / "deploy"
 NGINX = "nginx"
 # AF_UNIX socket paths are limited to 108 bytes on Linux; keep a margin.
 _MAX_SOCKET_PATH = 100

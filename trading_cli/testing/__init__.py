@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
-DURATIONS_FILE = Path(".run") / "test-durations.json"
+from trading_api.conventions import RUN_DIR  # noqa: TID253 (standard library only)
+
+DURATIONS_FILE = Path(RUN_DIR) / "test-durations.json"
 """Seconds per test file (its path from the root folder), as the project's
 pytest plugin recorded them; the next full run starts the longest files first."""

@@ -29,7 +29,6 @@ from typing import Any
 from trading_api.shared.auth._settings import AuthSettings
 from trading_api.shared.errors import EXIT_USAGE, TradingError
 
-AUTH_DIR = "auth"
 KEY_FILE = "dev-key.pem"
 JWKS_FILE = "jwks.json"
 DEFAULT_TTL_SECONDS = 12 * 3600
@@ -47,9 +46,10 @@ class DevIssuerError(TradingError):
 
 def dev_dir() -> Path:
     """``.run/auth/`` of the checkout (or of the working folder elsewhere)."""
-    from trading_api.shared.storage._url import RUN_DIR, project_root
+    from trading_api.conventions import DEV_AUTH_DIR, RUN_DIR
+    from trading_api.shared.storage._url import project_root
 
-    return project_root() / RUN_DIR / AUTH_DIR
+    return project_root() / RUN_DIR / DEV_AUTH_DIR
 
 
 def dev_jwks_path() -> Path:

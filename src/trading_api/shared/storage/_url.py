@@ -5,13 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from trading_api.conventions import DATABASE_FILE, RUN_DIR
 from trading_api.shared.storage._errors import StorageError
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL
 
-RUN_DIR = ".run"
-DEFAULT_DATABASE_FILE = "trading.db"
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
 _ALIASES = {"postgres": "postgresql"}
 
@@ -24,7 +23,7 @@ def project_root() -> Path:
 
 def default_database_url() -> str:
     """The embedded SQLite file ``.run/trading.db`` of the checkout."""
-    return f"sqlite+aiosqlite:///{project_root() / RUN_DIR / DEFAULT_DATABASE_FILE}"
+    return f"sqlite+aiosqlite:///{project_root() / RUN_DIR / DATABASE_FILE}"
 
 
 def async_url(raw: str | None) -> URL:
