@@ -1,5 +1,6 @@
-"""The project's pytest plugin records how long each test file took and runs the
-longest files first next time; pytest runs in process here (``pytester``)."""
+"""How a full ``trading test`` hands out its test files: the project's pytest
+plugin records how long each file took and runs the longest files first next
+time (pytest runs in process here, ``pytester``)."""
 
 import json
 from pathlib import Path
