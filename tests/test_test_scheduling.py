@@ -95,8 +95,30 @@ def test_a_run_records_every_file_it_ran_and_keeps_the_others(
 
 @pytest.mark.parametrize(
     "content",
-    ["not json", "[1, 2]", '{"test_alpha.py": "slow"}'],
-    ids=["not-json", "not-an-object", "not-a-number"],
+    [
+        "not json",
+        "[1, 2]",
+        '{"test_alpha.py": "slow"}',
+        '{"test_alpha.py": NaN}',
+        '{"test_alpha.py": 1e999}',
+        '{"test_alpha.py": -Infinity}',
+        '{"test_alpha.py": -5}',
+        '{"test_alpha.py": true}',
+        '{"test_alpha.py": 1' + "0" * 400 + "}",
+        "[" * 100_000,
+    ],
+    ids=[
+        "not-json",
+        "not-an-object",
+        "not-a-number",
+        "nan",
+        "infinity",
+        "minus-infinity",
+        "negative",
+        "boolean",
+        "integer-beyond-a-float",
+        "nested-too-deep",
+    ],
 )
 def test_an_unreadable_record_keeps_collection_order_and_is_rewritten(
     three_files: pytest.Pytester, content: str

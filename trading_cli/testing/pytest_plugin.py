@@ -33,6 +33,7 @@ keeps one worker busy while the others have nothing left to do.
 import contextlib
 import gc
 import json
+import math
 import os
 import sys
 from collections import defaultdict
@@ -46,7 +47,6 @@ from trading_cli.testing import DURATIONS_FILE
 
 if TYPE_CHECKING:
     from trading_api.shared.storage.testing import TemporaryPostgres
-
 
 SCHEMATHESIS_PLUGIN = "schemathesis.pytest.plugin"
 GC_THRESHOLDS = (20_000, 10, 10)
@@ -78,19 +78,30 @@ def _file_of(nodeid: str) -> str:
 
 
 def _read_durations(root: Path) -> dict[str, float]:
-    """What earlier runs recorded; nothing when the file is missing or is not
-    what this plugin writes (it is only a hint)."""
+    """What earlier runs recorded: each file's seconds, a finite number not
+    below zero. Nothing when the file is missing or is not what this plugin
+    writes (it is only a hint); an entry that is not such a number is left out."""
     try:
         recorded = json.loads((root / DURATIONS_FILE).read_text())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return {}
     if not isinstance(recorded, dict):
         return {}
     return {
-        file: float(seconds)
-        for file, seconds in recorded.items()
-        if isinstance(file, str) and isinstance(seconds, int | float)
+        file: seconds
+        for file, value in recorded.items()
+        if isinstance(file, str) and (seconds := _seconds(value)) is not None
     }
+
+
+def _seconds(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        seconds = float(value)
+    except OverflowError:  # an integer beyond any float
+        return None
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
 
 
 def pytest_collection_modifyitems(
